@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the end-to-end suite needs: a real browser (chromium) and a real
+# Secret Service (gnome-keyring on a D-Bus session bus, read back with secret-tool). Idempotent:
+# it installs only what is missing, from Debian's archive and nothing else.
+set -euo pipefail
+
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v gnome-keyring-daemon >/dev/null 2>&1 || need+=(gnome-keyring)
+command -v dbus-run-session >/dev/null 2>&1 || need+=(dbus)
+command -v dbus-daemon >/dev/null 2>&1 || need+=(dbus-daemon)
+command -v secret-tool >/dev/null 2>&1 || need+=(libsecret-tools)
+
+if [ ${#need[@]} -eq 0 ]; then
+  echo "setup-e2e: chromium, gnome-keyring, dbus and secret-tool are installed"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup-e2e: missing ${need[*]}; run as root: sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi
+
+echo "setup-e2e: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+echo "setup-e2e: done"

@@ -1,0 +1,129 @@
+import { ConfigError, UsageError } from '../errors.js';
+import type { Deps } from '../deps.js';
+import { createOutput, type Output } from '../io/output.js';
+import { platformConfigDir } from '../store/paths.js';
+import type { Profile, StorageSetting } from '../store/profile-keys.js';
+import { ProfileStore } from '../store/profiles.js';
+import type { Credentials } from '../store/credentials.js';
+import type { Brand } from './brand.js';
+
+/** The global options every command has. */
+export interface GlobalOptions {
+  profile?: string;
+  json?: boolean;
+  debug?: boolean;
+  color?: boolean;
+  configDir?: string;
+}
+
+/**
+ * What a command needs, built once per run from the global options and the deps: output,
+ * the profile store, lazily the credential store (it may load the keychain binding).
+ */
+export class Context {
+  readonly brand: Brand;
+  readonly deps: Deps;
+  readonly options: GlobalOptions;
+  readonly out: Output;
+  readonly configDir: string;
+  readonly profiles: ProfileStore;
+  /** Aborted on Ctrl-C. */
+  readonly signal: AbortSignal;
+  #credentials: Credentials | undefined;
+
+  constructor(brand: Brand, deps: Deps, options: GlobalOptions, signal: AbortSignal) {
+    this.brand = brand;
+    this.deps = deps;
+    this.options = options;
+    this.signal = signal;
+    const color = options.color !== false && !deps.env.NO_COLOR && deps.streams.stderr.isTTY === true;
+    this.out = createOutput(deps.streams, { debug: options.debug === true, color, name: brand.name });
+    this.configDir = options.configDir || this.env('CONFIG_DIR') || platformConfigDir(brand.configDirName, deps.env);
+    this.profiles = new ProfileStore({ dir: this.configDir, name: brand.name });
+  }
+
+  /** `<PREFIX>_<name>` from the environment. */
+  env(name: string): string | undefined {
+    const value = this.deps.env[`${this.brand.envPrefix}_${name}`];
+    return value === '' ? undefined : value;
+  }
+
+  envName(name: string): string {
+    return `${this.brand.envPrefix}_${name}`;
+  }
+
+  /** All profiles: the brand's built-in ones under the user's. */
+  allProfiles(): Record<string, Profile> {
+    return { ...this.brand.builtinProfiles, ...this.profiles.read().profiles };
+  }
+
+  /** The default profile's name, if any. */
+  defaultProfileName(): string | undefined {
+    const config = this.profiles.read();
+    return config.defaultProfile ?? Object.keys(this.brand.builtinProfiles ?? {})[0];
+  }
+
+  /** The profile this run is about: `-p`, then `<PREFIX>_PROFILE`, then the default. */
+  profileName(): string {
+    const name = this.options.profile || this.env('PROFILE') || this.defaultProfileName();
+    if (!name) {
+      throw new ConfigError('no profile is configured', {
+        hint: `Add one: ${this.brand.name} profile add <name> --issuer <url> --client-id <id>`,
+      });
+    }
+    return name;
+  }
+
+  requireProfile(name = this.profileName()): { name: string; profile: Profile } {
+    const profile = this.allProfiles()[name];
+    if (!profile) {
+      const known = Object.keys(this.allProfiles());
+      throw new ConfigError(`profile "${name}" does not exist`, {
+        hint: known.length ? `Known profiles: ${known.join(', ')}.` : `Add it: ${this.brand.name} profile add ${name} --issuer <url> --client-id <id>`,
+      });
+    }
+    return { name, profile };
+  }
+
+  storageOverride(): StorageSetting | undefined {
+    const value = this.env('STORAGE');
+    if (value === undefined) return undefined;
+    if (value !== 'auto' && value !== 'keychain' && value !== 'file') {
+      throw new UsageError(`${this.envName('STORAGE')} must be auto, keychain or file, got "${value}"`);
+    }
+    return value;
+  }
+
+  /** The credential store; loads the keychain binding only when a keychain call is made. */
+  async credentials(): Promise<Credentials> {
+    if (this.#credentials) return this.#credentials;
+    const [{ Credentials }, { KeychainSecretStore }, { FileSecretStore }] = await Promise.all([
+      import('../store/credentials.js'),
+      import('../store/keychain-secrets.js'),
+      import('../store/file-secrets.js'),
+    ]);
+    const timeout = Number(this.env('KEYCHAIN_TIMEOUT') ?? 5);
+    const storageOverride = this.storageOverride();
+    this.#credentials = new Credentials({
+      profiles: this.profiles,
+      keychain: new KeychainSecretStore({ service: this.brand.keychainService, timeoutMs: (Number.isFinite(timeout) && timeout > 0 ? timeout : 5) * 1000 }),
+      file: new FileSecretStore({ dir: this.configDir, service: this.brand.keychainService, warn: (m) => this.out.warn(m) }),
+      out: this.out,
+      ...(storageOverride ? { storageOverride } : {}),
+    });
+    return this.#credentials;
+  }
+
+  /** The HTTP client (loads undici). */
+  async http() {
+    const { createHttp } = await import('../http.js');
+    return createHttp({ out: this.out, userAgent: `${this.brand.name}/${this.brand.version} (node ${process.version}; ${process.platform})` });
+  }
+
+  /** Print `value` as JSON on stdout when `--json` is set; returns whether it did. */
+  json(value: unknown): boolean {
+    if (!this.options.json) return false;
+    this.out.data(JSON.stringify(value, null, 2));
+    return true;
+  }
+}

@@ -1,0 +1,87 @@
+import { Command, Option } from 'commander';
+import { NotImplementedError, UsageError } from '../errors.js';
+import { readAll } from '../io/output.js';
+import type { Brand } from './brand.js';
+import type { Context } from './context.js';
+import type { ContextFor } from './program.js';
+
+interface LoginOptions {
+  withToken?: boolean;
+  token?: string;
+  device?: boolean;
+  clientCredentials?: boolean;
+  clientSecretStdin?: boolean;
+  privateKey?: string;
+  keyId?: string;
+  browser?: boolean;
+  timeout?: string;
+}
+
+/** `login` and its alias `oauth` (the same browser login, without the token options). */
+export function registerLogin(program: Command, contextFor: ContextFor, brand: Brand): void {
+  const n = brand.name;
+  const login = program
+    .command('login')
+    .description('log in: browser sign-in (authorization code + PKCE), then the backend exchange')
+    .option('--with-token', 'read an API key or session token from stdin (CI)')
+    .option('--token <token>', 'take the token from the command line (visible to other users: prefer --with-token)')
+    .option('--device', 'device authorization grant: print a code and URL, then wait (no local browser needed)')
+    .option('--client-credentials', 'service login with the client credentials grant')
+    .option('--client-secret-stdin', `read the client secret from stdin (else ${brand.envPrefix}_CLIENT_SECRET)`)
+    .option('--private-key <pem>', 'sign a private_key_jwt client assertion with this PEM key')
+    .option('--key-id <kid>', '`kid` of the private key')
+    .option('--no-browser', 'do not open a browser; print the URL and wait')
+    .addOption(new Option('--timeout <seconds>', 'how long to wait for the sign-in').default('300'))
+    .addHelpText(
+      'after',
+      `\nExamples:\n  $ ${n} login\n  $ echo "$API_KEY" | ${n} login --with-token -p ci\n  $ ${n} login --device --no-browser`,
+    )
+    .action(async (options: LoginOptions, command: Command) => runLogin(contextFor(command), options));
+
+  program
+    .command('oauth')
+    .description(`the same browser login as "${n} login"`)
+    .option('--no-browser', 'do not open a browser; print the URL and wait')
+    .addOption(new Option('--timeout <seconds>', 'how long to wait for the sign-in').default('300'))
+    .addHelpText('after', `\nExample:\n  $ ${n} oauth -p prod`)
+    .action(async (options: LoginOptions, command: Command) => runLogin(contextFor(command), options));
+}
+
+async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
+  const modes = [options.withToken, options.token !== undefined, options.device, options.clientCredentials].filter(Boolean).length;
+  if (modes > 1) throw new UsageError('choose one of --with-token, --token, --device and --client-credentials');
+  const { name, profile } = ctx.requireProfile();
+
+  if (options.withToken || options.token !== undefined) {
+    let token: string;
+    if (options.token !== undefined) {
+      ctx.out.warn('a token on the command line is visible to other users of this machine (ps, shell history); prefer --with-token');
+      token = options.token;
+    } else {
+      if (ctx.deps.streams.stdin.isTTY) {
+        throw new UsageError('--with-token reads the token from stdin, and stdin is a terminal', {
+          hint: `Pipe it: echo "$TOKEN" | ${ctx.brand.name} login --with-token`,
+        });
+      }
+      token = await readAll(ctx.deps.streams.stdin, 64 * 1024).catch((error: Error) => {
+        throw new UsageError(`could not read the token from stdin: ${error.message}`);
+      });
+    }
+    const { loginWithToken } = await import('../flows/with-token.js');
+    const result = await loginWithToken(
+      { profileName: name, profile, token, via: options.token !== undefined ? 'token-arg' : 'with-token' },
+      { credentials: await ctx.credentials(), clock: ctx.deps.clock, http: () => ctx.http() },
+    );
+    reportLogin(ctx, result);
+    return;
+  }
+  if (options.device) throw new NotImplementedError('login --device');
+  if (options.clientCredentials) throw new NotImplementedError('login --client-credentials');
+  throw new NotImplementedError('browser login');
+}
+
+export function reportLogin(ctx: Context, result: { profile: string; subject: string | null; email: string | null; expiresAt: string | null; storage: string }): void {
+  if (ctx.json(result)) return;
+  const who = result.email ?? result.subject;
+  ctx.out.info(`Logged in to ${result.profile}${who ? ` as ${who}` : ''} (stored in ${result.storage === 'keychain' ? 'the OS keychain' : 'the credentials file'}).`);
+}

@@ -1,0 +1,164 @@
+import { Command, Option } from 'commander';
+import { ConfigError, UsageError } from '../errors.js';
+import { table } from '../io/format.js';
+import { PROFILE_KEYS, parseProfileValue, type Profile } from '../store/profile-keys.js';
+import { checkProfileName } from '../store/profiles.js';
+import type { Brand } from './brand.js';
+import type { ContextFor } from './program.js';
+
+function parseOrUsage(key: string, raw: string) {
+  try {
+    return parseProfileValue(key, raw);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** `profile list|add|set|show|use|remove`: thin wiring over `ProfileStore`. */
+export function registerProfile(program: Command, contextFor: ContextFor, brand: Brand): void {
+  const n = brand.name;
+  const profile = program.command('profile').description('manage profiles (where to log in, and what to do with the result)');
+  profile.addHelpText('after', `\nExamples:\n  $ ${n} profile add prod --issuer https://idp.example.com --client-id cli --backend-url https://api.example.com\n  $ ${n} profile set prod storage file\n  $ ${n} profile use prod`);
+
+  profile
+    .command('list')
+    .description('list profiles')
+    .addHelpText('after', `\nExample:\n  $ ${n} profile list --json`)
+    .action((_options, command: Command) => {
+      const ctx = contextFor(command);
+      const profiles = ctx.allProfiles();
+      const defaultName = ctx.defaultProfileName();
+      const rows = Object.entries(profiles).map(([name, p]) => ({ name, default: name === defaultName, issuer: p.issuer, clientId: p.clientId }));
+      if (ctx.json({ profiles: rows })) return;
+      if (rows.length === 0) {
+        ctx.out.info(`No profiles yet. Add one: ${n} profile add <name> --issuer <url> --client-id <id>`);
+        return;
+      }
+      for (const line of table([['NAME', 'DEFAULT', 'ISSUER', 'CLIENT ID'], ...rows.map((r) => [r.name, r.default ? '*' : '', r.issuer, r.clientId])])) ctx.out.data(line);
+    });
+
+  const add = profile
+    .command('add')
+    .description('add a profile (the first one added becomes the default)')
+    .argument('<name>', 'profile name')
+    .option('--force', 'replace a profile of the same name')
+    .addHelpText('after', `\nExamples:\n  $ ${n} profile add prod --issuer https://acme.eu.auth0.com/ --client-id abc123 --audience https://api.acme.com\n  $ ${n} profile add local --issuer http://127.0.0.1:8080 --client-id cli --redirect-uri http://127.0.0.1:8085/callback`);
+  for (const spec of PROFILE_KEYS) {
+    const option = new Option(`--${spec.flag} ${spec.arg}`, spec.description);
+    if (spec.default) option.default(undefined, spec.default);
+    add.addOption(option);
+  }
+  add.action(async (name: string, options: Record<string, string | boolean | undefined>, command: Command) => {
+    const ctx = contextFor(command);
+    checkProfileName(name);
+    const created: Record<string, unknown> = {};
+    for (const spec of PROFILE_KEYS) {
+      const raw = options[camel(spec.flag)];
+      if (typeof raw === 'string') created[spec.key] = parseOrUsage(spec.key, raw).value;
+      else if (spec.required) throw new UsageError(`--${spec.flag} is required`, { hint: `${n} profile add ${name} --issuer <url> --client-id <id>` });
+    }
+    const result = await ctx.profiles.update((config) => {
+      if (config.profiles[name] && !options.force) {
+        throw new UsageError(`profile "${name}" already exists`, { hint: `Change it with "${n} profile set ${name} <key> <value>", or replace it with --force.` });
+      }
+      config.profiles[name] = created as unknown as Profile;
+      const madeDefault = config.defaultProfile === undefined || !config.profiles[config.defaultProfile];
+      if (madeDefault) config.defaultProfile = name;
+      return { madeDefault };
+    });
+    if (ctx.json({ name, default: result.madeDefault, profile: created })) return;
+    ctx.out.info(`Added profile "${name}"${result.madeDefault ? ' (default)' : ''}. Next: ${n} login${result.madeDefault ? '' : ` -p ${name}`}`);
+  });
+
+  profile
+    .command('set')
+    .description('change one key of a profile (an empty value removes an optional key)')
+    .argument('<name>', 'profile name')
+    .argument('<key>', `one of: ${PROFILE_KEYS.map((s) => s.key).join(', ')}`)
+    .argument('<value>', 'new value')
+    .addHelpText('after', `\nExamples:\n  $ ${n} profile set prod backendUrl https://api.example.com\n  $ ${n} profile set prod audience-priority api-token-auth.chainloop,user-auth.chainloop,chainloop`)
+    .action(async (name: string, key: string, value: string, _options, command: Command) => {
+      const ctx = contextFor(command);
+      const spec = PROFILE_KEYS.find((s) => s.key === key || s.flag === key);
+      if (!spec) throw new UsageError(`unknown key "${key}"`, { hint: `Known keys: ${PROFILE_KEYS.map((s) => s.key).join(', ')}.` });
+      const parsed = value === '' && !spec.required ? undefined : parseOrUsage(key, value).value;
+      await ctx.profiles.update((config) => {
+        const existing = config.profiles[name] ?? (ctx.brand.builtinProfiles?.[name] ? { ...ctx.brand.builtinProfiles[name] } : undefined);
+        if (!existing) throw missing(name, Object.keys(ctx.allProfiles()), n);
+        const record = existing as unknown as Record<string, unknown>;
+        if (parsed === undefined) delete record[spec.key];
+        else record[spec.key] = parsed;
+        config.profiles[name] = existing;
+      });
+      if (ctx.json({ name, key: spec.key, value: parsed ?? null })) return;
+      ctx.out.info(parsed === undefined ? `Removed ${spec.key} from profile "${name}".` : `Set ${spec.key} of profile "${name}".`);
+    });
+
+  profile
+    .command('show')
+    .description('show a profile with every key in force (defaults included)')
+    .argument('[name]', 'profile name (default: the current profile)')
+    .addHelpText('after', `\nExample:\n  $ ${n} profile show prod --json`)
+    .action((nameArg: string | undefined, _options, command: Command) => {
+      const ctx = contextFor(command);
+      const { name, profile: p } = ctx.requireProfile(nameArg ?? ctx.profileName());
+      const values = p as unknown as Record<string, unknown>;
+      if (ctx.json({ name, default: name === ctx.defaultProfileName(), profile: p })) return;
+      const rows = PROFILE_KEYS.map((spec) => {
+        const v = values[spec.key];
+        const shown = v === undefined ? (spec.default !== undefined ? `${spec.default || '(none)'} (default)` : '(not set)') : Array.isArray(v) ? v.join(',') : String(v);
+        return [spec.key, shown];
+      });
+      ctx.out.data(`profile ${name}${name === ctx.defaultProfileName() ? ' (default)' : ''}`);
+      for (const line of table(rows)) ctx.out.data(`  ${line}`);
+    });
+
+  profile
+    .command('use')
+    .description('make a profile the default')
+    .argument('<name>', 'profile name')
+    .addHelpText('after', `\nExample:\n  $ ${n} profile use staging`)
+    .action(async (name: string, _options, command: Command) => {
+      const ctx = contextFor(command);
+      await ctx.profiles.update((config) => {
+        if (!config.profiles[name] && !ctx.brand.builtinProfiles?.[name]) throw missing(name, Object.keys(ctx.allProfiles()), n);
+        config.defaultProfile = name;
+      });
+      if (ctx.json({ default: name })) return;
+      ctx.out.info(`Profile "${name}" is now the default.`);
+    });
+
+  profile
+    .command('remove')
+    .alias('rm')
+    .description('remove a profile and its stored credential')
+    .argument('<name>', 'profile name')
+    .addHelpText('after', `\nExample:\n  $ ${n} profile remove old-staging`)
+    .action(async (name: string, _options, command: Command) => {
+      const ctx = contextFor(command);
+      if (!ctx.profiles.read().profiles[name]) throw missing(name, Object.keys(ctx.profiles.read().profiles), n);
+      // The credential goes first: a profile is never removed while its secret stays behind.
+      if (ctx.profiles.read().logins[name]) await (await ctx.credentials()).remove(name);
+      await ctx.profiles.update((config) => {
+        delete config.profiles[name];
+        delete config.logins[name];
+        if (config.defaultProfile === name) {
+          const next = Object.keys(config.profiles)[0];
+          if (next) config.defaultProfile = next;
+          else delete config.defaultProfile;
+        }
+      });
+      if (ctx.json({ removed: name })) return;
+      ctx.out.info(`Removed profile "${name}".`);
+    });
+}
+
+function missing(name: string, known: string[], program: string): ConfigError {
+  return new ConfigError(`profile "${name}" does not exist`, {
+    hint: known.length ? `Known profiles: ${known.join(', ')}.` : `Add it: ${program} profile add ${name} --issuer <url> --client-id <id>`,
+  });
+}
+
+function camel(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}

@@ -1,0 +1,71 @@
+import { Command, Option } from 'commander';
+import type { Deps } from '../deps.js';
+import { ExitCode } from '../errors.js';
+import type { Brand } from './brand.js';
+import { Context, type GlobalOptions } from './context.js';
+import { registerLogin } from './login.js';
+import { registerLogout } from './logout.js';
+import { registerProfile } from './profile.js';
+import { registerStatus } from './status.js';
+import { registerToken } from './token.js';
+import { registerCompletion } from './completion.js';
+
+/** Builds the Context for the command being run (global options merged from every level). */
+export type ContextFor = (command: Command) => Context;
+
+const EXIT_CODES = Object.entries({
+  [ExitCode.ok]: 'ok',
+  [ExitCode.failure]: 'failure not covered below',
+  [ExitCode.usage]: 'usage or config error',
+  [ExitCode.notLoggedIn]: 'not logged in / credential expired and not renewable',
+  [ExitCode.rejected]: 'rejected by the IdP or the backend',
+  [ExitCode.network]: 'network error or timeout',
+  [ExitCode.keychainUnavailable]: 'keychain unavailable and no fallback allowed',
+  [ExitCode.interrupted]: 'interrupted',
+}).map(([code, text]) => `  ${code.padStart(3)}  ${text}`);
+
+/** The commander tree: global options, every command, examples and the exit-code table. */
+export function createProgram(brand: Brand, deps: Deps, signal: AbortSignal): Command {
+  const program = new Command(brand.name)
+    .description('Browser-based login for the command line: OAuth 2.0 + PKCE, a backend token exchange, credentials in the OS keychain.')
+    .version(brand.version, '-V, --version')
+    .addOption(new Option('-p, --profile <name>', 'profile to use (default: the default profile)').env(`${brand.envPrefix}_PROFILE`))
+    .option('--json', 'machine-readable output on stdout')
+    .option('--debug', 'trace HTTP exchanges on stderr (secrets redacted)')
+    .option('--no-color', 'no colours (also NO_COLOR)')
+    .addOption(new Option('--config-dir <dir>', 'configuration directory').env(`${brand.envPrefix}_CONFIG_DIR`))
+    .showSuggestionAfterError()
+    .configureOutput({
+      writeOut: (text) => void deps.streams.stdout.write(text),
+      writeErr: (text) => void deps.streams.stderr.write(text),
+      outputError: (text, write) => write(`${brand.name}: ${text.replace(/^error: /, '').trimEnd()}\n  Run "${brand.name} --help" for usage.\n`),
+    })
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ ${brand.name} profile add prod --issuer https://idp.example.com --client-id cli
+  $ ${brand.name} login
+  $ curl -H "Authorization: Bearer $(${brand.name} token)" https://api.example.com/me
+
+Exit codes:
+${EXIT_CODES.join('\n')}`,
+    );
+
+  const contextFor: ContextFor = (command) => new Context(brand, deps, command.optsWithGlobals<GlobalOptions>(), signal);
+
+  registerLogin(program, contextFor, brand);
+  registerLogout(program, contextFor, brand);
+  registerStatus(program, contextFor, brand);
+  registerToken(program, contextFor, brand);
+  registerProfile(program, contextFor, brand);
+  registerCompletion(program, brand);
+
+  program.commands.forEach(function exitOverrideAll(command) {
+    command.exitOverride();
+    command.configureOutput(program.configureOutput());
+    command.commands.forEach(exitOverrideAll);
+  });
+  program.exitOverride();
+  return program;
+}

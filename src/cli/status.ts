@@ -1,0 +1,64 @@
+import type { Command } from 'commander';
+import { envOverride } from '../flows/get-token.js';
+import { relativeTime, table } from '../io/format.js';
+import type { Brand } from './brand.js';
+import type { ContextFor } from './program.js';
+
+export interface ProfileStatus {
+  name: string;
+  default: boolean;
+  loggedIn: boolean;
+  subject: string | null;
+  email: string | null;
+  expiresAt: string | null;
+  storage: 'keychain' | 'file' | null;
+  /** `env:<VAR>`, or how the stored credential was obtained (browser, with-token, …); null when none. */
+  source: string | null;
+}
+
+/** `status`: reads only the config, so it never unlocks the keychain. */
+export function registerStatus(program: Command, contextFor: ContextFor, brand: Brand): void {
+  program
+    .command('status')
+    .description('show every profile (or the -p one): logged in or not, as whom, until when, where')
+    .addHelpText('after', `\nExamples:\n  $ ${brand.name} status\n  $ ${brand.name} status -p prod --json`)
+    .action((_options, command: Command) => {
+      const ctx = contextFor(command);
+      const config = ctx.profiles.read();
+      const profiles = ctx.allProfiles();
+      const defaultName = ctx.defaultProfileName();
+      const only = ctx.options.profile || ctx.env('PROFILE');
+      const names = only ? [ctx.requireProfile(only).name] : Object.keys(profiles);
+      const now = ctx.deps.clock.now();
+      const rows: ProfileStatus[] = names.map((name) => {
+        const state = config.logins[name];
+        const override = envOverride({ profile: profiles[name]!, globalTokenEnv: ctx.envName('TOKEN') }, ctx.deps.env);
+        const live = state !== undefined && (!state.expiresAt || Date.parse(state.expiresAt) > now.getTime() || state.renewable);
+        return {
+          name,
+          default: name === defaultName,
+          loggedIn: override !== undefined || live,
+          subject: override ? null : (state?.subject ?? null),
+          email: override ? null : (state?.email ?? null),
+          expiresAt: override ? null : (state?.expiresAt ?? null),
+          storage: override ? null : (state?.storage ?? null),
+          source: override ? `env:${override.variable}` : (state?.via ?? null),
+        };
+      });
+      if (ctx.json({ profiles: rows })) return;
+      if (rows.length === 0) {
+        ctx.out.info(`No profiles yet. Add one: ${brand.name} profile add <name> --issuer <url> --client-id <id>`);
+        return;
+      }
+      const lines = table([
+        ['PROFILE', 'STATUS', 'AS', 'EXPIRES', 'STORAGE', 'SOURCE'],
+        ...rows.map((r) => {
+          const state = config.logins[r.name];
+          const status = r.loggedIn ? 'logged in' : state ? 'expired' : 'not logged in';
+          const expires = r.expiresAt ? `${r.expiresAt} (${relativeTime(new Date(r.expiresAt), now)})` : '-';
+          return [`${r.name}${r.default ? ' *' : ''}`, status, r.email ?? r.subject ?? '-', expires, r.storage ?? '-', r.source ?? '-'];
+        }),
+      ]);
+      for (const line of lines) ctx.out.data(line);
+    });
+}

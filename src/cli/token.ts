@@ -1,0 +1,35 @@
+import type { Command } from 'commander';
+import { NotImplementedError } from '../errors.js';
+import type { Brand } from './brand.js';
+import type { ContextFor } from './program.js';
+
+/** `token` prints the credential; `token inspect` explains a JWT. */
+export function registerToken(program: Command, contextFor: ContextFor, brand: Brand): void {
+  const n = brand.name;
+  const token = program
+    .command('token')
+    .description(`print the profile's credential, for $(${n} token); renews it first when expired`)
+    .option('--refresh', 'renew the credential even if it has not expired')
+    .addHelpText('after', `\nExamples:\n  $ curl -H "Authorization: Bearer $(${n} token)" https://api.example.com/me\n  $ ${n} token inspect eyJhbGciOi...`)
+    .action(async (options: { refresh?: boolean }, command: Command) => {
+      const ctx = contextFor(command);
+      if (options.refresh) throw new NotImplementedError('token --refresh');
+      const { name, profile } = ctx.requireProfile();
+      const { getToken } = await import('../flows/get-token.js');
+      const result = await getToken(
+        { profileName: name, profile, globalTokenEnv: ctx.envName('TOKEN'), program: n },
+        { env: ctx.deps.env, clock: ctx.deps.clock, credentials: () => ctx.credentials() },
+      );
+      if (ctx.json({ profile: name, token: result.token, source: result.source.type === 'env' ? `env:${result.source.variable}` : result.source.via })) return;
+      ctx.out.data(result.token);
+    });
+
+  token
+    .command('inspect')
+    .description('decode and classify a JWT (argument, - for stdin, or the profile\'s own)')
+    .argument('[token]', 'the JWT, or - to read it from stdin')
+    .addHelpText('after', `\nExamples:\n  $ ${n} token inspect eyJhbGciOi...\n  $ pbpaste | ${n} token inspect - --verify`)
+    .action(() => {
+      throw new NotImplementedError('token inspect');
+    });
+}

@@ -1,0 +1,24 @@
+import type { Clock } from './io/clock.js';
+import { systemClock } from './io/clock.js';
+import type { Streams } from './io/output.js';
+import { createBrowserOpener, type BrowserOpener } from './io/browser.js';
+
+/**
+ * The side effects a command receives. `createDeps()` is the one composition root that builds
+ * the real ones; tests build the same shape with buffers, a fixed clock and local servers.
+ */
+export interface Deps {
+  env: NodeJS.ProcessEnv;
+  streams: Streams;
+  clock: Clock;
+  openBrowser: BrowserOpener;
+}
+
+export function createDeps(): Deps {
+  return {
+    env: process.env,
+    streams: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
+    clock: systemClock,
+    openBrowser: createBrowserOpener(process.env),
+  };
+}

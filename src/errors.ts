@@ -1,0 +1,155 @@
+/**
+ * Every error latchkey raises, its exit code and its hint, in one table.
+ *
+ * Code below the CLI throws these; only `src/cli/main.ts` turns them into an exit status.
+ */
+
+/** Exit codes: a written contract (DESIGN.md), shown in `latchkey --help`. */
+export const ExitCode = {
+  /** Success. */
+  ok: 0,
+  /** A failure not covered below. */
+  failure: 1,
+  /** Usage or configuration error. */
+  usage: 2,
+  /** Not logged in, or the credential expired and cannot be renewed. */
+  notLoggedIn: 3,
+  /** Rejected by the identity provider or the backend (bad credentials, access_denied). */
+  rejected: 4,
+  /** Network failure or timeout. */
+  network: 5,
+  /** The OS keychain is unavailable and no fallback is allowed. */
+  keychainUnavailable: 6,
+  /** Interrupted (Ctrl-C). */
+  interrupted: 130,
+} as const;
+
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+export interface ErrorOptions {
+  /** What the user can do next, one sentence. */
+  hint?: string;
+  /** Extra lines printed under the message (a diagnosis); never secrets. */
+  details?: string[];
+  /** A stable machine-readable code, e.g. `backend_rejected`. */
+  code?: string;
+  cause?: unknown;
+}
+
+/** Base class: a message that says what failed and why, plus an exit code and a hint. */
+export class LatchkeyError extends Error {
+  readonly exitCode: ExitCodeValue;
+  readonly hint: string | undefined;
+  readonly details: readonly string[];
+  readonly code: string;
+
+  constructor(message: string, exitCode: ExitCodeValue, options: ErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.exitCode = exitCode;
+    this.hint = options.hint;
+    this.details = options.details ?? [];
+    this.code = options.code ?? 'error';
+  }
+}
+
+/** Exit 1: a failure with no more specific class. */
+export class FailureError extends LatchkeyError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, ExitCode.failure, options);
+  }
+}
+
+/** Exit 2: bad flags or arguments. */
+export class UsageError extends LatchkeyError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, ExitCode.usage, { code: 'usage', ...options });
+  }
+}
+
+/** Exit 2: the configuration file or a profile is missing, invalid or unreadable. */
+export class ConfigError extends LatchkeyError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, ExitCode.usage, { code: 'config', ...options });
+  }
+}
+
+/** Exit 3: no credential, or one that expired and cannot be renewed. */
+export class NotLoggedInError extends LatchkeyError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, ExitCode.notLoggedIn, { code: 'not_logged_in', ...options });
+  }
+}
+
+/** Exit 4: the identity provider or the backend said no. */
+export class RejectedError extends LatchkeyError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, ExitCode.rejected, { code: 'rejected', ...options });
+  }
+}
+
+/** Exit 5: the network failed or a wait ran out. */
+export class NetworkError extends LatchkeyError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, ExitCode.network, { code: 'network', ...options });
+  }
+}
+
+/** Exit 5: a wait ran out (login timeout, HTTP timeouts). */
+export class TimeoutError extends NetworkError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { code: 'timeout', ...options });
+  }
+}
+
+/** Exit 6: the OS keychain cannot be reached and the profile forbids the file fallback. */
+export class KeychainUnavailableError extends LatchkeyError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, ExitCode.keychainUnavailable, { code: 'keychain_unavailable', ...options });
+  }
+}
+
+/** Exit 130: the user pressed Ctrl-C. */
+export class InterruptedError extends LatchkeyError {
+  constructor(message = 'interrupted', options?: ErrorOptions) {
+    super(message, ExitCode.interrupted, { code: 'interrupted', ...options });
+  }
+}
+
+/** Exit 1: a command that a later release will implement. */
+export class NotImplementedError extends LatchkeyError {
+  constructor(what: string) {
+    super(`${what} is not implemented yet`, ExitCode.failure, { code: 'not_implemented' });
+  }
+}
+
+/**
+ * The lines a failure prints on stderr: the message first (one line: what failed and why),
+ * then the diagnosis, then what to do. A stack trace only when `debug` is set.
+ */
+export function formatError(error: unknown, options: { name: string; debug: boolean }): string[] {
+  const lines: string[] = [];
+  if (error instanceof LatchkeyError) {
+    lines.push(`${options.name}: ${error.message}`);
+    for (const detail of error.details) lines.push(`  ${detail}`);
+    if (error.hint) lines.push(`  ${error.hint}`);
+  } else {
+    const message = error instanceof Error ? error.message : String(error);
+    lines.push(`${options.name}: unexpected error: ${message}`);
+    if (!options.debug) lines.push(`  Run again with --debug for details, and report it if it persists.`);
+  }
+  if (options.debug && error instanceof Error && error.stack) {
+    lines.push(error.stack);
+    let cause = error.cause;
+    while (cause instanceof Error) {
+      lines.push(`caused by: ${cause.stack ?? cause.message}`);
+      cause = cause.cause;
+    }
+  }
+  return lines;
+}
+
+/** The exit code for any thrown value. */
+export function exitCodeOf(error: unknown): ExitCodeValue {
+  return error instanceof LatchkeyError ? error.exitCode : ExitCode.failure;
+}

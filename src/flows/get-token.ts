@@ -1,0 +1,64 @@
+import { NotLoggedInError } from '../errors.js';
+import type { Clock } from '../io/clock.js';
+import type { Credentials } from '../store/credentials.js';
+import type { Profile } from '../store/profile-keys.js';
+import type { CredentialRecord } from '../store/secrets.js';
+
+/** Where the credential in force comes from, as `status` and `token` report it. */
+export type TokenSource = { type: 'env'; variable: string } | { type: 'stored'; via: string };
+
+export interface GetTokenInput {
+  profileName: string;
+  profile: Profile;
+  /** The `<PREFIX>_TOKEN` variable name, e.g. LATCHKEY_TOKEN. */
+  globalTokenEnv: string;
+  /** Program name for hints (`latchkey`, or an embedding CLI's). */
+  program?: string;
+  /** Renew a credential that expires within this many seconds. */
+  marginSeconds?: number;
+}
+
+export interface GetTokenDeps {
+  env: NodeJS.ProcessEnv;
+  clock: Clock;
+  credentials: () => Promise<Credentials>;
+  /** Renew an expired record (refresh or re-mint); absent: expired is final. */
+  renew?: (record: CredentialRecord) => Promise<CredentialRecord>;
+}
+
+/** The env var overriding the stored credential, if one is set: `<PREFIX>_TOKEN`, then the profile's `tokenEnv`. */
+export function envOverride(input: Pick<GetTokenInput, 'profile' | 'globalTokenEnv'>, env: NodeJS.ProcessEnv): { variable: string; token: string } | undefined {
+  for (const variable of [input.globalTokenEnv, input.profile.tokenEnv]) {
+    const token = variable ? env[variable]?.trim() : undefined;
+    if (variable && token) return { variable, token };
+  }
+  return undefined;
+}
+
+/**
+ * The credential `latchkey token` prints: `<PREFIX>_TOKEN`, then the profile's `tokenEnv`, then
+ * the stored one, renewed first when it has expired (or is about to).
+ */
+export async function getToken(input: GetTokenInput, deps: GetTokenDeps): Promise<{ token: string; source: TokenSource }> {
+  const override = envOverride(input, deps.env);
+  if (override) return { token: override.token, source: { type: 'env', variable: override.variable } };
+
+  const credentials = await deps.credentials();
+  const stored = await credentials.load(input.profileName);
+  if (!stored) {
+    throw new NotLoggedInError(`profile "${input.profileName}" is not logged in`, { hint: `Run: ${input.program ?? 'latchkey'} login -p ${input.profileName}` });
+  }
+  const { record } = stored;
+  const margin = (input.marginSeconds ?? 60) * 1000;
+  if (record.expiresAt && Date.parse(record.expiresAt) - margin <= deps.clock.now().getTime()) {
+    const renewable = record.refreshToken !== undefined || record.kind === 'service';
+    if (!renewable || !deps.renew) {
+      throw new NotLoggedInError(`the credential of profile "${input.profileName}" expired at ${record.expiresAt}`, {
+        hint: `Run: ${input.program ?? 'latchkey'} login -p ${input.profileName}`,
+      });
+    }
+    const renewed = await deps.renew(record);
+    return { token: renewed.token, source: { type: 'stored', via: renewed.via } };
+  }
+  return { token: record.token, source: { type: 'stored', via: record.via } };
+}

@@ -1,0 +1,43 @@
+import { spawn } from 'node:child_process';
+
+/** Open `url` in the user's browser; rejects when no browser could be started. */
+export type BrowserOpener = (url: string) => Promise<void>;
+
+/** Split a `BROWSER` value into words, honouring single and double quotes. */
+export function splitCommand(command: string): string[] {
+  const words: string[] = [];
+  const re = /"([^"]*)"|'([^']*)'|(\S+)/g;
+  for (let m = re.exec(command); m; m = re.exec(command)) words.push(m[1] ?? m[2] ?? m[3]!);
+  return words;
+}
+
+/**
+ * `BROWSER` (a command; the URL is its last argument) when set, else the `open` package. Only
+ * the authorization URL is ever passed: no secret reaches another process's argv.
+ */
+export function createBrowserOpener(env: NodeJS.ProcessEnv): BrowserOpener {
+  return async (url) => {
+    const browser = env.BROWSER?.trim();
+    if (browser) {
+      const [command, ...args] = splitCommand(browser);
+      if (!command) throw new Error('BROWSER is empty');
+      await new Promise<void>((resolve, reject) => {
+        const child = spawn(command, [...args, url], { stdio: 'ignore', detached: process.platform !== 'win32' });
+        child.once('error', reject);
+        child.once('spawn', () => {
+          child.unref();
+          resolve();
+        });
+      });
+      return;
+    }
+    const { default: open } = await import('open');
+    const child = await open(url, { wait: false });
+    await new Promise<void>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('spawn', resolve);
+      if (child.pid !== undefined) resolve();
+    });
+    child.unref();
+  };
+}

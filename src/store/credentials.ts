@@ -1,0 +1,126 @@
+import { KeychainUnavailableError } from '../errors.js';
+import type { Output } from '../io/output.js';
+import { effective, type Profile, type StorageSetting } from './profile-keys.js';
+import type { LoginState, ProfileStore, StorageKind } from './profiles.js';
+import { parseRecord, serializeRecord, type CredentialRecord, type SecretStore } from './secrets.js';
+
+export interface CredentialsOptions {
+  profiles: ProfileStore;
+  keychain: SecretStore;
+  file: SecretStore;
+  out: Output;
+  /** `LATCHKEY_STORAGE`: overrides every profile's `storage` for this run. */
+  storageOverride?: StorageSetting;
+}
+
+/**
+ * A profile's credential: the secret in the keychain (or the file fallback), its non-secret
+ * facts in the config. Saving writes the secret first and the config second, so a failure leaves
+ * the previous credential in force; reading goes to the store the config says was used, so an
+ * unreachable keychain is an error (exit 6), never a silent "not logged in".
+ */
+export class Credentials {
+  readonly #o: CredentialsOptions;
+  #warnedFallback = false;
+
+  constructor(options: CredentialsOptions) {
+    this.#o = options;
+  }
+
+  #store(kind: StorageKind): SecretStore {
+    return kind === 'keychain' ? this.#o.keychain : this.#o.file;
+  }
+
+  /** Store `record` for `name` and return the facts `status` shows. */
+  async save(name: string, profile: Profile, record: CredentialRecord): Promise<LoginState> {
+    const setting = this.#o.storageOverride ?? effective(profile).storage;
+    const secret = serializeRecord(record);
+    let used: SecretStore;
+    if (setting === 'file') {
+      used = this.#o.file;
+    } else {
+      used = this.#o.keychain;
+      try {
+        await used.set(name, secret);
+      } catch (error) {
+        if (setting === 'keychain' || !(error instanceof KeychainUnavailableError)) {
+          if (error instanceof KeychainUnavailableError) {
+            throw new KeychainUnavailableError(error.message, {
+              hint: `Profile "${name}" requires the keychain (storage: keychain). Start or unlock it, or allow the file fallback: latchkey profile set ${name} storage auto (or LATCHKEY_STORAGE=file for one run).`,
+              cause: error,
+            });
+          }
+          throw error;
+        }
+        used = this.#o.file;
+        if (!this.#warnedFallback) {
+          this.#warnedFallback = true;
+          this.#o.out.warn(`the OS keychain is not reachable (${error.message.replace(/^.*?: /, '')}); storing the credential in ${used.location} (mode 600) instead`);
+        }
+      }
+    }
+    if (used.kind === 'file') await used.set(name, secret);
+    const state = loginStateOf(record, used.kind);
+    const previous = await this.#o.profiles.update((config) => {
+      const before = config.logins[name];
+      config.logins[name] = state;
+      return before;
+    });
+    if (previous && previous.storage !== used.kind) {
+      await this.#store(previous.storage)
+        .delete(name)
+        .catch((error: Error) => this.#o.out.warn(`could not remove the previous credential from ${this.#store(previous.storage).location}: ${error.message}`));
+    }
+    return state;
+  }
+
+  /** The stored credential, or `undefined` when the profile is not logged in. */
+  async load(name: string): Promise<{ record: CredentialRecord; state: LoginState } | undefined> {
+    const state = this.#o.profiles.read().logins[name];
+    if (!state) return undefined;
+    const store = this.#store(state.storage);
+    const text = await store.get(name);
+    if (text === null) return undefined;
+    return { record: parseRecord(text, store.location), state };
+  }
+
+  /** Replace the stored record in the same store (refresh); the config facts follow. */
+  async replace(name: string, record: CredentialRecord, storage: StorageKind): Promise<LoginState> {
+    await this.#store(storage).set(name, serializeRecord(record));
+    const state = loginStateOf(record, storage);
+    await this.#o.profiles.update((config) => {
+      config.logins[name] = state;
+    });
+    return state;
+  }
+
+  /** Delete the credential wherever it is and forget its facts. True when one existed. */
+  async remove(name: string): Promise<boolean> {
+    const state = this.#o.profiles.read().logins[name];
+    let removed = false;
+    if (state) removed = await this.#store(state.storage).delete(name);
+    // Also clear the other store: a credential left behind by an earlier fallback is still a secret.
+    const other = state?.storage === 'file' ? this.#o.keychain : this.#o.file;
+    removed = (await other.delete(name).catch(() => false)) || removed;
+    if (state) {
+      await this.#o.profiles.update((config) => {
+        delete config.logins[name];
+      });
+    }
+    return removed || state !== undefined;
+  }
+}
+
+export function loginStateOf(record: CredentialRecord, storage: StorageKind): LoginState {
+  const state: LoginState = {
+    kind: record.kind,
+    storage,
+    via: record.via,
+    obtainedAt: record.obtainedAt,
+    renewable: record.refreshToken !== undefined || record.kind === 'service',
+  };
+  if (record.subject !== undefined) state.subject = record.subject;
+  if (record.email !== undefined) state.email = record.email;
+  if (record.expiresAt !== undefined) state.expiresAt = record.expiresAt;
+  return state;
+}

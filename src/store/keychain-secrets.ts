@@ -1,0 +1,181 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { KeychainUnavailableError } from '../errors.js';
+import type { SecretStore } from './secrets.js';
+
+export interface KeychainSecretStoreOptions {
+  /** Keychain service name (`latchkey`, or an embedding CLI's own). */
+  service: string;
+  /** Each keychain call is abandoned after this long (LATCHKEY_KEYCHAIN_TIMEOUT). */
+  timeoutMs?: number;
+  /**
+   * Largest value one entry may hold. Windows Credential Manager caps a blob at 2560 bytes
+   * (1280 UTF-16 characters): an id_token plus a refresh token can exceed it, so larger values
+   * are split into numbered entries behind a small manifest.
+   */
+  maxEntryLength?: number;
+}
+
+const MANIFEST = 'latchkey-chunked:v1:';
+const DEFAULT_MAX_ENTRY = process.platform === 'win32' ? 1200 : Number.POSITIVE_INFINITY;
+
+interface Manifest {
+  generation: string;
+  count: number;
+  sha256: string;
+}
+
+type AsyncEntry = import('@napi-rs/keyring').AsyncEntry;
+
+/**
+ * The OS keychain through `@napi-rs/keyring` (macOS Keychain, Windows Credential Manager,
+ * Secret Service on Linux). On Linux the entry is pinned to the Secret Service: the binding
+ * would otherwise fall back silently to the kernel keyring, which forgets everything at reboot.
+ */
+export class KeychainSecretStore implements SecretStore {
+  readonly kind = 'keychain' as const;
+  readonly location: string;
+  readonly #service: string;
+  readonly #timeoutMs: number;
+  readonly #maxEntry: number;
+
+  constructor(options: KeychainSecretStoreOptions) {
+    this.#service = options.service;
+    this.#timeoutMs = options.timeoutMs ?? 5000;
+    this.#maxEntry = options.maxEntryLength ?? DEFAULT_MAX_ENTRY;
+    this.location = process.platform === 'darwin' ? 'macOS Keychain' : process.platform === 'win32' ? 'Windows Credential Manager' : 'Secret Service';
+  }
+
+  async get(account: string): Promise<string | null> {
+    const head = await this.#call('read', account, (entry, signal) => entry.getPassword(signal));
+    const manifest = head === null ? undefined : parseManifest(head);
+    if (!manifest) return head;
+    const parts: string[] = [];
+    for (let i = 0; i < manifest.count; i += 1) {
+      const part = await this.#call('read', chunkAccount(account, manifest.generation, i), (entry, signal) => entry.getPassword(signal));
+      if (part === null) throw this.#unavailable('read', new Error(`part ${i + 1} of ${manifest.count} of the entry is missing`));
+      parts.push(part);
+    }
+    const value = parts.join('');
+    if (sha256(value) !== manifest.sha256) throw this.#unavailable('read', new Error('the parts of the entry do not add up (checksum differs)'));
+    return value;
+  }
+
+  async set(account: string, secret: string): Promise<void> {
+    const previous = await this.#manifestOf(account);
+    if (secret.length <= this.#maxEntry && !secret.startsWith(MANIFEST)) {
+      await this.#call('write', account, (entry, signal) => entry.setPassword(secret, signal));
+    } else {
+      // New parts under a fresh generation first; the manifest that points at them is written
+      // last, so a failure part-way leaves the previous value readable and no stray parts.
+      const generation = randomBytes(4).toString('hex');
+      const size = Math.max(1, Math.min(this.#maxEntry, 4096));
+      const parts: string[] = [];
+      for (let i = 0; i < secret.length; i += size) parts.push(secret.slice(i, i + size));
+      const written: string[] = [];
+      try {
+        for (const [i, part] of parts.entries()) {
+          const name = chunkAccount(account, generation, i);
+          await this.#call('write', name, (entry, signal) => entry.setPassword(part, signal));
+          written.push(name);
+        }
+        const manifest = `${MANIFEST}${JSON.stringify({ generation, count: parts.length, sha256: sha256(secret) })}`;
+        await this.#call('write', account, (entry, signal) => entry.setPassword(manifest, signal));
+      } catch (error) {
+        for (const name of written) await this.#call('delete', name, (entry, signal) => entry.deleteCredential(signal)).catch(() => undefined);
+        throw error;
+      }
+    }
+    if (previous) await this.#deleteParts(account, previous).catch(() => undefined);
+  }
+
+  async delete(account: string): Promise<boolean> {
+    const manifest = await this.#manifestOf(account);
+    const deleted = await this.#call('delete', account, (entry, signal) => entry.deleteCredential(signal));
+    if (manifest) await this.#deleteParts(account, manifest);
+    return deleted;
+  }
+
+  async list(): Promise<string[]> {
+    const { findCredentialsAsync } = await this.#binding();
+    const signal = AbortSignal.timeout(this.#timeoutMs);
+    try {
+      const found = await findCredentialsAsync(this.#service, null, signal);
+      return found.map((c) => c.account).filter((a) => !a.includes('#'));
+    } catch (error) {
+      throw this.#unavailable('list', error);
+    }
+  }
+
+  async #manifestOf(account: string): Promise<Manifest | undefined> {
+    const head = await this.#call('read', account, (entry, signal) => entry.getPassword(signal));
+    return head === null ? undefined : parseManifest(head);
+  }
+
+  async #deleteParts(account: string, manifest: Manifest): Promise<void> {
+    for (let i = 0; i < manifest.count; i += 1) {
+      await this.#call('delete', chunkAccount(account, manifest.generation, i), (entry, signal) => entry.deleteCredential(signal));
+    }
+  }
+
+  async #binding() {
+    try {
+      return await import('@napi-rs/keyring');
+    } catch (error) {
+      throw this.#unavailable('load', error);
+    }
+  }
+
+  async #call<T>(action: string, account: string, fn: (entry: AsyncEntry, signal: AbortSignal) => Promise<T>): Promise<T> {
+    const { AsyncEntry } = await this.#binding();
+    let entry: AsyncEntry;
+    try {
+      entry = new AsyncEntry(this.#service, account, { linux: { store: 'secret-service' } });
+    } catch (error) {
+      throw this.#unavailable(action, error);
+    }
+    const signal = AbortSignal.timeout(this.#timeoutMs);
+    let timer: NodeJS.Timeout | undefined;
+    // The binding honours the signal; the race makes sure a keychain that never answers still
+    // ends in a clear error instead of a hang.
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${this.#timeoutMs / 1000} s`)), this.#timeoutMs + 250);
+      timer.unref();
+    });
+    try {
+      return await Promise.race([fn(entry, signal), deadline]);
+    } catch (error) {
+      if (signal.aborted) throw this.#unavailable(action, new Error(`no answer within ${this.#timeoutMs / 1000} s`));
+      throw this.#unavailable(action, error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #unavailable(action: string, cause: unknown): KeychainUnavailableError {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    return new KeychainUnavailableError(`the OS keychain (${this.location}) could not ${action === 'load' ? 'be loaded' : action}: ${reason}`, {
+      hint: 'Unlock or start your keychain (on Linux: a Secret Service such as gnome-keyring on the D-Bus session bus), or use the file store: --storage file, or LATCHKEY_STORAGE=file.',
+      cause,
+    });
+  }
+}
+
+function chunkAccount(account: string, generation: string, index: number): string {
+  // Profile names cannot contain "#", so parts never collide with a profile's own entry.
+  return `${account}#${generation}.${index}`;
+}
+
+function parseManifest(head: string): Manifest | undefined {
+  if (!head.startsWith(MANIFEST)) return undefined;
+  try {
+    const manifest = JSON.parse(head.slice(MANIFEST.length)) as Manifest;
+    if (typeof manifest.generation === 'string' && Number.isInteger(manifest.count) && typeof manifest.sha256 === 'string') return manifest;
+  } catch {
+    // fall through: a value that only looks like a manifest
+  }
+  return undefined;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}

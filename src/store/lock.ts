@@ -1,0 +1,72 @@
+import { open, readFile, rm, stat } from 'node:fs/promises';
+
+export interface LockOptions {
+  /** Give up after this long (ms). */
+  timeoutMs?: number;
+  /** A lock older than this whose owner cannot be checked is taken over (ms). */
+  staleMs?: number;
+}
+
+/**
+ * Run `fn` while holding an exclusive lock file (`O_CREAT|O_EXCL`, the owner's pid inside).
+ *
+ * Used for every read-modify-write of the config and the credentials file, so two processes
+ * (two `profile add`, two `token` refreshes) never lose each other's update. A lock left by a
+ * process that died (`kill -9`) is detected by its pid and taken over.
+ */
+export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, options: LockOptions = {}): Promise<T> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const staleMs = options.staleMs ?? 120_000;
+  const deadline = Date.now() + timeoutMs;
+  let delay = 5;
+  for (;;) {
+    try {
+      const handle = await open(lockPath, 'wx', 0o600);
+      try {
+        await handle.writeFile(String(process.pid));
+      } finally {
+        await handle.close();
+      }
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if (await isStale(lockPath, staleMs)) {
+        await rm(lockPath, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`timed out waiting for the lock ${lockPath}; if no other process is running, delete it`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay + Math.random() * delay));
+      delay = Math.min(delay * 2, 100);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lockPath, { force: true });
+  }
+}
+
+async function isStale(lockPath: string, staleMs: number): Promise<boolean> {
+  let pid: number;
+  try {
+    pid = Number.parseInt(await readFile(lockPath, 'utf8'), 10);
+  } catch {
+    return false; // vanished or being written: try again
+  }
+  if (Number.isInteger(pid) && pid > 0) {
+    if (pid === process.pid) return false;
+    try {
+      process.kill(pid, 0);
+      return false; // the owner is alive
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') return true;
+    }
+  }
+  try {
+    return Date.now() - (await stat(lockPath)).mtimeMs > staleMs;
+  } catch {
+    return false;
+  }
+}

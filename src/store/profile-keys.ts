@@ -1,0 +1,274 @@
+import { isLoopbackHost } from '../loopback/hosts.js';
+
+/** A profile: where to log in, and what to do with the result. No secret is ever kept here. */
+export interface Profile {
+  issuer: string;
+  clientId: string;
+  scopes?: string;
+  audience?: string;
+  redirectUri?: string;
+  redirectPorts?: number[];
+  backendUrl?: string;
+  exchangePath?: string;
+  exchangeEncoding?: 'form' | 'json';
+  whoamiPath?: string;
+  tokenEnv?: string;
+  audiencePriority?: string[];
+  storage?: StorageSetting;
+  prompt?: string;
+  assertionAudience?: 'issuer' | 'token-endpoint';
+}
+
+export type StorageSetting = 'auto' | 'keychain' | 'file';
+export type ProfileKey = keyof Profile;
+
+export const DEFAULT_SCOPES = 'openid profile email offline_access';
+export const DEFAULT_REDIRECT_URI = 'http://127.0.0.1:0/callback';
+export const DEFAULT_EXCHANGE_PATH = '/api/cli-auth';
+
+interface KeySpec {
+  key: ProfileKey;
+  /** The kebab-case flag of `profile add`. */
+  flag: string;
+  /** `<value>` placeholder in help. */
+  arg: string;
+  description: string;
+  default?: string;
+  required?: boolean;
+  /** Turn the flag/`profile set` text into the stored value; throws a one-line reason. */
+  parse(raw: string): unknown;
+  /** JSON schema of the stored value, for conf's write-time validation. */
+  schema: Record<string, unknown>;
+}
+
+function httpUrl(what: string, raw: string, { allowPath }: { allowPath: boolean }): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`${what} "${raw}" is not a URL (expected e.g. https://idp.example.com)`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`${what} must be an https URL, got ${url.protocol}`);
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+    throw new Error(`${what} must use https: http is only allowed on loopback hosts (127.0.0.1, ::1, localhost), got ${url.host}`);
+  }
+  if (url.username || url.password) throw new Error(`${what} must not carry a user name or password`);
+  if (url.search || url.hash) throw new Error(`${what} must not have a query or fragment`);
+  if (!allowPath && url.pathname !== '/') throw new Error(`${what} must not have a path`);
+  return url;
+}
+
+const nonEmpty = (what: string) => (raw: string) => {
+  const value = raw.trim();
+  if (!value) throw new Error(`${what} must not be empty`);
+  return value;
+};
+const pathValue = (what: string) => (raw: string) => {
+  if (!raw.startsWith('/')) throw new Error(`${what} must start with "/", got "${raw}"`);
+  if (/[?#\s]/.test(raw)) throw new Error(`${what} must be a plain path without query, fragment or spaces`);
+  return raw;
+};
+const oneOf =
+  <T extends string>(what: string, values: readonly T[]) =>
+  (raw: string): T => {
+    if (!(values as readonly string[]).includes(raw)) throw new Error(`${what} must be one of ${values.join(', ')}, got "${raw}"`);
+    return raw as T;
+  };
+const list = (raw: string) =>
+  raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+const string = { type: 'string', minLength: 1 };
+
+/** Every profile key, its flag, default and validation: the one table the CLI, docs and checks use. */
+export const PROFILE_KEYS: readonly KeySpec[] = [
+  {
+    key: 'issuer',
+    flag: 'issuer',
+    arg: '<url>',
+    description: 'IdP issuer URL (discovery at /.well-known/openid-configuration)',
+    required: true,
+    // Kept as written: the issuer identifier is compared with discovery's `issuer` (Auth0's ends in "/").
+    parse: (raw) => (httpUrl('issuer', raw.trim(), { allowPath: true }), raw.trim()),
+    schema: string,
+  },
+  { key: 'clientId', flag: 'client-id', arg: '<id>', description: "the Native (public) client's id", required: true, parse: nonEmpty('client id'), schema: string },
+  {
+    key: 'scopes',
+    flag: 'scopes',
+    arg: '<scopes>',
+    description: 'requested scopes, space-separated',
+    default: DEFAULT_SCOPES,
+    parse: (raw) => {
+      const scopes = raw.split(/[\s,]+/).filter(Boolean);
+      if (scopes.length === 0) throw new Error('scopes must not be empty');
+      return scopes.join(' ');
+    },
+    schema: string,
+  },
+  { key: 'audience', flag: 'audience', arg: '<aud>', description: 'extra `audience` authorization parameter (Auth0 APIs)', parse: nonEmpty('audience'), schema: string },
+  {
+    key: 'redirectUri',
+    flag: 'redirect-uri',
+    arg: '<uri>',
+    description: 'loopback redirect URI; port 0 = any free port',
+    default: DEFAULT_REDIRECT_URI,
+    parse: (raw) => {
+      let url: URL;
+      try {
+        url = new URL(raw);
+      } catch {
+        throw new Error(`redirect URI "${raw}" is not a URL (expected e.g. http://127.0.0.1:0/callback)`);
+      }
+      if (url.protocol !== 'http:' || !isLoopbackHost(url.hostname)) {
+        throw new Error(`redirect URI must be http on a loopback host (127.0.0.1, [::1] or localhost), got ${raw}`);
+      }
+      if (url.search || url.hash) throw new Error('redirect URI must not have a query or fragment');
+      // URL drops an explicit ":80"; keep what the user wrote so "port 0" survives.
+      const port = /^http:\/\/(?:\[[^\]]+\]|[^/:]+)(?::(\d+))?/.exec(raw)?.[1] ?? '80';
+      return `http://${url.hostname}:${Number(port)}${url.pathname}`;
+    },
+    schema: string,
+  },
+  {
+    key: 'redirectPorts',
+    flag: 'redirect-ports',
+    arg: '<ports>',
+    description: 'fallback ports tried in order when the fixed one is taken (comma-separated)',
+    default: '',
+    parse: (raw) =>
+      list(raw).map((p) => {
+        const n = Number(p);
+        if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`redirect port "${p}" is not a port number (1-65535)`);
+        return n;
+      }),
+    schema: { type: 'array', items: { type: 'integer', minimum: 1, maximum: 65535 } },
+  },
+  {
+    key: 'backendUrl',
+    flag: 'backend-url',
+    arg: '<url>',
+    description: 'base URL of the backend API (none: the IdP tokens are the credential)',
+    parse: (raw) => httpUrl('backend URL', raw, { allowPath: true }).href.replace(/\/$/, ''),
+    schema: string,
+  },
+  { key: 'exchangePath', flag: 'exchange-path', arg: '<path>', description: "the backend's CLI-auth endpoint", default: DEFAULT_EXCHANGE_PATH, parse: pathValue('exchange path'), schema: string },
+  {
+    key: 'exchangeEncoding',
+    flag: 'exchange-encoding',
+    arg: '<form|json>',
+    description: 'body of the exchange: form (token=<id_token>) or json ({"token": …})',
+    default: 'form',
+    parse: oneOf('exchange encoding', ['form', 'json'] as const),
+    schema: { enum: ['form', 'json'] },
+  },
+  { key: 'whoamiPath', flag: 'whoami-path', arg: '<path>', description: 'GET endpoint used to check a token given with --with-token', parse: pathValue('whoami path'), schema: string },
+  {
+    key: 'tokenEnv',
+    flag: 'token-env',
+    arg: '<name>',
+    description: 'env var that overrides the stored credential (e.g. ACM_API_KEY)',
+    parse: (raw) => {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(raw)) throw new Error(`token env "${raw}" is not an environment variable name`);
+      return raw;
+    },
+    schema: string,
+  },
+  {
+    key: 'audiencePriority',
+    flag: 'audience-priority',
+    arg: '<a,b,c>',
+    description: 'ordered audiences for `token inspect` classification',
+    default: '',
+    parse: list,
+    schema: { type: 'array', items: string },
+  },
+  {
+    key: 'storage',
+    flag: 'storage',
+    arg: '<auto|keychain|file>',
+    description: 'where the credential is kept',
+    default: 'auto',
+    parse: oneOf('storage', ['auto', 'keychain', 'file'] as const),
+    schema: { enum: ['auto', 'keychain', 'file'] },
+  },
+  {
+    key: 'prompt',
+    flag: 'prompt',
+    arg: '<prompt>',
+    description: '`prompt` authorization parameter (e.g. consent)',
+    parse: (raw) => {
+      const values = raw.split(/\s+/).filter(Boolean);
+      for (const v of values) oneOf('prompt', ['none', 'login', 'consent', 'select_account'] as const)(v);
+      if (values.length === 0) throw new Error('prompt must not be empty');
+      return values.join(' ');
+    },
+    schema: string,
+  },
+  {
+    key: 'assertionAudience',
+    flag: 'assertion-audience',
+    arg: '<issuer|token-endpoint>',
+    description: 'the `aud` of private_key_jwt client assertions',
+    default: 'issuer',
+    parse: oneOf('assertion audience', ['issuer', 'token-endpoint'] as const),
+    schema: { enum: ['issuer', 'token-endpoint'] },
+  },
+];
+
+const BY_KEY = new Map(PROFILE_KEYS.map((spec) => [spec.key as string, spec]));
+
+export function keySpec(key: string): KeySpec | undefined {
+  return BY_KEY.get(key) ?? PROFILE_KEYS.find((spec) => spec.flag === key);
+}
+
+/** Parse one `profile set` / flag value; throws `Error` with a one-line reason. */
+export function parseProfileValue(key: string, raw: string): { key: ProfileKey; value: unknown } {
+  const spec = keySpec(key);
+  if (!spec) throw new Error(`unknown key "${key}"; known keys: ${PROFILE_KEYS.map((s) => s.key).join(', ')}`);
+  return { key: spec.key, value: spec.parse(raw) };
+}
+
+/**
+ * Check a profile read from disk (hand-edited files too): every key known, every value valid.
+ * Returns the reasons it is not, empty when it is.
+ */
+export function profileProblems(value: unknown): string[] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return ['a profile must be an object'];
+  const problems: string[] = [];
+  const record = value as Record<string, unknown>;
+  for (const spec of PROFILE_KEYS) {
+    const v = record[spec.key];
+    if (v === undefined) {
+      if (spec.required) problems.push(`"${spec.key}" is missing`);
+      continue;
+    }
+    try {
+      const asText = Array.isArray(v) ? v.join(',') : typeof v === 'string' || typeof v === 'number' ? String(v) : undefined;
+      if (asText === undefined || (spec.schema.type === 'array') !== Array.isArray(v)) throw new Error(`"${spec.key}" has the wrong type`);
+      spec.parse(asText);
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
+  for (const key of Object.keys(record)) if (!BY_KEY.has(key)) problems.push(`unknown key "${key}"`);
+  return problems;
+}
+
+/** The value in force for `key`: the profile's, else the default. */
+export function effective(profile: Profile) {
+  return {
+    scopes: profile.scopes ?? DEFAULT_SCOPES,
+    redirectUri: profile.redirectUri ?? DEFAULT_REDIRECT_URI,
+    redirectPorts: profile.redirectPorts ?? [],
+    exchangePath: profile.exchangePath ?? DEFAULT_EXCHANGE_PATH,
+    exchangeEncoding: profile.exchangeEncoding ?? 'form',
+    audiencePriority: profile.audiencePriority ?? [],
+    storage: profile.storage ?? 'auto',
+    assertionAudience: profile.assertionAudience ?? 'issuer',
+  };
+}
+
+export const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

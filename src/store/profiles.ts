@@ -1,0 +1,191 @@
+import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, UsageError } from '../errors.js';
+import { withLock } from './lock.js';
+import { PROFILE_KEYS, PROFILE_NAME, profileProblems, type Profile } from './profile-keys.js';
+
+/** Where a credential was stored, as `status` reports it. */
+export type StorageKind = 'keychain' | 'file';
+
+/**
+ * The non-secret facts of a login, kept in the config so `status` does not unlock the keychain.
+ * The credential itself lives in the secret store.
+ */
+export interface LoginState {
+  kind: 'session' | 'api_key' | 'oauth' | 'service';
+  subject?: string;
+  email?: string;
+  expiresAt?: string;
+  storage: StorageKind;
+  /** How it was obtained: browser, device, with-token, token-arg, client-credentials. */
+  via: string;
+  obtainedAt: string;
+  /** True when `token` can renew it (refresh token or client credentials). */
+  renewable: boolean;
+}
+
+export interface ConfigFile {
+  defaultProfile?: string;
+  profiles: Record<string, Profile>;
+  logins: Record<string, LoginState>;
+}
+
+export interface ProfileStoreOptions {
+  /** The config directory (created 0700 on first write). */
+  dir: string;
+  /** Program name, used in messages. */
+  name?: string;
+}
+
+/**
+ * Profiles and login facts in one JSON file, `config.json` in the config dir.
+ *
+ * Reads are plain (no schema library on the `token` path); every write takes a lock, re-reads the
+ * file inside it and writes through `conf` (atomic replace, schema-validated), so concurrent
+ * writers never lose an update. A file that does not parse is never rewritten: the user's data
+ * stays as it is, and the error says which file and what to do.
+ */
+export class ProfileStore {
+  readonly dir: string;
+  readonly path: string;
+  readonly #name: string;
+
+  constructor(options: ProfileStoreOptions) {
+    this.dir = options.dir;
+    this.path = join(options.dir, 'config.json');
+    this.#name = options.name ?? 'latchkey';
+  }
+
+  /** The whole config; an empty one when the file does not exist yet. */
+  read(): ConfigFile {
+    let text: string;
+    try {
+      text = readFileSync(this.path, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return { profiles: {}, logins: {} };
+      throw new ConfigError(`cannot read the config file ${this.path}: ${code ?? (error as Error).message}`, {
+        hint: `Check its permissions (it should be readable by you), or point --config-dir elsewhere.`,
+        cause: error,
+      });
+    }
+    if (text.trim() === '') return { profiles: {}, logins: {} };
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (error) {
+      throw this.#corrupt(`is not valid JSON (${(error as Error).message})`, error);
+    }
+    const problems = configProblems(data);
+    if (problems.length > 0) throw this.#corrupt(`is not a valid ${this.#name} config: ${problems.slice(0, 3).join('; ')}`);
+    const config = data as Partial<ConfigFile>;
+    return { ...config, profiles: config.profiles ?? {}, logins: config.logins ?? {} } as ConfigFile;
+  }
+
+  #corrupt(why: string, cause?: unknown): ConfigError {
+    return new ConfigError(`the config file ${this.path} ${why}`, {
+      hint: `It was left untouched. Fix it by hand, or move it aside (mv ${this.path} ${this.path}.bak) and add your profiles again.`,
+      code: 'config_corrupt',
+      cause,
+    });
+  }
+
+  /** A profile by name; `undefined` when there is none. */
+  get(name: string): Profile | undefined {
+    return this.read().profiles[name];
+  }
+
+  /**
+   * Read-modify-write under the config lock. `change` gets a fresh copy of the file as it is on
+   * disk now; what it leaves is written atomically. Throwing from `change` writes nothing.
+   */
+  async update<T>(change: (config: ConfigFile) => T): Promise<T> {
+    ensurePrivateDir(this.dir);
+    return withLock(`${this.path}.lock`, async () => {
+      const config = this.read();
+      const result = change(config);
+      await this.#write(config);
+      return result;
+    });
+  }
+
+  async #write(config: ConfigFile): Promise<void> {
+    const { default: Conf } = await import('conf');
+    const conf = new Conf<Record<string, unknown>>({
+      cwd: this.dir,
+      configName: 'config',
+      projectName: this.#name,
+      configFileMode: 0o600,
+      schema: CONF_SCHEMA,
+    });
+    const clean: Record<string, unknown> = { profiles: config.profiles, logins: config.logins };
+    if (config.defaultProfile !== undefined) clean.defaultProfile = config.defaultProfile;
+    conf.store = clean;
+  }
+}
+
+/** Create `dir` (and parents) with mode 0700; tighten it if it exists with a looser mode. */
+export function ensurePrivateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (process.platform !== 'win32') {
+    const mode = statSync(dir).mode & 0o777;
+    if ((mode & 0o077) !== 0) chmodSync(dir, 0o700);
+  }
+}
+
+export function checkProfileName(name: string): string {
+  if (!PROFILE_NAME.test(name)) {
+    throw new UsageError(`"${name}" is not a valid profile name`, {
+      hint: 'Use letters, digits, ".", "_" and "-" (at most 64 characters), starting with a letter or digit.',
+    });
+  }
+  return name;
+}
+
+function configProblems(data: unknown): string[] {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return ['the top level must be an object'];
+  const config = data as Record<string, unknown>;
+  const problems: string[] = [];
+  for (const key of Object.keys(config)) {
+    if (!['defaultProfile', 'profiles', 'logins', '__internal__'].includes(key)) problems.push(`unknown key "${key}"`);
+  }
+  if (config.defaultProfile !== undefined && typeof config.defaultProfile !== 'string') problems.push('"defaultProfile" must be a string');
+  for (const section of ['profiles', 'logins'] as const) {
+    const value = config[section];
+    if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) problems.push(`"${section}" must be an object`);
+  }
+  const profiles = (config.profiles ?? {}) as Record<string, unknown>;
+  for (const [name, profile] of Object.entries(profiles)) {
+    for (const problem of profileProblems(profile)) problems.push(`profile "${name}": ${problem}`);
+  }
+  return problems;
+}
+
+const PROFILE_SCHEMA = {
+  type: 'object',
+  properties: Object.fromEntries(PROFILE_KEYS.map((spec) => [spec.key, spec.schema])),
+  required: PROFILE_KEYS.filter((spec) => spec.required).map((spec) => spec.key),
+  additionalProperties: false,
+};
+
+const LOGIN_SCHEMA = {
+  type: 'object',
+  properties: {
+    kind: { enum: ['session', 'api_key', 'oauth', 'service'] },
+    subject: { type: 'string' },
+    email: { type: 'string' },
+    expiresAt: { type: 'string' },
+    storage: { enum: ['keychain', 'file'] },
+    via: { type: 'string' },
+    obtainedAt: { type: 'string' },
+    renewable: { type: 'boolean' },
+  },
+  required: ['kind', 'storage', 'via', 'obtainedAt', 'renewable'],
+  additionalProperties: false,
+};
+
+const CONF_SCHEMA = {
+  defaultProfile: { type: 'string' },
+  profiles: { type: 'object', additionalProperties: PROFILE_SCHEMA },
+  logins: { type: 'object', additionalProperties: LOGIN_SCHEMA },
+} as const;

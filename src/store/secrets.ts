@@ -1,0 +1,53 @@
+/**
+ * Secrets behind one small interface, so the OS keychain and the file fallback (and any other
+ * backend) are interchangeable. Values are opaque strings; the credential record is JSON on top.
+ */
+export interface SecretStore {
+  /** `keychain` or `file`: what `status` reports. */
+  readonly kind: 'keychain' | 'file';
+  /** A human name of where secrets go (the file path, or the keychain's name). */
+  readonly location: string;
+  get(account: string): Promise<string | null>;
+  /** Replace the secret atomically: on failure the previous one is still there. */
+  set(account: string, secret: string): Promise<void>;
+  /** True when something was deleted. */
+  delete(account: string): Promise<boolean>;
+  list(): Promise<string[]>;
+}
+
+/** What is stored for a profile (DESIGN "Credential storage"). Secret as a whole. */
+export interface CredentialRecord {
+  kind: 'session' | 'api_key' | 'oauth' | 'service';
+  /** The credential `latchkey token` prints: a backend session/API key, or the IdP access token. */
+  token: string;
+  expiresAt?: string;
+  refreshToken?: string;
+  idToken?: string;
+  subject?: string;
+  email?: string;
+  obtainedAt: string;
+  /** How it was obtained: browser, device, with-token, token-arg, client-credentials. */
+  via: string;
+  /** client-credentials: how to mint a new one (`secret` or a private key path). */
+  clientSecret?: string;
+  privateKeyPath?: string;
+  keyId?: string;
+}
+
+export function serializeRecord(record: CredentialRecord): string {
+  return JSON.stringify(record);
+}
+
+export function parseRecord(text: string, where: string): CredentialRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new Error(`the credential stored in ${where} is not valid JSON`);
+  }
+  const record = value as Partial<CredentialRecord>;
+  if (typeof record !== 'object' || record === null || typeof record.token !== 'string' || typeof record.kind !== 'string') {
+    throw new Error(`the credential stored in ${where} is not a ${'latchkey'} record`);
+  }
+  return record as CredentialRecord;
+}

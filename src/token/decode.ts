@@ -1,0 +1,83 @@
+import { UsageError } from '../errors.js';
+
+/** Tokens longer than this are refused before any parsing (a JWT is a few kB at most). */
+export const MAX_TOKEN_LENGTH = 64 * 1024;
+
+export type JsonObject = Record<string, unknown>;
+
+export interface DecodedJwt {
+  /** `jws` (3 parts) or `jwe` (5 parts: only the header is readable). */
+  format: 'jws' | 'jwe';
+  header: JsonObject;
+  /** The payload's claims; `null` for a JWE. */
+  claims: JsonObject | null;
+  /** The compact serialization as given (after trimming). */
+  compact: string;
+}
+
+/** Exit 2: the input is not a JWT. The message says exactly what is wrong with it. */
+export class NotAJwtError extends UsageError {
+  constructor(why: string) {
+    super(`not a JWT: ${why}`, { code: 'not_a_jwt', hint: 'Pass a compact JWT (header.payload.signature), as an argument or on stdin.' });
+  }
+}
+
+/** Trim whitespace and an `Authorization: Bearer` style prefix, as pasted from a log. */
+export function normalizeTokenInput(text: string): string {
+  let token = text.trim();
+  const bearer = /^(?:authorization:\s*)?bearer\s+/i.exec(token);
+  if (bearer) token = token.slice(bearer[0].length).trim();
+  return token;
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+function decodeSegment(segment: string, name: string): JsonObject {
+  if (!BASE64URL.test(segment)) throw new NotAJwtError(`the ${name} is not base64url`);
+  if (segment.length % 4 === 1) throw new NotAJwtError(`the ${name} is not valid base64url (bad length)`);
+  const text = Buffer.from(segment, 'base64url').toString('utf8');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new NotAJwtError(`${name} is not JSON`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new NotAJwtError(`${name} is not a JSON object`);
+  return value as JsonObject;
+}
+
+/**
+ * Decode a compact JWS or JWE without verifying anything. Any input ends in a result or a
+ * `NotAJwtError`; nothing else is thrown.
+ */
+export function decodeJwt(input: string): DecodedJwt {
+  const compact = normalizeTokenInput(input);
+  if (compact.length === 0) throw new NotAJwtError('the input is empty');
+  if (compact.length > MAX_TOKEN_LENGTH) throw new NotAJwtError(`the input is ${compact.length} characters long (at most ${MAX_TOKEN_LENGTH})`);
+  const parts = compact.split('.');
+  if (parts.length !== 3 && parts.length !== 5) {
+    throw new NotAJwtError(`expected 3 dot-separated parts (or 5 for an encrypted JWT), got ${parts.length}`);
+  }
+  const header = decodeSegment(parts[0]!, 'header');
+  if (parts.length === 5) return { format: 'jwe', header, claims: null, compact };
+  const claims = decodeSegment(parts[1]!, 'payload');
+  if (!BASE64URL.test(parts[2]!)) throw new NotAJwtError('the signature is not base64url');
+  return { format: 'jws', header, claims, compact };
+}
+
+/** The claims of a JWT-shaped string, or `undefined` for anything else (opaque API keys). */
+export function peekClaims(token: string): JsonObject | undefined {
+  try {
+    return decodeJwt(token).claims ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `aud` as a set: a string becomes one member; anything but strings is dropped. */
+export function audiences(claims: JsonObject): string[] {
+  const aud = claims.aud;
+  if (typeof aud === 'string') return [aud];
+  if (Array.isArray(aud)) return aud.filter((a): a is string => typeof a === 'string');
+  return [];
+}
