@@ -194,7 +194,7 @@ describe('storage when no keychain is reachable', () => {
     expect((await runCli(['login', '--with-token'], { configDir, input: SECRET })).code).toBe(0);
     const config = readFileSync(join(configDir, 'config.json'));
 
-    const login = await runCli(['login', '--with-token'], { configDir, input: 'new-token', env: { ...NO_KEYCHAIN, LATCHKEY_STORAGE: 'keychain', LATCHKEY_KEYCHAIN_TIMEOUT: '2000' } });
+    const login = await runCli(['login', '--with-token'], { configDir, input: 'new-token', env: { ...NO_KEYCHAIN, LATCHKEY_STORAGE: 'keychain', LATCHKEY_KEYCHAIN_TIMEOUT: '2' } });
     expect(login.code).toBe(6);
     expect(login.stderr).toMatch(/keychain/i);
     expect(login.stderr).toMatch(/LATCHKEY_STORAGE=file|storage file/);
