@@ -77,7 +77,15 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
   }
   if (options.device) throw new NotImplementedError('login --device');
   if (options.clientCredentials) throw new NotImplementedError('login --client-credentials');
-  throw new NotImplementedError('browser login');
+
+  const timeout = Number(options.timeout ?? '300');
+  if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout must be a number of seconds, got "${options.timeout}"`);
+  const { browserLogin } = await import('../flows/browser.js');
+  const result = await browserLogin(
+    { profileName: name, profile, timeoutMs: timeout * 1000, openBrowser: options.browser !== false, cliName: ctx.brand.name },
+    { http: await ctx.http(), credentials: await ctx.credentials(), clock: ctx.deps.clock, out: ctx.out, openBrowser: ctx.deps.openBrowser, signal: ctx.signal },
+  );
+  reportLogin(ctx, result);
 }
 
 export function reportLogin(ctx: Context, result: { profile: string; subject: string | null; email: string | null; expiresAt: string | null; storage: string }): void {

@@ -1,0 +1,101 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import Provider from 'oidc-provider';
+
+/**
+ * A real OpenID Provider (oidc-provider, OpenID Certified) on 127.0.0.1, for the demo and the
+ * integration tests: a Native public client for the CLI, devInteractions (any login and password
+ * sign in), refresh tokens, device flow, client credentials and revocation.
+ */
+export interface DevIdpOptions {
+  /** Port to listen on; 0 = any. */
+  port?: number;
+  /** The CLI's Native client id. */
+  clientId?: string;
+  /** Access token lifetime in seconds (default 3600). */
+  accessTokenTtl?: number;
+  /** Extra clients (e.g. a confidential service client). */
+  clients?: Record<string, unknown>[];
+}
+
+export interface DevIdp {
+  issuer: string;
+  clientId: string;
+  /** The private signing key (its public half is in the JWKS): tests re-sign tampered tokens with it. */
+  signingKey: JWK & { kid: string };
+  /** Rewrite the id_token of token responses (negative tests); undefined = leave it. */
+  tamperIdToken: ((idToken: string) => Promise<string>) | undefined;
+  /** Requests the IdP served, as `METHOD path` (no query). */
+  requests: string[];
+  close(): Promise<void>;
+}
+
+export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> {
+  const clientId = options.clientId ?? 'latchkey-cli';
+  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const signingKey = { ...(await exportJWK(privateKey)), kid: 'dev-key-1', alg: 'RS256', use: 'sig' } as JWK & { kid: string };
+
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const provider = new Provider(issuer, {
+    clients: [
+      {
+        client_id: clientId,
+        application_type: 'native',
+        token_endpoint_auth_method: 'none',
+        // A native client's loopback redirect matches on any port (RFC 8252 §7.3).
+        redirect_uris: ['http://127.0.0.1/callback', 'http://localhost/callback', 'http://[::1]/callback'],
+        grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
+        response_types: ['code'],
+      },
+      ...((options.clients ?? []) as never[]),
+    ],
+    jwks: { keys: [signingKey] },
+    cookies: { keys: ['latchkey-dev-cookie-key'] },
+    findAccount: (_ctx, id) => ({
+      accountId: id,
+      claims: () => ({ sub: id, email: `${id}@example.com`, email_verified: true, name: id }),
+    }),
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+    conformIdTokenClaims: false,
+    features: {
+      devInteractions: { enabled: true },
+      deviceFlow: { enabled: true },
+      revocation: { enabled: true },
+      clientCredentials: { enabled: true },
+    },
+    pkce: { required: () => true },
+    ttl: { AccessToken: options.accessTokenTtl ?? 3600, IdToken: 3600, RefreshToken: 86400, Interaction: 600, Session: 3600, Grant: 86400, DeviceCode: 600 },
+    // Refresh tokens for the native client whenever offline_access was granted.
+    issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+  });
+  provider.proxy = false;
+
+  const idp: DevIdp = {
+    issuer,
+    clientId,
+    signingKey,
+    tamperIdToken: undefined,
+    requests: [],
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+  provider.use(async (ctx, next) => {
+    idp.requests.push(`${ctx.method} ${ctx.path}`);
+    await next();
+    const body = ctx.body as { id_token?: string } | undefined;
+    if (ctx.path === '/token' && idp.tamperIdToken && body && typeof body.id_token === 'string') {
+      body.id_token = await idp.tamperIdToken(body.id_token);
+    }
+  });
+  // Quiet: the dev IdP's own warnings about development settings are expected here.
+  provider.on('server_error', (_ctx, error) => console.error('dev IdP error:', error));
+  server.on('request', provider.callback());
+  return idp;
+}

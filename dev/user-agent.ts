@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+/**
+ * A scripted user agent for the dev IdP, used as `BROWSER` by the demo and the tests: it opens
+ * the authorization URL, signs in on oidc-provider's devInteractions pages (any login), gives
+ * consent, and follows the redirect to the CLI's loopback listener, like a person in a browser.
+ *
+ *   BROWSER="node dist-dev/dev/user-agent.js" latchkey login
+ *
+ * Environment:
+ *   LATCHKEY_DEV_UA_ACTION  login (default) | deny (press Cancel) | attack (first send the
+ *                           listener forged and malformed requests, then log in) | none
+ *   LATCHKEY_DEV_UA_USER    the login to use (default: ada)
+ *   LATCHKEY_DEV_UA_LOG     a file to append one JSON line per step to
+ */
+import { appendFileSync } from 'node:fs';
+import { request } from 'node:http';
+
+const action = process.env.LATCHKEY_DEV_UA_ACTION ?? 'login';
+const user = process.env.LATCHKEY_DEV_UA_USER ?? 'ada';
+const logFile = process.env.LATCHKEY_DEV_UA_LOG;
+
+function log(entry: Record<string, unknown>): void {
+  if (logFile) appendFileSync(logFile, `${JSON.stringify(entry)}\n`);
+}
+
+const cookies = new Map<string, string>();
+
+async function go(url: URL, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (cookies.size > 0) headers.set('cookie', [...cookies].map(([k, v]) => `${k}=${v}`).join('; '));
+  const response = await fetch(url, { ...init, headers, redirect: 'manual' });
+  for (const line of response.headers.getSetCookie()) {
+    const [pair] = line.split(';');
+    const at = pair!.indexOf('=');
+    cookies.set(pair!.slice(0, at).trim(), pair!.slice(at + 1).trim());
+  }
+  return response;
+}
+
+/** A raw GET to the listener, with whatever Host and method the step needs. */
+function raw(target: URL, path: string, options: { host?: string; method?: string } = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: target.hostname.replace(/^\[|\]$/g, ''), port: target.port, path, method: options.method ?? 'GET', headers: { host: options.host ?? target.host } },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function formOf(html: string): { action: string; fields: Record<string, string> } | undefined {
+  const form = /<form[^>]*action="([^"]+)"[^>]*>([\s\S]*?)<\/form>/i.exec(html);
+  if (!form) return undefined;
+  const fields: Record<string, string> = {};
+  for (const input of form[2]!.matchAll(/<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"/gi)) fields[input[1]!] = input[2]!;
+  return { action: form[1]!, fields };
+}
+
+async function main(): Promise<void> {
+  const start = new URL(process.argv[process.argv.length - 1]!);
+  const redirect = new URL(start.searchParams.get('redirect_uri')!);
+  log({ step: 'open', redirect_uri: redirect.href });
+  if (action === 'none') return;
+
+  if (action === 'attack') {
+    const path = redirect.pathname;
+    log({ step: 'forged-state', status: await raw(redirect, `${path}?code=forged&state=not-the-state`) });
+    log({ step: 'no-state', status: await raw(redirect, `${path}?code=forged`) });
+    log({ step: 'favicon', status: await raw(redirect, '/favicon.ico') });
+    log({ step: 'wrong-host', status: await raw(redirect, `${path}?code=x&state=${start.searchParams.get('state')}`, { host: `evil.example:${redirect.port}` }) });
+    log({ step: 'post', status: await raw(redirect, `${path}?code=x&state=${start.searchParams.get('state')}`, { method: 'POST' }) });
+    log({ step: 'huge', status: await raw(redirect, `${path}?state=x&pad=${'a'.repeat(20_000)}`).catch(() => -1) });
+  }
+
+  let url = start;
+  let response = await go(url);
+  for (let hops = 0; hops < 20; hops += 1) {
+    if (response.status >= 300 && response.status < 400) {
+      url = new URL(response.headers.get('location')!, url);
+      if (url.origin === redirect.origin && url.pathname === redirect.pathname) {
+        // The IdP sends the browser back to the CLI: deliver the callback and read the page.
+        const callback = await fetch(url, { redirect: 'manual' });
+        const page = await callback.text();
+        log({ step: 'callback', status: callback.status, title: /<title>([^<]*)<\/title>/.exec(page)?.[1] ?? null, cacheControl: callback.headers.get('cache-control') });
+        return;
+      }
+      response = await go(url);
+      continue;
+    }
+    const html = await response.text();
+    const form = formOf(html);
+    if (response.status !== 200 || !form) {
+      log({ step: 'stuck', status: response.status, at: url.pathname });
+      process.exitCode = 1;
+      return;
+    }
+    if (form.fields.prompt === 'login' && action === 'deny') {
+      const abort = /href="([^"]*\/abort)"/.exec(html)?.[1];
+      log({ step: 'deny' });
+      response = await go(new URL(abort!, url));
+      continue;
+    }
+    const fields = form.fields.prompt === 'login' ? { ...form.fields, login: user, password: 'any password' } : form.fields;
+    log({ step: form.fields.prompt ?? 'form' });
+    url = new URL(form.action, url);
+    response = await go(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+  }
+  log({ step: 'too-many-hops' });
+  process.exitCode = 1;
+}
+
+main().catch((error: Error) => {
+  log({ step: 'error', message: error.message });
+  process.exitCode = 1;
+});

@@ -1,0 +1,8 @@
+/**
+ * `latchkey/backend`: the server half of the CLI-auth contract, for backend teams and for
+ * latchkey's own tests.
+ */
+export { createIdTokenVerifier, ASYMMETRIC_ALGS } from './verifier.js';
+export type { IdTokenVerifier, IdTokenVerifierOptions, VerifyFailureReason, VerifyResult } from './verifier.js';
+export { createCliAuthHandler } from './handler.js';
+export type { CliAuthHandlerOptions, MintedSession } from './handler.js';

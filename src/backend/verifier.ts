@@ -1,0 +1,114 @@
+import { createLocalJWKSet, decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+
+/** The asymmetric JWS algorithms an id_token may use. `none` and HS* are never accepted. */
+export const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+
+export type VerifyFailureReason =
+  | 'malformed'
+  | 'alg_not_allowed'
+  | 'kid_unknown'
+  | 'bad_signature'
+  | 'issuer_mismatch'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'issued_in_future'
+  | 'audience_not_allowed'
+  | 'azp_missing'
+  | 'azp_not_allowed'
+  | 'jwks_unavailable';
+
+export type VerifyResult = { ok: true; claims: JWTPayload } | { ok: false; reason: VerifyFailureReason; message: string };
+
+export interface IdTokenVerifierOptions {
+  /** The IdP's issuer identifier, exactly as in its tokens. */
+  issuer: string;
+  /** Client ids whose id_tokens this backend trusts (the CLI's Native client among them). */
+  allowedClientIds: readonly string[];
+  clockToleranceSec?: number;
+  /** Where the keys are; default: `jwks_uri` from the issuer's discovery document. */
+  jwksUri?: string;
+  /** Fetch to use (a proxy-aware one, or a test's); default: the global fetch. */
+  fetch?: (url: string, init?: RequestInit) => Promise<Response>;
+  /** The current time; default: the system clock. */
+  now?: () => Date;
+  /** An unknown `kid` refetches the JWKS at most this often (seconds); default 30. */
+  jwksRefreshCooldownSec?: number;
+}
+
+export type IdTokenVerifier = (token: string) => Promise<VerifyResult>;
+
+/**
+ * The server half of the CLI-auth contract: verify an id_token a CLI obtained for its Native
+ * client. Checks, in order: the `alg` (asymmetric only), the signature against the issuer's JWKS
+ * (cached; refetched once on an unknown `kid`, at most every `jwksRefreshCooldownSec`), `iss`,
+ * `exp`/`nbf`/`iat` with tolerance, `aud` ∩ allow-list, and `azp` when `aud` has several entries.
+ */
+export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenVerifier {
+  const fetchFn = options.fetch ?? ((url: string, init?: RequestInit) => fetch(url, init));
+  const now = options.now ?? (() => new Date());
+  const tolerance = options.clockToleranceSec ?? 60;
+  const cooldownMs = (options.jwksRefreshCooldownSec ?? 30) * 1000;
+  const allowed = new Set(options.allowedClientIds);
+  let jwks: { keys: ReturnType<typeof createLocalJWKSet>; fetchedAt: number } | undefined;
+
+  async function jwksUri(): Promise<string> {
+    if (options.jwksUri) return options.jwksUri;
+    const url = `${options.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+    const response = await fetchFn(url, { headers: { accept: 'application/json' } });
+    if (!response.ok) throw new Error(`discovery answered ${response.status}`);
+    const document = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
+    if (document.issuer !== options.issuer) throw new Error(`discovery names issuer ${String(document.issuer)}, not ${options.issuer}`);
+    if (typeof document.jwks_uri !== 'string') throw new Error('discovery has no jwks_uri');
+    return document.jwks_uri;
+  }
+
+  async function loadKeys(): Promise<NonNullable<typeof jwks>> {
+    const response = await fetchFn(await jwksUri(), { headers: { accept: 'application/json' } });
+    if (!response.ok) throw new Error(`the JWKS answered ${response.status}`);
+    jwks = { keys: createLocalJWKSet((await response.json()) as JSONWebKeySet), fetchedAt: now().getTime() };
+    return jwks;
+  }
+
+  const fail = (reason: VerifyFailureReason, message: string): VerifyResult => ({ ok: false, reason, message });
+
+  return async (token) => {
+    let alg: unknown;
+    try {
+      alg = decodeProtectedHeader(token).alg;
+    } catch {
+      return fail('malformed', 'not a compact JWS');
+    }
+    if (typeof alg !== 'string' || !(ASYMMETRIC_ALGS as readonly string[]).includes(alg)) return fail('alg_not_allowed', `alg ${String(alg)} is not allowed`);
+
+    let payload: JWTPayload;
+    try {
+      const keys = jwks ?? (await loadKeys());
+      const verify = (set: typeof keys.keys) => jwtVerify(token, set, { algorithms: [...ASYMMETRIC_ALGS], currentDate: now(), clockTolerance: tolerance });
+      try {
+        ({ payload } = await verify(keys.keys));
+      } catch (error) {
+        // A key rotated at the IdP: refetch once, not more often than the cooldown allows (an
+        // attacker sending random kids must not turn us into a JWKS hammer).
+        if (!(error instanceof errors.JWKSNoMatchingKey) || now().getTime() - keys.fetchedAt < cooldownMs) throw error;
+        ({ payload } = await verify((await loadKeys()).keys));
+      }
+    } catch (error) {
+      if (error instanceof errors.JWKSNoMatchingKey) return fail('kid_unknown', 'no key in the issuer JWKS matches the token kid');
+      if (error instanceof errors.JWSSignatureVerificationFailed) return fail('bad_signature', 'signature verification failed');
+      if (error instanceof errors.JWTExpired) return fail('expired', 'the token has expired');
+      if (error instanceof errors.JWTClaimValidationFailed && error.claim === 'nbf') return fail('not_yet_valid', 'the token is not valid yet');
+      if (error instanceof errors.JOSEError) return fail('malformed', error.message);
+      return fail('jwks_unavailable', `could not load the issuer's keys: ${(error as Error).message}`);
+    }
+
+    const nowSec = Math.floor(now().getTime() / 1000);
+    if (payload.iss !== options.issuer) return fail('issuer_mismatch', `iss ${String(payload.iss)} is not ${options.issuer}`);
+    if (typeof payload.exp !== 'number') return fail('malformed', 'the token has no exp');
+    if (typeof payload.iat === 'number' && payload.iat > nowSec + tolerance) return fail('issued_in_future', 'iat is in the future');
+    const aud = typeof payload.aud === 'string' ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : [];
+    if (!aud.some((a) => allowed.has(a))) return fail('audience_not_allowed', `aud ${JSON.stringify(aud)} contains no trusted client id`);
+    if (aud.length > 1 && typeof payload.azp !== 'string') return fail('azp_missing', 'aud has several entries and there is no azp');
+    if (payload.azp !== undefined && !allowed.has(String(payload.azp))) return fail('azp_not_allowed', `azp ${String(payload.azp)} is not a trusted client id`);
+    return { ok: true, claims: payload };
+  };
+}

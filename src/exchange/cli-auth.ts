@@ -1,0 +1,120 @@
+import { FailureError, NetworkError, RejectedError } from '../errors.js';
+import type { Clock } from '../io/clock.js';
+import type { Http } from '../http.js';
+import { audiences, peekClaims } from '../token/decode.js';
+
+export interface ExchangeInput {
+  profileName: string;
+  backendUrl: string;
+  exchangePath: string;
+  encoding: 'form' | 'json';
+  /** The CLI's Native client id: named in the diagnosis when the backend refuses. */
+  clientId: string;
+  idToken: string;
+  /** The command users run instead (`latchkey`, or an embedding CLI's name). */
+  cliName: string;
+}
+
+export interface ExchangedCredential {
+  token: string;
+  expiresAt?: string;
+  subject?: string;
+  email?: string;
+}
+
+/** The keys a backend may put the credential under, in the order they are looked for. */
+export const CREDENTIAL_KEYS = ['token', 'session_token', 'access_token', 'api_key', 'key'] as const;
+
+/**
+ * Trade the id_token for the backend's own credential: `POST backendUrl + exchangePath`.
+ * A refusal (401/403) is explained from the id_token itself, because the usual cause is a
+ * backend that does not trust tokens issued to the CLI's client id (DESIGN, case 1).
+ */
+export async function exchangeIdToken(input: ExchangeInput, http: Http, clock: Clock): Promise<ExchangedCredential> {
+  const url = input.backendUrl.replace(/\/+$/, '') + input.exchangePath;
+  const body = input.encoding === 'json' ? JSON.stringify({ token: input.idToken }) : new URLSearchParams({ token: input.idToken }).toString();
+  const response = await http.fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': input.encoding === 'json' ? 'application/json' : 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+    },
+    body,
+    redirect: 'manual',
+  });
+  const text = await response.text().catch(() => '');
+  const where = `${new URL(url).host}${input.exchangePath}`;
+
+  if (response.status === 401 || response.status === 403) throw refused(input, response.status, errorText(text), where);
+  if (response.status === 404) {
+    throw new FailureError(`the backend has no CLI-auth endpoint at ${where} (404); nothing was stored`, {
+      hint: `Check the profile's exchangePath (${input.cliName} profile set ${input.profileName} exchange-path /your/path), or ask the backend team for the endpoint. Meanwhile: ${input.cliName} login --with-token`,
+      code: 'exchange_not_found',
+    });
+  }
+  if (response.status >= 500) throw new NetworkError(`the backend's ${where} answered ${response.status}; nothing was stored`, { hint: 'Try again later.' });
+  if (response.status < 200 || response.status >= 300) {
+    const reason = errorText(text);
+    throw new FailureError(`the backend's ${where} answered ${response.status}${reason ? ` (${reason})` : ''}; nothing was stored`, { code: 'exchange_failed' });
+  }
+
+  let answer: Record<string, unknown>;
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+    answer = parsed as Record<string, unknown>;
+  } catch {
+    throw new FailureError(`the backend's ${where} answered ${response.status} without a JSON object; nothing was stored`, { code: 'exchange_bad_response' });
+  }
+  const key = CREDENTIAL_KEYS.find((k) => typeof answer[k] === 'string' && answer[k] !== '');
+  if (!key) {
+    const keys = Object.keys(answer).slice(0, 20).join(', ') || 'none';
+    throw new FailureError(`the backend's answer has no credential (looked for ${CREDENTIAL_KEYS.join(', ')}; it had: ${keys}); nothing was stored`, {
+      code: 'exchange_no_credential',
+    });
+  }
+  const result: ExchangedCredential = { token: answer[key] as string };
+  const expiresAt = expiryOf(answer, clock);
+  if (expiresAt) result.expiresAt = expiresAt;
+  const user = typeof answer.user === 'object' && answer.user !== null ? (answer.user as Record<string, unknown>) : {};
+  const claims = peekClaims(input.idToken) ?? {};
+  const subject = [user.sub, user.id, user.login, claims.sub].find((v) => typeof v === 'string' || typeof v === 'number');
+  if (subject !== undefined) result.subject = String(subject);
+  const email = [user.email, claims.email].find((v) => typeof v === 'string');
+  if (typeof email === 'string') result.email = email;
+  return result;
+}
+
+function refused(input: ExchangeInput, status: number, reason: string, where: string): RejectedError {
+  const claims = peekClaims(input.idToken) ?? {};
+  const aud = audiences(claims);
+  const details = [
+    `The id_token it was given: iss ${String(claims.iss ?? '?')}, aud ${JSON.stringify(aud)}, azp ${String(claims.azp ?? '(none)')}.`,
+    `The backend must trust id_tokens issued to client ${input.clientId}: its CLI-auth endpoint has to verify them against the IdP's keys and accept that client id as an audience.`,
+  ];
+  return new RejectedError(`the backend refused the login at ${where} (${status}${reason ? ` ${reason}` : ''}); nothing was stored`, {
+    details,
+    hint: `Workaround: create an API key in the web app and run: ${input.cliName} login --with-token -p ${input.profileName}`,
+    code: 'backend_rejected',
+  });
+}
+
+/** The backend's `error` (or `message`) text, short and on one line; never the whole body. */
+function errorText(text: string): string {
+  try {
+    const parsed = JSON.parse(text) as Record<string, unknown>;
+    const value = [parsed.error_description, parsed.error, parsed.message].find((v) => typeof v === 'string');
+    return typeof value === 'string' ? value.replace(/[\u0000-\u001f\u007f]+/g, ' ').slice(0, 200) : '';
+  } catch {
+    return '';
+  }
+}
+
+function expiryOf(answer: Record<string, unknown>, clock: Clock): string | undefined {
+  const at = answer.expires_at;
+  if (typeof at === 'string' && !Number.isNaN(Date.parse(at))) return new Date(at).toISOString();
+  if (typeof at === 'number' && Number.isFinite(at)) return new Date(at * 1000).toISOString();
+  const ttl = answer.expires_in;
+  if (typeof ttl === 'number' && Number.isFinite(ttl) && ttl > 0) return new Date(clock.now().getTime() + ttl * 1000).toISOString();
+  return undefined;
+}
