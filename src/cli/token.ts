@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { NotImplementedError } from '../errors.js';
 import type { Brand } from './brand.js';
@@ -13,12 +14,29 @@ export function registerToken(program: Command, contextFor: ContextFor, brand: B
     .addHelpText('after', `\nExamples:\n  $ curl -H "Authorization: Bearer $(${n} token)" https://api.example.com/me\n  $ ${n} token inspect eyJhbGciOi...`)
     .action(async (options: { refresh?: boolean }, command: Command) => {
       const ctx = contextFor(command);
-      if (options.refresh) throw new NotImplementedError('token --refresh');
       const { name, profile } = ctx.requireProfile();
       const { getToken } = await import('../flows/get-token.js');
       const result = await getToken(
-        { profileName: name, profile, globalTokenEnv: ctx.envName('TOKEN'), program: n },
-        { env: ctx.deps.env, clock: ctx.deps.clock, credentials: () => ctx.credentials() },
+        { profileName: name, profile, globalTokenEnv: ctx.envName('TOKEN'), program: n, forceRenew: options.refresh === true },
+        {
+          env: ctx.deps.env,
+          clock: ctx.deps.clock,
+          credentials: () => ctx.credentials(),
+          renew: async ({ record, state }) => {
+            const [{ withLock }, { refreshCredential }] = await Promise.all([import('../store/lock.js'), import('../flows/refresh.js')]);
+            const credentials = await ctx.credentials();
+            // One refresh per profile at a time: a rotated refresh token works only once, so a
+            // second `token` running meanwhile takes the first one's result instead.
+            return withLock(join(ctx.configDir, `${name}.refresh.lock`), async () => {
+              const current = await credentials.load(name);
+              if (current && current.record.token !== record.token) return current.record;
+              return refreshCredential(
+                { profileName: name, profile, record, storage: state.storage, cliName: n },
+                { http: await ctx.http(), clock: ctx.deps.clock, credentials },
+              );
+            });
+          },
+        },
       );
       if (ctx.json({ profile: name, token: result.token, source: result.source.type === 'env' ? `env:${result.source.variable}` : result.source.via })) return;
       ctx.out.data(result.token);

@@ -2,6 +2,7 @@ import { NotLoggedInError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import type { Credentials } from '../store/credentials.js';
 import type { Profile } from '../store/profile-keys.js';
+import type { LoginState } from '../store/profiles.js';
 import type { CredentialRecord } from '../store/secrets.js';
 
 /** Where the credential in force comes from, as `status` and `token` report it. */
@@ -16,14 +17,16 @@ export interface GetTokenInput {
   program?: string;
   /** Renew a credential that expires within this many seconds. */
   marginSeconds?: number;
+  /** Renew even when it has not expired (`token --refresh`). */
+  forceRenew?: boolean;
 }
 
 export interface GetTokenDeps {
   env: NodeJS.ProcessEnv;
   clock: Clock;
   credentials: () => Promise<Credentials>;
-  /** Renew an expired record (refresh or re-mint); absent: expired is final. */
-  renew?: (record: CredentialRecord) => Promise<CredentialRecord>;
+  /** Renew an expired record (refresh or re-mint) and store it; absent: expired is final. */
+  renew?: (stored: { record: CredentialRecord; state: LoginState }) => Promise<CredentialRecord>;
 }
 
 /** The env var overriding the stored credential, if one is set: `<PREFIX>_TOKEN`, then the profile's `tokenEnv`. */
@@ -50,14 +53,16 @@ export async function getToken(input: GetTokenInput, deps: GetTokenDeps): Promis
   }
   const { record } = stored;
   const margin = (input.marginSeconds ?? 60) * 1000;
-  if (record.expiresAt && Date.parse(record.expiresAt) - margin <= deps.clock.now().getTime()) {
+  const expired = record.expiresAt !== undefined && Date.parse(record.expiresAt) - margin <= deps.clock.now().getTime();
+  if (expired || input.forceRenew) {
     const renewable = record.refreshToken !== undefined || record.kind === 'service';
     if (!renewable || !deps.renew) {
-      throw new NotLoggedInError(`the credential of profile "${input.profileName}" expired at ${record.expiresAt}`, {
+      const what = expired ? `expired at ${record.expiresAt}` : 'cannot be renewed (it has no refresh token)';
+      throw new NotLoggedInError(`the credential of profile "${input.profileName}" ${what}`, {
         hint: `Run: ${input.program ?? 'latchkey'} login -p ${input.profileName}`,
       });
     }
-    const renewed = await deps.renew(record);
+    const renewed = await deps.renew(stored);
     return { token: renewed.token, source: { type: 'stored', via: renewed.via } };
   }
   return { token: record.token, source: { type: 'stored', via: record.via } };

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,6 +17,8 @@ export interface RunOptions {
   input?: string;
   configDir?: string;
   timeoutMs?: number;
+  /** Called with the child process once started (to signal it mid-run). */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 /** A fresh, private config dir for one test. */
@@ -44,6 +46,7 @@ export function runCli(args: string[], options: RunOptions = {}): Promise<RunRes
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
     child.on('error', reject);
+    options.onSpawn?.(child);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolvePromise({ code, signal, stdout, stderr });

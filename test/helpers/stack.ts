@@ -1,0 +1,74 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { startDevBackend, type DevBackend, type DevBackendOptions } from '../../dev/backend.js';
+import { startDevIdp, type DevIdp, type DevIdpOptions } from '../../dev/idp.js';
+import { runCli, tempConfigDir, type RunOptions, type RunResult } from './cli.js';
+
+/** The scripted user agent, compiled by `npm run build:dev` (npm test does it first). */
+export const USER_AGENT = resolve(import.meta.dirname, '../../dist-dev/dev/user-agent.js');
+
+export interface Stack {
+  idp: DevIdp;
+  backend: DevBackend;
+  close(): Promise<void>;
+}
+
+/** A real IdP (oidc-provider) and the reference backend, both on 127.0.0.1. */
+export async function startStack(options: { idp?: DevIdpOptions; backend?: Partial<DevBackendOptions> } = {}): Promise<Stack> {
+  if (!existsSync(USER_AGENT)) throw new Error(`${USER_AGENT} is missing: run npm run build:dev (npm test does)`);
+  const idp = await startDevIdp(options.idp);
+  const backend = await startDevBackend({ issuer: idp.issuer, allowedClientIds: [idp.clientId], ...options.backend });
+  return {
+    idp,
+    backend,
+    close: async () => {
+      await Promise.all([idp.close(), backend.close()]);
+    },
+  };
+}
+
+export interface LoginSetup {
+  configDir: string;
+  /** What the scripted browser did, one entry per step. */
+  uaLog(): Array<Record<string, unknown>>;
+  run(args: string[], options?: RunOptions & { ua?: string; user?: string }): Promise<RunResult>;
+}
+
+/** A `demo` profile for the stack in a fresh config dir, and a runner with the scripted browser as BROWSER. */
+export async function loginSetup(stack: Stack, profileArgs: string[] = [], { backend = true } = {}): Promise<LoginSetup> {
+  const configDir = tempConfigDir();
+  const uaLogFile = join(dirname(configDir), 'user-agent.log');
+  const run: LoginSetup['run'] = (args, options = {}) =>
+    runCli(args, {
+      ...options,
+      configDir,
+      env: {
+        BROWSER: `"${process.execPath}" "${USER_AGENT}"`,
+        LATCHKEY_DEV_UA_LOG: uaLogFile,
+        LATCHKEY_DEV_UA_ACTION: options.ua ?? 'login',
+        LATCHKEY_DEV_UA_USER: options.user ?? 'ada',
+        LATCHKEY_STORAGE: 'file',
+        ...options.env,
+      },
+    });
+  const added = await run([
+    'profile', 'add', 'demo', '--issuer', stack.idp.issuer, '--client-id', stack.idp.clientId, '--prompt', 'consent',
+    ...(backend ? ['--backend-url', stack.backend.url] : []),
+    ...profileArgs,
+  ]);
+  if (added.code !== 0) throw new Error(`profile add failed: ${added.stderr}`);
+  return {
+    configDir,
+    run,
+    uaLog: () => (existsSync(uaLogFile) ? readFileSync(uaLogFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) : []),
+  };
+}
+
+/** Wait until `check` holds (polling), for steps of another process. */
+export async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
