@@ -8,6 +8,14 @@ import Provider from 'oidc-provider';
  * integration tests: a Native public client for the CLI, devInteractions (any login and password
  * sign in), refresh tokens, device flow, client credentials and revocation.
  */
+// oidc-provider warns, rightly, that in-memory storage and devInteractions are for development
+// only. Here that is the point; keep the demo's and the tests' output readable.
+const warn = console.warn.bind(console);
+console.warn = (...args: unknown[]) => {
+  if (typeof args[0] === 'string' && args[0].includes('development-only')) return;
+  warn(...args);
+};
+
 export interface DevIdpOptions {
   /** Port to listen on; 0 = any. */
   port?: number;

@@ -53,7 +53,7 @@ export function oidcError(error: unknown, step: 'discovery' | 'authorization' | 
       cause: error,
     });
   }
-  const message = err instanceof Error ? err.message : String(error);
+  const message = specificMessage(error);
   if (step === 'discovery') {
     if (err?.code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED') {
       return new ConfigError(`the discovery document of ${issuer} names a different issuer`, {
@@ -75,6 +75,15 @@ export function oidcError(error: unknown, step: 'discovery' | 'authorization' | 
   }
   if (err instanceof Error && err.name === 'TypeError' && /fetch/i.test(message)) return new NetworkError(`could not reach the IdP: ${message}`, { cause: error });
   return new FailureError(`the ${step} step failed: ${message}`, { cause: error });
+}
+
+/** openid-client wraps oauth4webapi's precise error ("unexpected JWT "iss" (issuer) claim value") in a generic one. */
+function specificMessage(error: unknown): string {
+  let message = error instanceof Error ? error.message : String(error);
+  for (let e: unknown = error instanceof Error ? error.cause : undefined; e instanceof Error; e = e.cause) {
+    if (typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code.startsWith('OAUTH_')) message = e.message;
+  }
+  return oneLine(message);
 }
 
 function oneLine(text: string): string {

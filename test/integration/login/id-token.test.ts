@@ -1,0 +1,73 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeJwt, exportJWK, generateKeyPair, importJWK, SignJWT, type JWTPayload } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loginSetup, startStack, type Stack } from '../../helpers/stack.js';
+
+// The IdP's token endpoint answers with a doctored id_token (re-signed with the IdP's own key
+// unless the case is about the key): every check must refuse it and store nothing.
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(() => stack.close());
+
+async function resign(token: string, change: (claims: JWTPayload) => JWTPayload, key = stack.idp.signingKey): Promise<string> {
+  const claims = change(decodeJwt(token));
+  return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: key.kid, typ: 'JWT' }).sign(await importJWK(key, 'RS256'));
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+
+describe('id_token checks (each refuses the login, nothing stored)', () => {
+  it.each([
+    ['a wrong iss', (c: JWTPayload) => ({ ...c, iss: 'https://evil.example' }), /unexpected JWT "iss" \(issuer\) claim value/],
+    ['an aud without the client id', (c: JWTPayload) => ({ ...c, aud: 'some-other-client' }), /unexpected JWT "aud" \(audience\) claim value/],
+    ['a wrong nonce', (c: JWTPayload) => ({ ...c, nonce: 'replayed-nonce' }), /unexpected ID Token "nonce" claim value/],
+    ['an expired token', (c: JWTPayload) => ({ ...c, iat: now() - 7200, exp: now() - 3600 }), /"exp" \(expiration time\) claim value, expiration is past/],
+  ])('%s', async (_name, change, message) => {
+    stack.idp.tamperIdToken = (token) => resign(token, change);
+    try {
+      const setup = await loginSetup(stack);
+      const login = await setup.run(['login']);
+      expect(login.code).toBe(1);
+      expect(login.stderr).toMatch(message);
+      expect(login.stderr).toContain('nothing was stored');
+      expect(existsSync(join(setup.configDir, 'credentials.json'))).toBe(false);
+      expect(stack.backend.sessions.size).toBe(0);
+      expect(setup.uaLog().at(-1)).toMatchObject({ step: 'callback', status: 400 });
+    } finally {
+      stack.idp.tamperIdToken = undefined;
+    }
+  });
+
+  it('a signature by a key that is not in the JWKS', async () => {
+    const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+    const rogue = { ...(await exportJWK(privateKey)), kid: 'rogue-key' };
+    stack.idp.tamperIdToken = (token) => resign(token, (c) => c, rogue);
+    try {
+      const setup = await loginSetup(stack);
+      const login = await setup.run(['login']);
+      expect(login.code).toBe(1);
+      expect(login.stderr).toContain("the IdP's id_token failed verification: its key id is not in the IdP's published keys (JWKS); nothing was stored");
+      expect(existsSync(join(setup.configDir, 'credentials.json'))).toBe(false);
+    } finally {
+      stack.idp.tamperIdToken = undefined;
+    }
+  });
+
+  it("a signature by another key under the IdP's own kid", async () => {
+    const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+    const impostor = { ...(await exportJWK(privateKey)), kid: stack.idp.signingKey.kid };
+    stack.idp.tamperIdToken = (token) => resign(token, (c) => c, impostor);
+    try {
+      const setup = await loginSetup(stack);
+      const login = await setup.run(['login']);
+      expect(login.code).toBe(1);
+      expect(login.stderr).toContain("the signature does not match the IdP's key");
+      expect(existsSync(join(setup.configDir, 'credentials.json'))).toBe(false);
+    } finally {
+      stack.idp.tamperIdToken = undefined;
+    }
+  });
+});
