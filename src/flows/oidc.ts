@@ -81,7 +81,8 @@ export function oidcError(error: unknown, step: 'discovery' | 'authorization' | 
 function specificMessage(error: unknown): string {
   let message = error instanceof Error ? error.message : String(error);
   for (let e: unknown = error instanceof Error ? error.cause : undefined; e instanceof Error; e = e.cause) {
-    if (typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code.startsWith('OAUTH_')) message = e.message;
+    const code = (e as Error & { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('OAUTH_')) message = e.message;
   }
   return oneLine(message);
 }

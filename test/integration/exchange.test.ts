@@ -50,7 +50,7 @@ describe('the backend exchange', () => {
   });
 
   it('an answer without a credential lists its keys, never their values', async () => {
-    const error = await exchange('/odd').catch((e: Error) => e);
+    const error = (await exchange('/odd').catch((e: unknown) => e)) as Error;
     expect(error.message).toContain('it had: jwt, refresh');
     expect(error.message).not.toContain('secret-value');
   });
