@@ -5,12 +5,13 @@ import { expect, it } from 'vitest';
 const DEMO = resolve(import.meta.dirname, '../../dist-dev/dev/demo.js');
 
 it('DEMO_AUTO=1 npm run demo logs the demo profile in and exits 0', async () => {
-  const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((done) => {
+  const { code, output: stderr } = await new Promise<{ code: number | null; output: string }>((done) => {
     const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', DEMO_AUTO: '1' };
-    const child = spawn(process.execPath, [DEMO], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [DEMO], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('close', (c) => done({ code: c, stderr: err }));
+    child.stdout.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('close', (c) => done({ code: c, output: err }));
   });
   expect(code, stderr).toBe(0);
   expect(stderr).toContain('Logged in to demo as ada@example.com');
