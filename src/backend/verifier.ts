@@ -1,7 +1,8 @@
 import { createLocalJWKSet, decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 
-/** The asymmetric JWS algorithms an id_token may use. `none` and HS* are never accepted. */
-export const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+import { ASYMMETRIC_ALGS } from '../token/algs.js';
+
+export { ASYMMETRIC_ALGS };
 
 export type VerifyFailureReason =
   | 'malformed'
@@ -78,7 +79,7 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
     } catch {
       return fail('malformed', 'not a compact JWS');
     }
-    if (typeof alg !== 'string' || !(ASYMMETRIC_ALGS as readonly string[]).includes(alg)) return fail('alg_not_allowed', `alg ${String(alg)} is not allowed`);
+    if (typeof alg !== 'string' || !ASYMMETRIC_ALGS.includes(alg)) return fail('alg_not_allowed', `alg ${String(alg)} is not allowed`);
 
     let payload: JWTPayload;
     try {

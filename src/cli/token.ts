@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { NotImplementedError } from '../errors.js';
 import type { Brand } from './brand.js';
+import { registerTokenInspect } from './token-inspect.js';
 import type { ContextFor } from './program.js';
 
 /** `token` prints the credential; `token inspect` explains a JWT. */
@@ -42,12 +42,5 @@ export function registerToken(program: Command, contextFor: ContextFor, brand: B
       ctx.out.data(result.token);
     });
 
-  token
-    .command('inspect')
-    .description('decode and classify a JWT (argument, - for stdin, or the profile\'s own)')
-    .argument('[token]', 'the JWT, or - to read it from stdin')
-    .addHelpText('after', `\nExamples:\n  $ ${n} token inspect eyJhbGciOi...\n  $ pbpaste | ${n} token inspect - --verify`)
-    .action(() => {
-      throw new NotImplementedError('token inspect');
-    });
+  registerTokenInspect(token, contextFor, brand);
 }

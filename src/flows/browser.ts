@@ -7,6 +7,7 @@ import { startCallbackListener, type ReceivedCallback } from '../loopback/listen
 import { effective, type Profile } from '../store/profile-keys.js';
 import type { Credentials } from '../store/credentials.js';
 import type { CredentialRecord } from '../store/secrets.js';
+import { ASYMMETRIC_ALGS } from '../token/algs.js';
 import { discover, loadOpenIdClient, oidcError, type OidcConfiguration } from './oidc.js';
 import { resultOf, type LoginResult } from './with-token.js';
 
@@ -166,7 +167,7 @@ function waitFor(received: Promise<ReceivedCallback>, timeoutMs: number, signal:
 async function verifyIdTokenSignature(idToken: string, config: OidcConfiguration, clientId: string, deps: Pick<BrowserLoginDeps, 'http' | 'clock'>): Promise<void> {
   const metadata = config.serverMetadata();
   if (!metadata.jwks_uri) throw new FailureError("the IdP's discovery document has no jwks_uri, so the id_token's signature cannot be checked; nothing was stored");
-  const [{ createRemoteJWKSet, customFetch, jwtVerify, errors }, { ASYMMETRIC_ALGS }] = await Promise.all([import('jose'), import('../backend/verifier.js')]);
+  const { createRemoteJWKSet, customFetch, jwtVerify, errors } = await import('jose');
   const jwks = createRemoteJWKSet(new URL(metadata.jwks_uri), { [customFetch]: deps.http.fetch as never });
   try {
     await jwtVerify(idToken, jwks, { algorithms: [...ASYMMETRIC_ALGS], issuer: metadata.issuer, audience: clientId, currentDate: deps.clock.now(), clockTolerance: 60 });

@@ -1,0 +1,108 @@
+import type { Command } from 'commander';
+import { ExitCode, LatchkeyError, NotLoggedInError, UsageError } from '../errors.js';
+import { envOverride } from '../flows/get-token.js';
+import { readAll } from '../io/output.js';
+import type { Profile } from '../store/profile-keys.js';
+import { decodeJwt, MAX_TOKEN_LENGTH, peekClaims } from '../token/decode.js';
+import { hasErrors, inspect } from '../token/inspect.js';
+import { renderInspection } from '../token/render.js';
+import type { Brand } from './brand.js';
+import type { Context } from './context.js';
+import type { ContextFor } from './program.js';
+
+interface InspectFlags {
+  verify?: boolean;
+  check?: boolean;
+  issuer?: string;
+  audience?: string;
+  audiencePriority?: string;
+  jwksUri?: string;
+  clockSkew?: string;
+}
+
+/** `token inspect [TOKEN|-]`: decode, classify and diagnose a JWT; `--verify` checks its signature. */
+export function registerTokenInspect(token: Command, contextFor: ContextFor, brand: Brand): void {
+  const n = brand.name;
+  token
+    .command('inspect')
+    .description("decode, classify and diagnose a JWT (argument, - for stdin, or the profile's own)")
+    .argument('[token]', 'the JWT, or - to read it from stdin (a "Bearer " prefix is fine)')
+    .option('--verify', "check the signature against the issuer's published keys (the only network use)")
+    .option('--check', 'exit 4 when any error-level diagnostic is found (for scripts)')
+    .option('--issuer <url>', "the issuer the token should come from (default: the profile's)")
+    .option('--audience <aud,...>', 'audiences the token may be for (besides the profile client id)')
+    .option('--audience-priority <a,b,c>', "ordered audiences for classification (default: the profile's)")
+    .option('--jwks-uri <url>', 'with --verify: take the keys from here instead of discovery')
+    .option('--clock-skew <seconds>', 'tolerated clock difference for time claims', '60')
+    .addHelpText(
+      'after',
+      `\nThe token is decoded locally and never sent anywhere; --verify fetches only the issuer's keys.\n\nExamples:\n  $ ${n} token inspect eyJhbGciOi...\n  $ pbpaste | ${n} token inspect - --verify\n  $ ${n} token inspect --json -p prod | jq .diagnostics`,
+    )
+    .action(async (input: string | undefined, flags: InspectFlags, command: Command) => {
+      const ctx = contextFor(command);
+      const skew = Number(flags.clockSkew ?? '60');
+      if (!Number.isFinite(skew) || skew < 0) throw new UsageError(`--clock-skew must be a number of seconds, got "${flags.clockSkew}"`);
+      const profile = optionalProfile(ctx);
+      const text = await tokenText(ctx, input, profile);
+      const decoded = decodeJwt(text);
+      const list = (value: string | undefined) => (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+
+      const expectedIssuer = flags.issuer ?? profile?.profile.issuer;
+      const result = inspect(decoded, {
+        now: ctx.deps.clock.now(),
+        clockSkewSec: skew,
+        ...(expectedIssuer !== undefined ? { expectedIssuer } : {}),
+        ...(profile ? { clientId: profile.profile.clientId } : {}),
+        knownAudiences: [...list(flags.audience), ...(profile?.profile.audience ? [profile.profile.audience] : [])],
+        audiencePriority: flags.audiencePriority !== undefined ? list(flags.audiencePriority) : (profile?.profile.audiencePriority ?? []),
+      });
+      if (flags.verify) {
+        const { verifySignature } = await import('../token/verify.js');
+        const verified = await verifySignature(decoded, { ...(flags.jwksUri ? { jwksUri: flags.jwksUri } : {}), ...(flags.issuer ? { issuer: flags.issuer } : {}) }, await ctx.http());
+        result.signature = verified.signature;
+        result.diagnostics.push(...verified.diagnostics);
+      }
+
+      if (!ctx.json(result)) {
+        const color = ctx.out.color && ctx.deps.streams.stdout.isTTY === true;
+        for (const line of renderInspection(result, { now: ctx.deps.clock.now(), color })) ctx.out.data(line);
+      }
+      if ((flags.check || flags.verify) && hasErrors(result)) {
+        throw new LatchkeyError(`the token has ${result.diagnostics.filter((d) => d.level === 'error').length} error-level problem(s): see Diagnostics`, ExitCode.rejected, { code: 'token_problems' });
+      }
+    });
+}
+
+/** The profile to compare with: `-p`/env when given (must exist), else the default if there is one. */
+function optionalProfile(ctx: Context): { name: string; profile: Profile } | undefined {
+  if (ctx.options.profile || ctx.env('PROFILE')) return ctx.requireProfile();
+  try {
+    const name = ctx.defaultProfileName();
+    return name ? ctx.requireProfile(name) : undefined;
+  } catch {
+    return undefined; // an unreadable config must not stop inspecting a pasted token
+  }
+}
+
+async function tokenText(ctx: Context, input: string | undefined, profile: { name: string; profile: Profile } | undefined): Promise<string> {
+  if (input !== undefined && input !== '-') return input;
+  const stdin = ctx.deps.streams.stdin;
+  if (input === '-' || !stdin.isTTY) {
+    const limit = 4 * MAX_TOKEN_LENGTH;
+    const text = await readAll(stdin, limit).catch((error: Error) => {
+      throw new UsageError(error instanceof RangeError ? `not a JWT: the input is larger than ${limit / 1024} KiB` : `could not read stdin: ${error.message}`);
+    });
+    if (input === '-' || text.trim() !== '') return text;
+  }
+  if (!profile) throw new UsageError('no token to inspect', { hint: `Pass one: ${ctx.brand.name} token inspect <JWT>, or pipe it and use -.` });
+  const override = envOverride({ profile: profile.profile, globalTokenEnv: ctx.envName('TOKEN') }, ctx.deps.env);
+  if (override) return override.token;
+  const stored = await (await ctx.credentials()).load(profile.name);
+  if (!stored) throw new NotLoggedInError(`profile "${profile.name}" is not logged in, so it has no token to inspect`, { hint: `Pass a token: ${ctx.brand.name} token inspect <JWT>` });
+  // IdPs often issue opaque access tokens; an OAuth login's id_token is then the JWT to look at.
+  if (!peekClaims(stored.record.token) && stored.record.idToken) {
+    ctx.out.info(`The stored access token of profile "${profile.name}" is opaque (not a JWT); inspecting its id_token.`);
+    return stored.record.idToken;
+  }
+  return stored.record.token;
+}

@@ -1,0 +1,66 @@
+import { relativeTime } from '../io/format.js';
+import type { JsonObject } from './decode.js';
+import { iso, type Inspection } from './inspect.js';
+
+const TIME_CLAIMS = new Set(['exp', 'iat', 'nbf', 'auth_time', 'updated_at']);
+
+/**
+ * Claims are attacker-controlled: control characters (ANSI escapes among them), other
+ * invisible format characters and bidi overrides are shown as `\u` escapes, so a claim can
+ * neither rewrite the terminal nor hide text.
+ */
+export function safeText(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+function show(value: unknown): string {
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  return safeText(text);
+}
+
+export interface RenderOptions {
+  now: Date;
+  color: boolean;
+}
+
+/** The human view of `token inspect`: header, claims (times as ISO and relative), kind, audience, signature, diagnostics. */
+export function renderInspection(result: Inspection, options: RenderOptions): string[] {
+  const paint = (code: number, text: string) => (options.color ? `\u001b[${code}m${text}\u001b[0m` : text);
+  const lines: string[] = [];
+  const section = (title: string, object: JsonObject) => {
+    lines.push(paint(1, title));
+    const keys = Object.keys(object);
+    const width = Math.min(24, Math.max(0, ...keys.map((k) => safeText(k).length)));
+    for (const key of keys) {
+      const value = object[key];
+      let text = show(value);
+      if (TIME_CLAIMS.has(key) && typeof value === 'number' && Number.isFinite(value)) {
+        const date = new Date(value * 1000);
+        if (!Number.isNaN(date.getTime())) text = `${value}  ${iso(value)} (${relativeTime(date, options.now)})`;
+      }
+      lines.push(`  ${safeText(key).padEnd(width)}  ${text}`);
+    }
+    if (keys.length === 0) lines.push('  (none)');
+  };
+  section('Header', result.header);
+  if (result.claims) section('Claims', result.claims);
+  lines.push('');
+  lines.push(`${paint(1, 'Kind')}       ${show(result.kind)}`);
+  const all = result.audience.all.map(show).join(', ') || '(none)';
+  lines.push(`${paint(1, 'Audience')}   ${result.audience.chosen === null ? 'none chosen' : show(result.audience.chosen)}  (all: ${all})`);
+  const signature = result.signature;
+  lines.push(
+    `${paint(1, 'Signature')}  ${!signature.checked ? 'not checked (--verify checks it against the issuer\'s keys)' : signature.valid ? paint(32, `valid (keys from ${show(signature.jwksUri)})`) : paint(31, 'INVALID')}`,
+  );
+  lines.push('');
+  if (result.diagnostics.length === 0) {
+    lines.push(`${paint(1, 'Diagnostics')}  none`);
+  } else {
+    lines.push(paint(1, 'Diagnostics'));
+    for (const d of result.diagnostics) {
+      const level = d.level === 'error' ? paint(31, 'error  ') : d.level === 'warning' ? paint(33, 'warning') : paint(36, 'info   ');
+      lines.push(`  ${level}  ${d.code}: ${safeText(d.message)}`);
+    }
+  }
+  return lines;
+}
