@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { generateKeyPair, SignJWT } from 'jose';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createCliAuthHandler, createIdTokenVerifier } from '../src/backend/index.js';
@@ -18,6 +19,8 @@ export interface DevBackendOptions {
 
 export interface DevBackend {
   url: string;
+  /** The `aud` of the session JWTs it mints. */
+  audience: string;
   /** Why logins were refused (what the backend logs, never returns). */
   refusals: string[];
   sessions: Map<string, { sub: string; email: string | null }>;
@@ -27,6 +30,11 @@ export interface DevBackend {
 export async function startDevBackend(options: DevBackendOptions): Promise<DevBackend> {
   const sessions = new Map<string, { sub: string; email: string | null }>();
   const refusals: string[] = [];
+  // Sessions are JWTs signed by the backend's own key (as many backends do), so `token inspect`
+  // has something to show; they are also remembered, which is what /api/whoami checks.
+  const { privateKey } = await generateKeyPair('ES256');
+  const audience = 'latchkey-demo-api';
+  let url = '';
   const cliAuth = createCliAuthHandler({
     verifier: createIdTokenVerifier({ issuer: options.issuer, allowedClientIds: options.allowedClientIds }),
     findUser: (claims) => {
@@ -34,10 +42,19 @@ export async function startDevBackend(options: DevBackendOptions): Promise<DevBa
       if (options.knownSubjects && !options.knownSubjects.includes(sub)) return null;
       return { sub, email: typeof claims.email === 'string' ? claims.email : null };
     },
-    mintSession: (user) => {
-      const token = `sess_${randomBytes(24).toString('base64url')}`;
+    mintSession: async (user) => {
+      const exp = Math.floor(Date.now() / 1000) + (options.sessionTtlSec ?? 8 * 3600);
+      const token = await new SignJWT({ email: user.email })
+        .setProtectedHeader({ alg: 'ES256', kid: 'dev-backend-1', typ: 'JWT' })
+        .setIssuer(url)
+        .setAudience(audience)
+        .setSubject(user.sub)
+        .setIssuedAt()
+        .setExpirationTime(exp)
+        .setJti(randomUUID())
+        .sign(privateKey);
       sessions.set(token, user);
-      return { token, expiresAt: new Date(Date.now() + (options.sessionTtlSec ?? 8 * 3600) * 1000) };
+      return { token, expiresAt: exp };
     },
     describeUser: (user) => user,
     onRefused: (reason, message) => refusals.push(`${reason}: ${message}`),
@@ -53,8 +70,10 @@ export async function startDevBackend(options: DevBackendOptions): Promise<DevBa
     res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found' }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url,
+    audience,
     refusals,
     sessions,
     close: () =>

@@ -50,7 +50,7 @@ async function main(): Promise<number> {
   try {
     process.stderr.write(`latchkey demo\n  IdP (oidc-provider): ${idp.issuer}\n  backend (latchkey/backend): ${backend.url}\n  config dir: ${configDir}\n`);
     say('latchkey profile add demo …');
-    let { code } = await latchkey(['profile', 'add', 'demo', '--issuer', idp.issuer, '--client-id', idp.clientId, '--backend-url', backend.url, '--prompt', 'consent'], env);
+    let { code } = await latchkey(['profile', 'add', 'demo', '--issuer', idp.issuer, '--client-id', idp.clientId, '--backend-url', backend.url, '--prompt', 'consent', '--audience-priority', backend.audience], env);
     if (code !== 0) return code;
 
     say(auto ? 'latchkey login   (a scripted browser signs in as "ada")' : 'latchkey login   (sign in with any name and password, then allow access)');
@@ -67,8 +67,9 @@ async function main(): Promise<number> {
     const whoami = await fetch(`${backend.url}/api/whoami`, { headers: { authorization: `Bearer ${session}` } });
     process.stderr.write(`${whoami.status} ${await whoami.text()}\n`);
 
-    say('latchkey token inspect   (the id_token the IdP issued for the exchange)');
-    process.stderr.write('token inspect arrives with issue #4.\n');
+    say('latchkey token inspect   (the backend session, decoded locally)');
+    ({ code } = await latchkey(['token', 'inspect'], env));
+    if (code !== 0) return code;
     process.stderr.write('\nDone: the demo profile is logged in. The IdP and backend stop now; the config dir is removed.\n');
     return whoami.ok ? 0 : 1;
   } finally {

@@ -43,16 +43,18 @@ export function registerTokenInspect(token: Command, contextFor: ContextFor, bra
       const skew = Number(flags.clockSkew ?? '60');
       if (!Number.isFinite(skew) || skew < 0) throw new UsageError(`--clock-skew must be a number of seconds, got "${flags.clockSkew}"`);
       const profile = optionalProfile(ctx);
-      const text = await tokenText(ctx, input, profile);
+      const { text, backendCredential } = await tokenText(ctx, input, profile);
       const decoded = decodeJwt(text);
       const list = (value: string | undefined) => (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 
-      const expectedIssuer = flags.issuer ?? profile?.profile.issuer;
+      // The profile's issuer and client id describe IdP tokens; a stored backend session is not one.
+      const idp = backendCredential ? undefined : profile?.profile;
+      const expectedIssuer = flags.issuer ?? idp?.issuer;
       const result = inspect(decoded, {
         now: ctx.deps.clock.now(),
         clockSkewSec: skew,
         ...(expectedIssuer !== undefined ? { expectedIssuer } : {}),
-        ...(profile ? { clientId: profile.profile.clientId } : {}),
+        ...(idp ? { clientId: idp.clientId } : {}),
         knownAudiences: [...list(flags.audience), ...(profile?.profile.audience ? [profile.profile.audience] : [])],
         audiencePriority: flags.audiencePriority !== undefined ? list(flags.audiencePriority) : (profile?.profile.audiencePriority ?? []),
       });
@@ -84,25 +86,26 @@ function optionalProfile(ctx: Context): { name: string; profile: Profile } | und
   }
 }
 
-async function tokenText(ctx: Context, input: string | undefined, profile: { name: string; profile: Profile } | undefined): Promise<string> {
-  if (input !== undefined && input !== '-') return input;
+/** The token to inspect, and whether it is the profile's stored backend credential (not an IdP token). */
+async function tokenText(ctx: Context, input: string | undefined, profile: { name: string; profile: Profile } | undefined): Promise<{ text: string; backendCredential: boolean }> {
+  if (input !== undefined && input !== '-') return { text: input, backendCredential: false };
   const stdin = ctx.deps.streams.stdin;
   if (input === '-' || !stdin.isTTY) {
     const limit = 4 * MAX_TOKEN_LENGTH;
     const text = await readAll(stdin, limit).catch((error: Error) => {
       throw new UsageError(error instanceof RangeError ? `not a JWT: the input is larger than ${limit / 1024} KiB` : `could not read stdin: ${error.message}`);
     });
-    if (input === '-' || text.trim() !== '') return text;
+    if (input === '-' || text.trim() !== '') return { text, backendCredential: false };
   }
   if (!profile) throw new UsageError('no token to inspect', { hint: `Pass one: ${ctx.brand.name} token inspect <JWT>, or pipe it and use -.` });
   const override = envOverride({ profile: profile.profile, globalTokenEnv: ctx.envName('TOKEN') }, ctx.deps.env);
-  if (override) return override.token;
+  if (override) return { text: override.token, backendCredential: false };
   const stored = await (await ctx.credentials()).load(profile.name);
   if (!stored) throw new NotLoggedInError(`profile "${profile.name}" is not logged in, so it has no token to inspect`, { hint: `Pass a token: ${ctx.brand.name} token inspect <JWT>` });
   // IdPs often issue opaque access tokens; an OAuth login's id_token is then the JWT to look at.
   if (!peekClaims(stored.record.token) && stored.record.idToken) {
     ctx.out.info(`The stored access token of profile "${profile.name}" is opaque (not a JWT); inspecting its id_token.`);
-    return stored.record.idToken;
+    return { text: stored.record.idToken, backendCredential: false };
   }
-  return stored.record.token;
+  return { text: stored.record.token, backendCredential: stored.record.kind !== 'oauth' };
 }

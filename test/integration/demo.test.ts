@@ -17,4 +17,6 @@ it('DEMO_AUTO=1 npm run demo logs the demo profile in and exits 0', async () => 
   expect(stderr).toContain('Logged in to demo as ada@example.com');
   expect(stderr).toMatch(/demo \*\s+logged in\s+ada@example\.com/);
   expect(stderr).toContain('200 {"user":{"sub":"ada","email":"ada@example.com"}}');
+  expect(stderr).toMatch(/Kind\s+latchkey-demo-api/);
+  expect(stderr).toMatch(/Diagnostics\s+none/);
 }, 60_000);
