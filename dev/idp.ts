@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import Provider from 'oidc-provider';
 
+/** The koa context oidc-provider's middleware sees. */
+export type KoaContext = Parameters<Parameters<Provider['use']>[0]>[0];
+
 /**
  * A real OpenID Provider (oidc-provider, OpenID Certified) on 127.0.0.1, for the demo and the
  * integration tests: a Native public client for the CLI, devInteractions (any login and password
@@ -10,11 +13,13 @@ import Provider from 'oidc-provider';
  */
 // oidc-provider warns, rightly, that in-memory storage and devInteractions are for development
 // only. Here that is the point; keep the demo's and the tests' output readable.
-const warn = console.warn.bind(console);
-console.warn = (...args: unknown[]) => {
-  if (typeof args[0] === 'string' && args[0].includes('development-only')) return;
-  warn(...args);
-};
+for (const level of ['warn', 'info'] as const) {
+  const original = console[level].bind(console);
+  console[level] = (...args: unknown[]) => {
+    if (typeof args[0] === 'string' && /^(\u001b\[[\d;]*m)?oidc-provider (WARNING|NOTICE): .*(development-only|you SHOULD change it)/.test(args[0])) return;
+    original(...args);
+  };
+}
 
 export interface DevIdpOptions {
   /** Port to listen on; 0 = any. */
@@ -25,6 +30,13 @@ export interface DevIdpOptions {
   accessTokenTtl?: number;
   /** Extra clients (e.g. a confidential service client). */
   clients?: Record<string, unknown>[];
+  /** Offer the device flow (default true). */
+  deviceFlow?: boolean;
+  /** Client authentication methods the IdP advertises and accepts. */
+  clientAuthMethods?: string[];
+  /** Lifetime of client-credentials access tokens, and of device codes (seconds). */
+  clientCredentialsTtl?: number;
+  deviceCodeTtl?: number;
 }
 
 export interface DevIdp {
@@ -36,6 +48,13 @@ export interface DevIdp {
   tamperIdToken: ((idToken: string) => Promise<string>) | undefined;
   /** Requests the IdP served, as `METHOD path` (no query). */
   requests: string[];
+  /**
+   * Fault injection for tests: `before` may answer a request itself (return true), `after` may
+   * change a response (koa context). Used for 503 + Retry-After, slow_down, short intervals.
+   */
+  hooks: { before?: (ctx: KoaContext) => boolean; after?: (ctx: KoaContext) => void };
+  /** The provider, for tests that look inside (introspection is also enabled). */
+  provider: Provider;
   close(): Promise<void>;
 }
 
@@ -71,12 +90,16 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
     conformIdTokenClaims: false,
     features: {
       devInteractions: { enabled: true },
-      deviceFlow: { enabled: true },
+      deviceFlow: { enabled: options.deviceFlow ?? true },
       revocation: { enabled: true },
+      // Any client may introspect any token: tests ask whether a revoked token is still active.
+      introspection: { enabled: true, allowedPolicy: async () => true },
       clientCredentials: { enabled: true },
     },
     pkce: { required: () => true },
-    ttl: { AccessToken: options.accessTokenTtl ?? 3600, IdToken: 3600, RefreshToken: 86400, Interaction: 600, Session: 3600, Grant: 86400, DeviceCode: 600 },
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'account:usage:read', 'account:usage:write'],
+    ...(options.clientAuthMethods ? { clientAuthMethods: options.clientAuthMethods } : {}),
+    ttl: { AccessToken: options.accessTokenTtl ?? 3600, IdToken: 3600, RefreshToken: 86400, Interaction: 600, Session: 3600, Grant: 86400, DeviceCode: options.deviceCodeTtl ?? 600, ClientCredentials: options.clientCredentialsTtl ?? 600 },
     // Refresh tokens for the native client whenever offline_access was granted.
     issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
   });
@@ -88,6 +111,8 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
     signingKey,
     tamperIdToken: undefined,
     requests: [],
+    hooks: {},
+    provider,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -96,7 +121,9 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
   };
   provider.use(async (ctx, next) => {
     idp.requests.push(`${ctx.method} ${ctx.path}`);
+    if (idp.hooks.before?.(ctx)) return;
     await next();
+    idp.hooks.after?.(ctx);
     const body = ctx.body as { id_token?: string } | undefined;
     if (ctx.path === '/token' && idp.tamperIdToken && body && typeof body.id_token === 'string') {
       body.id_token = await idp.tamperIdToken(body.id_token);

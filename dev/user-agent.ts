@@ -7,8 +7,11 @@
  *   BROWSER="node dist-dev/dev/user-agent.js" latchkey login
  *
  * Environment:
- *   LATCHKEY_DEV_UA_ACTION  login (default) | deny (press Cancel) | attack (first send the
- *                           listener forged and malformed requests, then log in) | none
+ *   LATCHKEY_DEV_UA_ACTION  login (default) | deny (press Cancel, or Abort on a device code) |
+ *                           attack (first send the listener forged and malformed requests,
+ *                           then log in) | none
+ *
+ * A URL without `redirect_uri` is a device flow verification URL: it confirms the code there.
  *   LATCHKEY_DEV_UA_USER    the login to use (default: ada)
  *   LATCHKEY_DEV_UA_LOG     a file to append one JSON line per step to
  */
@@ -62,8 +65,10 @@ function formOf(html: string): { action: string; fields: Record<string, string> 
 
 async function main(): Promise<void> {
   const start = new URL(process.argv[process.argv.length - 1]!);
-  const redirect = new URL(start.searchParams.get('redirect_uri')!);
-  log({ step: 'open', redirect_uri: redirect.href });
+  const device = !start.searchParams.has('redirect_uri');
+  // For a device flow there is no redirect back; an impossible origin keeps the loop below simple.
+  const redirect = new URL(start.searchParams.get('redirect_uri') ?? 'http://device.invalid/');
+  log(device ? { step: 'open', device: start.pathname, user_code: start.searchParams.get('user_code') } : { step: 'open', redirect_uri: redirect.href });
   if (action === 'none') return;
 
   if (action === 'attack') {
@@ -93,6 +98,10 @@ async function main(): Promise<void> {
     }
     const html = await response.text();
     const form = formOf(html);
+    if (device && response.status === 200 && !form) {
+      log({ step: 'device-done', title: /<title>([^<]*)<\/title>/.exec(html)?.[1] ?? null });
+      return;
+    }
     if (response.status !== 200 || !form) {
       log({ step: 'stuck', status: response.status, at: url.pathname });
       process.exitCode = 1;
@@ -104,8 +113,12 @@ async function main(): Promise<void> {
       response = await go(new URL(abort!, url));
       continue;
     }
-    const fields = form.fields.prompt === 'login' ? { ...form.fields, login: user, password: 'any password' } : form.fields;
-    log({ step: form.fields.prompt ?? 'form' });
+    let fields = form.fields.prompt === 'login' ? { ...form.fields, login: user, password: 'any password' } : form.fields;
+    if (form.fields.confirm === 'yes' && action === 'deny') {
+      const { confirm: _confirm, ...rest } = form.fields;
+      fields = { ...rest, abort: 'yes' };
+    }
+    log({ step: form.fields.prompt ?? (form.fields.confirm ? (action === 'deny' ? 'device-abort' : 'device-confirm') : 'form') });
     url = new URL(form.action, url);
     response = await go(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
   }

@@ -73,6 +73,24 @@ export function createHttp(options: HttpOptions): Http {
   return { fetch };
 }
 
+/**
+ * A fetch that honours `503` + `Retry-After` (seconds or an HTTP date) a few times, waiting at
+ * most `maxWaitMs` each time; for idempotent calls such as token revocation.
+ */
+export function withRetryAfter(fetch: Fetch, { retries = 2, maxWaitMs = 10_000 } = {}): Fetch {
+  return async (input, init) => {
+    for (let attempt = 0; ; attempt += 1) {
+      const response = await fetch(input, init);
+      if (response.status !== 503 || attempt >= retries) return response;
+      const header = response.headers.get('retry-after');
+      const seconds = header === null ? Number.NaN : /^\d+$/.test(header.trim()) ? Number(header) : (Date.parse(header) - Date.now()) / 1000;
+      if (!Number.isFinite(seconds) || seconds * 1000 > maxWaitMs) return response;
+      await response.body?.cancel();
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, seconds) * 1000));
+    }
+  };
+}
+
 /** Turn undici's "fetch failed" into one line that names the host and the reason. */
 export function networkError(url: string, error: unknown): NetworkError {
   let host = url;

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { NotImplementedError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { readAll } from '../io/output.js';
 import type { Brand } from './brand.js';
 import type { Context } from './context.js';
@@ -75,8 +75,28 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
     reportLogin(ctx, result);
     return;
   }
-  if (options.device) throw new NotImplementedError('login --device');
-  if (options.clientCredentials) throw new NotImplementedError('login --client-credentials');
+  if (options.device) {
+    const { deviceLogin } = await import('../flows/device.js');
+    const result = await deviceLogin(
+      { profileName: name, profile, openBrowser: options.browser !== false, cliName: ctx.brand.name },
+      { http: await ctx.http(), credentials: await ctx.credentials(), clock: ctx.deps.clock, out: ctx.out, openBrowser: ctx.deps.openBrowser, signal: ctx.signal },
+    );
+    reportLogin(ctx, result);
+    return;
+  }
+  if (options.clientCredentials) {
+    const auth = await serviceAuth(ctx, options);
+    const { clientCredentialsLogin } = await import('../flows/client-credentials.js');
+    const result = await clientCredentialsLogin(
+      { profileName: name, profile, auth },
+      { http: await ctx.http(), clock: ctx.deps.clock, credentials: await ctx.credentials() },
+    );
+    reportLogin(ctx, result);
+    return;
+  }
+  if (options.clientSecretStdin || options.privateKey !== undefined || options.keyId !== undefined) {
+    throw new UsageError('--client-secret-stdin, --private-key and --key-id go with --client-credentials');
+  }
 
   const timeout = Number(options.timeout ?? '300');
   if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout must be a number of seconds, got "${options.timeout}"`);
@@ -86,6 +106,29 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
     { http: await ctx.http(), credentials: await ctx.credentials(), clock: ctx.deps.clock, out: ctx.out, openBrowser: ctx.deps.openBrowser, signal: ctx.signal },
   );
   reportLogin(ctx, result);
+}
+
+/** The service's credentials: a secret from stdin or the environment, or a private key file. */
+async function serviceAuth(ctx: Context, options: LoginOptions): Promise<import('../flows/client-credentials.js').ServiceAuth> {
+  const envName = ctx.envName('CLIENT_SECRET');
+  const fromEnv = ctx.env('CLIENT_SECRET');
+  if (options.privateKey !== undefined) {
+    if (options.clientSecretStdin) throw new UsageError('choose one of --client-secret-stdin and --private-key');
+    return { privateKeyPath: options.privateKey, ...(options.keyId ? { keyId: options.keyId } : {}) };
+  }
+  if (options.keyId !== undefined) throw new UsageError('--key-id goes with --private-key');
+  if (options.clientSecretStdin) {
+    if (ctx.deps.streams.stdin.isTTY) throw new UsageError('--client-secret-stdin reads the secret from stdin, and stdin is a terminal', { hint: `Pipe it: printf %s "$SECRET" | ${ctx.brand.name} login --client-credentials --client-secret-stdin` });
+    const secret = (await readAll(ctx.deps.streams.stdin, 16 * 1024).catch((error: Error) => {
+      throw new UsageError(`could not read the client secret from stdin: ${error.message}`);
+    })).trim();
+    if (!secret) throw new UsageError('the client secret on stdin is empty');
+    return { clientSecret: secret };
+  }
+  if (fromEnv) return { clientSecret: fromEnv };
+  throw new UsageError('--client-credentials needs the client secret or a private key', {
+    hint: `Pipe the secret with --client-secret-stdin, set ${envName}, or give --private-key <pem> for private_key_jwt.`,
+  });
 }
 
 export function reportLogin(ctx: Context, result: { profile: string; subject: string | null; email: string | null; expiresAt: string | null; storage: string }): void {

@@ -14,8 +14,20 @@ export function registerLogout(program: Command, contextFor: ContextFor, brand: 
       const ctx = contextFor(command);
       const names = options.all ? Object.keys(ctx.profiles.read().logins) : [ctx.requireProfile().name];
       const credentials = await ctx.credentials();
+      const profiles = ctx.allProfiles();
       const loggedOut: string[] = [];
-      for (const name of names) if (await credentials.remove(name)) loggedOut.push(name);
+      for (const name of names) {
+        const profile = profiles[name];
+        if (options.revoke && profile) {
+          // A credential that cannot be read (keychain gone) is still removed below.
+          const stored = await credentials.load(name).catch(() => undefined);
+          if (stored) {
+            const { revokeAtIdp } = await import('../flows/revoke.js');
+            await revokeAtIdp({ profileName: name, profile, record: stored.record }, { http: await ctx.http(), clock: ctx.deps.clock, out: ctx.out });
+          }
+        }
+        if (await credentials.remove(name)) loggedOut.push(name);
+      }
       if (ctx.json({ loggedOut })) return;
       if (loggedOut.length === 0) ctx.out.info(options.all ? 'No profile was logged in.' : `Profile "${names[0]}" was not logged in.`);
       else ctx.out.info(`Logged out of ${loggedOut.join(', ')}.`);

@@ -23,13 +23,20 @@ export function registerToken(program: Command, contextFor: ContextFor, brand: B
           clock: ctx.deps.clock,
           credentials: () => ctx.credentials(),
           renew: async ({ record, state }) => {
-            const [{ withLock }, { refreshCredential }] = await Promise.all([import('../store/lock.js'), import('../flows/refresh.js')]);
+            const [{ withLock }, { refreshCredential }, { remintServiceToken }] = await Promise.all([
+              import('../store/lock.js'),
+              import('../flows/refresh.js'),
+              import('../flows/client-credentials.js'),
+            ]);
             const credentials = await ctx.credentials();
             // One refresh per profile at a time: a rotated refresh token works only once, so a
             // second `token` running meanwhile takes the first one's result instead.
             return withLock(join(ctx.configDir, `${name}.refresh.lock`), async () => {
               const current = await credentials.load(name);
               if (current && current.record.token !== record.token) return current.record;
+              if (record.kind === 'service') {
+                return remintServiceToken({ profileName: name, profile, record, storage: state.storage }, { http: await ctx.http(), clock: ctx.deps.clock, credentials });
+              }
               return refreshCredential(
                 { profileName: name, profile, record, storage: state.storage, cliName: n },
                 { http: await ctx.http(), clock: ctx.deps.clock, credentials },

@@ -1,4 +1,4 @@
-import { FailureError, InterruptedError, TimeoutError } from '../errors.js';
+import { InterruptedError, TimeoutError } from '../errors.js';
 import type { BrowserOpener } from '../io/browser.js';
 import type { Clock } from '../io/clock.js';
 import type { Output } from '../io/output.js';
@@ -6,10 +6,9 @@ import type { Http } from '../http.js';
 import { startCallbackListener, type ReceivedCallback } from '../loopback/listener.js';
 import { effective, type Profile } from '../store/profile-keys.js';
 import type { Credentials } from '../store/credentials.js';
-import type { CredentialRecord } from '../store/secrets.js';
-import { ASYMMETRIC_ALGS } from '../token/algs.js';
-import { discover, loadOpenIdClient, oidcError, type OidcConfiguration } from './oidc.js';
-import { resultOf, type LoginResult } from './with-token.js';
+import { completeLogin } from './complete.js';
+import { discover, loadOpenIdClient, oidcError } from './oidc.js';
+import type { LoginResult } from './with-token.js';
 
 export interface BrowserLoginInput {
   profileName: string;
@@ -73,7 +72,10 @@ export async function browserLogin(input: BrowserLoginInput, deps: BrowserLoginD
 
     out.info(`Sign in to ${profileName} in your browser. If it does not open, visit:\n\n  ${authorizationUrl}\n`);
     if (input.openBrowser) {
-      await deps.openBrowser(authorizationUrl).catch((error: Error) => out.warn(`could not open a browser (${error.message}); open the URL above yourself`));
+      await deps.openBrowser(authorizationUrl).catch((error: Error) => {
+        const device = config.serverMetadata().device_authorization_endpoint ? ` (or, where no browser can reach this machine: ${input.cliName} login --device)` : '';
+        out.warn(`could not open a browser (${error.message}); open the URL above yourself${device}`);
+      });
     }
 
     const progress = out.progress('Waiting for the sign-in in the browser… (Ctrl-C to cancel)');
@@ -94,41 +96,9 @@ export async function browserLogin(input: BrowserLoginInput, deps: BrowserLoginD
     } catch (error) {
       throw oidcError(error, callback.url.searchParams.has('error') ? 'authorization' : 'token', profile.issuer);
     }
-    const idToken = tokens.id_token!;
-    await verifyIdTokenSignature(idToken, config, profile.clientId, deps);
-    const claims = tokens.claims()!;
-    const now = clock.now();
-
-    let record: CredentialRecord;
-    if (profile.backendUrl) {
-      const { exchangeIdToken } = await import('../exchange/cli-auth.js');
-      const exchanged = await exchangeIdToken(
-        {
-          profileName,
-          backendUrl: profile.backendUrl,
-          exchangePath: settings.exchangePath,
-          encoding: settings.exchangeEncoding,
-          clientId: profile.clientId,
-          idToken,
-          cliName: input.cliName,
-        },
-        deps.http,
-        clock,
-      );
-      record = { kind: 'session', token: exchanged.token, obtainedAt: now.toISOString(), via: 'browser' };
-      if (exchanged.expiresAt) record.expiresAt = exchanged.expiresAt;
-      if (exchanged.subject) record.subject = exchanged.subject;
-      if (exchanged.email) record.email = exchanged.email;
-    } else {
-      record = { kind: 'oauth', token: tokens.access_token, idToken, obtainedAt: now.toISOString(), via: 'browser', subject: claims.sub };
-      if (typeof claims.email === 'string') record.email = claims.email;
-      if (tokens.refresh_token) record.refreshToken = tokens.refresh_token;
-      const ttl = tokens.expiresIn();
-      if (ttl !== undefined) record.expiresAt = new Date(now.getTime() + ttl * 1000).toISOString();
-    }
-    const stored = await deps.credentials.save(profileName, profile, record);
+    const result = await completeLogin({ profileName, profile, tokens, config, via: 'browser', cliName: input.cliName }, deps);
     succeeded = true;
-    return resultOf(profileName, stored);
+    return result;
   } finally {
     if (callback) await callback.finish({ ok: succeeded });
     await listener.close();
@@ -158,32 +128,4 @@ function waitFor(received: Promise<ReceivedCallback>, timeoutMs: number, signal:
       resolve(callback);
     });
   });
-}
-
-/**
- * openid-client has checked the id_token's claims (iss, aud, azp, exp, iat, nonce); its signature
- * is checked here against the IdP's JWKS, with asymmetric algorithms only.
- */
-async function verifyIdTokenSignature(idToken: string, config: OidcConfiguration, clientId: string, deps: Pick<BrowserLoginDeps, 'http' | 'clock'>): Promise<void> {
-  const metadata = config.serverMetadata();
-  if (!metadata.jwks_uri) throw new FailureError("the IdP's discovery document has no jwks_uri, so the id_token's signature cannot be checked; nothing was stored");
-  const { createRemoteJWKSet, customFetch, jwtVerify, errors } = await import('jose');
-  const jwks = createRemoteJWKSet(new URL(metadata.jwks_uri), { [customFetch]: deps.http.fetch as never });
-  try {
-    await jwtVerify(idToken, jwks, { algorithms: [...ASYMMETRIC_ALGS], issuer: metadata.issuer, audience: clientId, currentDate: deps.clock.now(), clockTolerance: 60 });
-  } catch (error) {
-    const reason =
-      error instanceof errors.JWKSNoMatchingKey
-        ? "its key id is not in the IdP's published keys (JWKS)"
-        : error instanceof errors.JWSSignatureVerificationFailed
-          ? "the signature does not match the IdP's key"
-          : error instanceof errors.JOSEAlgNotAllowed
-            ? 'it is not signed with an asymmetric algorithm'
-            : (error as Error).message;
-    throw new FailureError(`the IdP's id_token failed verification: ${reason}; nothing was stored`, {
-      hint: 'Something between you and the IdP may be tampering with the login. Report it with the output of --debug.',
-      code: 'id_token_signature',
-      cause: error,
-    });
-  }
 }

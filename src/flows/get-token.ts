@@ -52,7 +52,8 @@ export async function getToken(input: GetTokenInput, deps: GetTokenDeps): Promis
     throw new NotLoggedInError(`profile "${input.profileName}" is not logged in`, { hint: `Run: ${input.program ?? 'latchkey'} login -p ${input.profileName}` });
   }
   const { record } = stored;
-  const margin = (input.marginSeconds ?? 60) * 1000;
+  // A service token is re-minted at will, so it is used until 30 s before it ends; a user's is renewed a minute early.
+  const margin = (input.marginSeconds ?? (record.kind === 'service' ? 30 : 60)) * 1000;
   const expired = record.expiresAt !== undefined && Date.parse(record.expiresAt) - margin <= deps.clock.now().getTime();
   if (expired || input.forceRenew) {
     const renewable = record.refreshToken !== undefined || record.kind === 'service';

@@ -38,6 +38,16 @@ export async function discover(profile: Profile, http: Http, clock: Clock, clien
   return config;
 }
 
+/** The same discovered server, with another client authentication (no second discovery request). */
+export async function withClientAuth(config: OidcConfiguration, profile: Profile, http: Http, clock: Clock, clientAuth: import('openid-client').ClientAuth): Promise<OidcConfiguration> {
+  const client = await loadOpenIdClient();
+  const skew = Math.round((clock.now().getTime() - Date.now()) / 1000);
+  const next = new client.Configuration(config.serverMetadata(), profile.clientId, skew === 0 ? undefined : { [client.clockSkew]: skew }, clientAuth);
+  next[client.customFetch] = http.fetch as never;
+  if (new URL(profile.issuer).protocol === 'http:') client.allowInsecureRequests(next);
+  return next;
+}
+
 /**
  * One clear error for whatever openid-client threw: our own errors (network) pass through; an
  * OAuth error response is a rejection (exit 4); a failed check is named.

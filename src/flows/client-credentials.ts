@@ -1,0 +1,137 @@
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { CryptoKey as JoseCryptoKey } from 'jose';
+import { UsageError } from '../errors.js';
+import type { Clock } from '../io/clock.js';
+import type { Http } from '../http.js';
+import type { Credentials } from '../store/credentials.js';
+import { effective, type Profile } from '../store/profile-keys.js';
+import type { StorageKind } from '../store/profiles.js';
+import type { CredentialRecord } from '../store/secrets.js';
+import { discover, loadOpenIdClient, oidcError, withClientAuth, type OidcConfiguration } from './oidc.js';
+import { resultOf, type LoginResult } from './with-token.js';
+
+/** How the service authenticates: a client secret, or a private key for private_key_jwt (RFC 7523). */
+export type ServiceAuth = { clientSecret: string } | { privateKeyPath: string; keyId?: string };
+
+export interface ClientCredentialsDeps {
+  http: Http;
+  clock: Clock;
+  credentials: Credentials;
+}
+
+/** `login --client-credentials`: mint a service token and store it with what re-mints it. */
+export async function clientCredentialsLogin(input: { profileName: string; profile: Profile; auth: ServiceAuth }, deps: ClientCredentialsDeps): Promise<LoginResult> {
+  const auth: ServiceAuth = 'privateKeyPath' in input.auth ? { ...input.auth, privateKeyPath: resolve(input.auth.privateKeyPath) } : input.auth;
+  const record = await mintServiceToken(input.profile, auth, deps);
+  return resultOf(input.profileName, await deps.credentials.save(input.profileName, input.profile, record));
+}
+
+/** `token` on an expired service credential: mint a new one the same way, in the same store. */
+export async function remintServiceToken(input: { profileName: string; profile: Profile; record: CredentialRecord; storage: StorageKind }, deps: ClientCredentialsDeps): Promise<CredentialRecord> {
+  const { record } = input;
+  const auth: ServiceAuth | undefined =
+    record.clientSecret !== undefined
+      ? { clientSecret: record.clientSecret }
+      : record.privateKeyPath !== undefined
+        ? { privateKeyPath: record.privateKeyPath, ...(record.keyId ? { keyId: record.keyId } : {}) }
+        : undefined;
+  if (!auth) throw new UsageError(`the service credential of profile "${input.profileName}" has nothing to re-mint it with; log in again with --client-credentials`);
+  const renewed = await mintServiceToken(input.profile, auth, deps);
+  await deps.credentials.replace(input.profileName, renewed, input.storage);
+  return renewed;
+}
+
+async function mintServiceToken(profile: Profile, auth: ServiceAuth, deps: Pick<ClientCredentialsDeps, 'http' | 'clock'>): Promise<CredentialRecord> {
+  const client = await loadOpenIdClient();
+  const config = await serviceConfiguration(profile, auth, deps);
+  const parameters: Record<string, string> = {};
+  // The default scopes are a user's (openid, offline_access): a service asks only for what the profile names.
+  if (profile.scopes) parameters.scope = profile.scopes;
+  if (profile.audience) parameters.audience = profile.audience;
+  let tokens: Awaited<ReturnType<typeof client.clientCredentialsGrant>>;
+  try {
+    tokens = await client.clientCredentialsGrant(config, parameters);
+  } catch (error) {
+    throw oidcError(error, 'token', profile.issuer);
+  }
+  const now = deps.clock.now();
+  const record: CredentialRecord = { kind: 'service', token: tokens.access_token, obtainedAt: now.toISOString(), via: 'client-credentials', subject: profile.clientId, ...auth };
+  const ttl = tokens.expiresIn();
+  if (ttl !== undefined) record.expiresAt = new Date(now.getTime() + ttl * 1000).toISOString();
+  return record;
+}
+
+/** The discovered configuration with the service's client authentication. */
+async function serviceConfiguration(profile: Profile, auth: ServiceAuth, deps: Pick<ClientCredentialsDeps, 'http' | 'clock'>): Promise<OidcConfiguration> {
+  const client = await loadOpenIdClient();
+  const discovered = await discover(profile, deps.http, deps.clock);
+  const metadata = discovered.serverMetadata();
+  if ('clientSecret' in auth) {
+    // client_secret_basic unless discovery says the IdP takes only client_secret_post.
+    const methods = metadata.token_endpoint_auth_methods_supported;
+    const postOnly = Array.isArray(methods) && !methods.includes('client_secret_basic') && methods.includes('client_secret_post');
+    return withClientAuth(discovered, profile, deps.http, deps.clock, postOnly ? client.ClientSecretPost(auth.clientSecret) : client.ClientSecretBasic(auth.clientSecret));
+  }
+  const { key } = await loadPrivateKey(auth.privateKeyPath);
+  // `aud` is one string: the issuer identifier (openid-client's default, current guidance), or
+  // the token endpoint for servers that check for it (assertionAudience: token-endpoint).
+  const tokenEndpoint = effective(profile).assertionAudience === 'token-endpoint' ? metadata.token_endpoint : undefined;
+  const clientAuth = client.PrivateKeyJwt(auth.keyId ? { key, kid: auth.keyId } : key, {
+    [client.modifyAssertion]: (header, payload) => {
+      // Ed25519 keys get the long-standing "EdDSA" name most servers know.
+      if (header.alg === 'Ed25519') header.alg = 'EdDSA';
+      if (tokenEndpoint) payload.aud = tokenEndpoint;
+    },
+  });
+  return withClientAuth(discovered, profile, deps.http, deps.clock, clientAuth);
+}
+
+const CURVE_ALG: Record<string, string> = { prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512' };
+
+/**
+ * Read a PEM private key for private_key_jwt and pick its algorithm from its type: RSA → RS256,
+ * RSA-PSS → PS256, EC → ES256/384/512 by curve, Ed25519 → EdDSA. A symmetric, public or
+ * unreadable key is a usage error (exit 2) that says why.
+ */
+export async function loadPrivateKey(path: string): Promise<{ key: JoseCryptoKey; alg: string }> {
+  let pem: string;
+  try {
+    pem = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read the private key ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  let keyObject: KeyObject;
+  try {
+    keyObject = createPrivateKey(pem);
+  } catch (error) {
+    const reason = /BEGIN PUBLIC KEY|BEGIN CERTIFICATE/.test(pem) ? 'it holds a public key or certificate, not a private key' : (error as Error).message;
+    throw new UsageError(`${path} is not a usable private key: ${reason}`, { hint: 'Give a PEM private key (PKCS#8 or PKCS#1/SEC1): RSA, EC (P-256/384/521) or Ed25519.' });
+  }
+  let alg: string | undefined;
+  switch (keyObject.asymmetricKeyType) {
+    case 'rsa':
+      alg = 'RS256';
+      break;
+    case 'rsa-pss':
+      alg = 'PS256';
+      break;
+    case 'ec':
+      alg = CURVE_ALG[keyObject.asymmetricKeyDetails?.namedCurve ?? ''];
+      break;
+    case 'ed25519':
+      alg = 'EdDSA';
+      break;
+    default:
+      alg = undefined;
+  }
+  if (!alg) {
+    throw new UsageError(`${path} is a ${keyObject.asymmetricKeyType ?? 'symmetric'} key, which private_key_jwt cannot use`, {
+      hint: 'Use an RSA, EC (P-256/384/521) or Ed25519 private key: client assertions are signed asymmetrically only.',
+    });
+  }
+  const { importPKCS8 } = await import('jose');
+  const pkcs8 = keyObject.export({ type: 'pkcs8', format: 'pem' }).toString();
+  return { key: await importPKCS8(pkcs8, alg), alg };
+}

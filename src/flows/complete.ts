@@ -1,0 +1,98 @@
+import { FailureError } from '../errors.js';
+import type { Clock } from '../io/clock.js';
+import type { Http } from '../http.js';
+import type { Credentials } from '../store/credentials.js';
+import { effective, type Profile } from '../store/profile-keys.js';
+import type { CredentialRecord } from '../store/secrets.js';
+import { ASYMMETRIC_ALGS } from '../token/algs.js';
+import type { OidcConfiguration } from './oidc.js';
+import { resultOf, type LoginResult } from './with-token.js';
+
+type TokenResponse = Awaited<ReturnType<typeof import('openid-client').authorizationCodeGrant>>;
+
+export interface CompleteLoginInput {
+  profileName: string;
+  profile: Profile;
+  /** The token response; openid-client has checked the id_token's claims. */
+  tokens: TokenResponse;
+  config: OidcConfiguration;
+  via: 'browser' | 'device';
+  cliName: string;
+}
+
+export interface CompleteLoginDeps {
+  http: Http;
+  clock: Clock;
+  credentials: Credentials;
+}
+
+/**
+ * What every interactive login does after the IdP answered: check the id_token's signature,
+ * trade it at the backend (when the profile has one) or keep the IdP's tokens, and store.
+ */
+export async function completeLogin(input: CompleteLoginInput, deps: CompleteLoginDeps): Promise<LoginResult> {
+  const { profile, profileName, tokens, via } = input;
+  const idToken = tokens.id_token;
+  const claims = tokens.claims();
+  if (!idToken || !claims) throw new FailureError('the IdP answered without an id_token (is "openid" in the profile\'s scopes?); nothing was stored');
+  await verifyIdTokenSignature(idToken, input.config, profile.clientId, deps);
+  const now = deps.clock.now();
+
+  let record: CredentialRecord;
+  if (profile.backendUrl) {
+    const settings = effective(profile);
+    const { exchangeIdToken } = await import('../exchange/cli-auth.js');
+    const exchanged = await exchangeIdToken(
+      {
+        profileName,
+        backendUrl: profile.backendUrl,
+        exchangePath: settings.exchangePath,
+        encoding: settings.exchangeEncoding,
+        clientId: profile.clientId,
+        idToken,
+        cliName: input.cliName,
+      },
+      deps.http,
+      deps.clock,
+    );
+    record = { kind: 'session', token: exchanged.token, obtainedAt: now.toISOString(), via };
+    if (exchanged.expiresAt) record.expiresAt = exchanged.expiresAt;
+    if (exchanged.subject) record.subject = exchanged.subject;
+    if (exchanged.email) record.email = exchanged.email;
+  } else {
+    record = { kind: 'oauth', token: tokens.access_token, idToken, obtainedAt: now.toISOString(), via, subject: claims.sub };
+    if (typeof claims.email === 'string') record.email = claims.email;
+    if (tokens.refresh_token) record.refreshToken = tokens.refresh_token;
+    const ttl = tokens.expiresIn();
+    if (ttl !== undefined) record.expiresAt = new Date(now.getTime() + ttl * 1000).toISOString();
+  }
+  return resultOf(profileName, await deps.credentials.save(profileName, profile, record));
+}
+
+/**
+ * openid-client has checked the id_token's claims (iss, aud, azp, exp, iat, nonce); its signature
+ * is checked here against the IdP's JWKS, with asymmetric algorithms only.
+ */
+async function verifyIdTokenSignature(idToken: string, config: OidcConfiguration, clientId: string, deps: Pick<CompleteLoginDeps, 'http' | 'clock'>): Promise<void> {
+  const metadata = config.serverMetadata();
+  if (!metadata.jwks_uri) throw new FailureError("the IdP's discovery document has no jwks_uri, so the id_token's signature cannot be checked; nothing was stored");
+  const { createRemoteJWKSet, customFetch, jwtVerify, errors } = await import('jose');
+  const jwks = createRemoteJWKSet(new URL(metadata.jwks_uri), { [customFetch]: deps.http.fetch as never });
+  try {
+    await jwtVerify(idToken, jwks, { algorithms: [...ASYMMETRIC_ALGS], issuer: metadata.issuer, audience: clientId, currentDate: deps.clock.now(), clockTolerance: 60 });
+  } catch (error) {
+    const reason =
+      error instanceof errors.JWKSNoMatchingKey
+        ? "its key id is not in the IdP's published keys (JWKS)"
+        : error instanceof errors.JWSSignatureVerificationFailed
+          ? "the signature does not match the IdP's key"
+          : error instanceof errors.JOSEAlgNotAllowed
+            ? 'it is not signed with an asymmetric algorithm'
+            : (error as Error).message;
+    throw new FailureError(`the IdP's id_token failed verification: ${reason}; nothing was stored`, {
+      hint: 'Something between you and the IdP may be tampering with the login. Report it with the output of --debug.',
+      code: 'id_token_signature',
+      cause: error,
+    });
+  }
+}

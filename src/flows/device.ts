@@ -1,0 +1,79 @@
+import { ConfigError, InterruptedError, TimeoutError } from '../errors.js';
+import type { BrowserOpener } from '../io/browser.js';
+import type { Clock } from '../io/clock.js';
+import type { Output } from '../io/output.js';
+import type { Http } from '../http.js';
+import type { Credentials } from '../store/credentials.js';
+import { effective, type Profile } from '../store/profile-keys.js';
+import { completeLogin } from './complete.js';
+import { discover, loadOpenIdClient, oidcError } from './oidc.js';
+import type { LoginResult } from './with-token.js';
+
+export interface DeviceLoginInput {
+  profileName: string;
+  profile: Profile;
+  /** False with --no-browser: print the code and URL only. */
+  openBrowser: boolean;
+  cliName: string;
+}
+
+export interface DeviceLoginDeps {
+  http: Http;
+  credentials: Credentials;
+  clock: Clock;
+  out: Output;
+  openBrowser: BrowserOpener;
+  signal: AbortSignal;
+}
+
+/**
+ * The device authorization grant (RFC 8628), for machines no browser can reach: show the code
+ * and where to enter it, then poll. openid-client honours `interval`, `slow_down` (+5 s),
+ * `authorization_pending` and `Retry-After` on 503; the wait ends when the code expires.
+ */
+export async function deviceLogin(input: DeviceLoginInput, deps: DeviceLoginDeps): Promise<LoginResult> {
+  const { profile, profileName } = input;
+  const { out } = deps;
+  const client = await loadOpenIdClient();
+  const config = await discover(profile, deps.http, deps.clock);
+  if (!config.serverMetadata().device_authorization_endpoint) {
+    throw new ConfigError(`the IdP at ${profile.issuer} does not offer the device flow (no device_authorization_endpoint)`, {
+      hint: `Use the browser login: ${input.cliName} login (with --no-browser over SSH, and open the URL where you are).`,
+    });
+  }
+  const parameters: Record<string, string> = { scope: effective(profile).scopes };
+  if (profile.audience) parameters.audience = profile.audience;
+  let authorization: Awaited<ReturnType<typeof client.initiateDeviceAuthorization>>;
+  try {
+    authorization = await client.initiateDeviceAuthorization(config, parameters);
+  } catch (error) {
+    throw oidcError(error, 'device', profile.issuer);
+  }
+
+  const complete = authorization.verification_uri_complete;
+  out.info(`To sign in to ${profileName}, open ${authorization.verification_uri} and enter the code\n\n  ${authorization.user_code}\n`);
+  if (complete) out.info(`Or open this link, which carries the code:\n\n  ${complete}\n`);
+  if (input.openBrowser) {
+    await deps.openBrowser(complete ?? authorization.verification_uri).catch((error: Error) => out.debug(`no browser opened: ${error.message}`));
+  }
+
+  // The IdP says when the code expired (expired_token); a local deadline a little later ends
+  // the wait even if it never does. Ctrl-C ends it at once.
+  const expiry = AbortSignal.timeout((authorization.expires_in + 30) * 1000);
+  const signal = AbortSignal.any([deps.signal, expiry]);
+  const progress = out.progress(`Waiting for the code to be entered (it expires in ${Math.round(authorization.expires_in / 60)} min; Ctrl-C to cancel)…`);
+  let tokens: Awaited<ReturnType<typeof client.pollDeviceAuthorizationGrant>>;
+  try {
+    tokens = await client.pollDeviceAuthorizationGrant(config, authorization, undefined, { signal });
+  } catch (error) {
+    if (deps.signal.aborted) throw new InterruptedError('login cancelled; nothing was stored');
+    const code = (error as { error?: string }).error;
+    if (expiry.aborted || code === 'expired_token') {
+      throw new TimeoutError('the code expired before it was entered; nothing was stored', { hint: `Run ${input.cliName} login --device again.`, code: 'expired_token' });
+    }
+    throw oidcError(error, 'device', profile.issuer);
+  } finally {
+    progress.stop();
+  }
+  return completeLogin({ profileName, profile, tokens, config, via: 'device', cliName: input.cliName }, deps);
+}
