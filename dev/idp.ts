@@ -33,7 +33,7 @@ export interface DevIdpOptions {
   /** Offer the device flow (default true). */
   deviceFlow?: boolean;
   /** Client authentication methods the IdP advertises and accepts. */
-  clientAuthMethods?: string[];
+  clientAuthMethods?: import('oidc-provider').ClientAuthMethod[];
   /** Lifetime of client-credentials access tokens, and of device codes (seconds). */
   clientCredentialsTtl?: number;
   deviceCodeTtl?: number;
