@@ -54,12 +54,13 @@ export async function withClientAuth(config: OidcConfiguration, profile: Profile
  */
 export function oidcError(error: unknown, step: 'discovery' | 'authorization' | 'token' | 'refresh' | 'device' | 'revocation', issuer: string): LatchkeyError {
   for (let e: unknown = error; e instanceof Error; e = e.cause) if (e instanceof LatchkeyError) return e;
-  const err = error as Error & { code?: string; error?: string; error_description?: string; status?: number };
-  if (err?.code === 'OAUTH_RESPONSE_BODY_ERROR' || err?.code === 'OAUTH_AUTHORIZATION_RESPONSE_ERROR') {
+  const err = error as Error & { code?: string; error?: string; error_description?: string; status?: number; cause?: unknown };
+  const oauth = oauthErrorOf(err);
+  if (oauth) {
     const what = step === 'authorization' ? 'the sign-in' : `the ${step} request`;
-    const description = err.error_description ? `: ${oneLine(err.error_description)}` : '';
-    return new RejectedError(`the IdP refused ${what} (${oneLine(err.error ?? 'error')}${description})`, {
-      code: err.error === 'access_denied' ? 'access_denied' : 'idp_rejected',
+    const description = oauth.description ? `: ${oneLine(oauth.description)}` : '';
+    return new RejectedError(`the IdP refused ${what} (${oneLine(oauth.error)}${description})`, {
+      code: oauth.error === 'access_denied' ? 'access_denied' : 'idp_rejected',
       cause: error,
     });
   }
@@ -85,6 +86,18 @@ export function oidcError(error: unknown, step: 'discovery' | 'authorization' | 
   }
   if (err instanceof Error && err.name === 'TypeError' && /fetch/i.test(message)) return new NetworkError(`could not reach the IdP: ${message}`, { cause: error });
   return new FailureError(`the ${step} step failed: ${message}`, { cause: error });
+}
+
+/** The OAuth error of an error response: in the body, the callback, or a 401's WWW-Authenticate (invalid_client). */
+function oauthErrorOf(err: { code?: string; error?: string; error_description?: string; status?: number; cause?: unknown }): { error: string; description?: string } | undefined {
+  if (err?.code === 'OAUTH_RESPONSE_BODY_ERROR' || err?.code === 'OAUTH_AUTHORIZATION_RESPONSE_ERROR') {
+    return { error: err.error ?? 'error', ...(err.error_description ? { description: err.error_description } : {}) };
+  }
+  if (err?.code === 'OAUTH_WWW_AUTHENTICATE_CHALLENGE') {
+    const parameters = (Array.isArray(err.cause) ? (err.cause[0] as { parameters?: Record<string, string> } | undefined)?.parameters : undefined) ?? {};
+    return { error: parameters.error ?? `HTTP ${err.status ?? 401}`, ...(parameters.error_description ? { description: parameters.error_description } : {}) };
+  }
+  return undefined;
 }
 
 /** openid-client wraps oauth4webapi's precise error ("unexpected JWT "iss" (issuer) claim value") in a generic one. */

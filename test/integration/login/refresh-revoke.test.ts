@@ -1,0 +1,148 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loginSetup, startStack, type Stack } from '../../helpers/stack.js';
+
+// Refresh with rotation and revocation at logout, against oidc-provider (access tokens of 30 s:
+// inside `token`'s 60 s margin, so `token` always refreshes first).
+const INTROSPECTOR = { client_id: 'introspector', client_secret: 'introspector-secret-0123456789-abcdefghij' };
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({
+    idp: {
+      accessTokenTtl: 30,
+      clients: [{ ...INTROSPECTOR, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' }],
+    },
+  });
+});
+afterAll(() => stack.close());
+
+const record = (configDir: string) => JSON.parse(JSON.parse(readFileSync(join(configDir, 'credentials.json'), 'utf8')).latchkey.demo);
+const refreshes = () => stack.idp.requests.filter((r) => r === 'POST /token').length;
+
+/** What the IdP says of a token (RFC 7662), asked by another client. */
+async function active(token: string): Promise<boolean> {
+  const response = await fetch(`${stack.idp.issuer}/token/introspection`, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${INTROSPECTOR.client_id}:${INTROSPECTOR.client_secret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({ token }).toString(),
+  });
+  return ((await response.json()) as { active: boolean }).active;
+}
+
+async function loggedIn() {
+  const setup = await loginSetup(stack, [], { backend: false });
+  const login = await setup.run(['login']);
+  if (login.code !== 0) throw new Error(login.stderr);
+  return setup;
+}
+
+describe('refresh with a rotating refresh token', () => {
+  it('two `token` started together both succeed with one refresh request; the new refresh token replaced the old', async () => {
+    const setup = await loggedIn();
+    const before = record(setup.configDir);
+    const count = refreshes();
+    const [a, b] = await Promise.all([setup.run(['token']), setup.run(['token'])]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
+    expect(refreshes()).toBe(count + 1);
+    const after = record(setup.configDir);
+    expect(after.token).toBe(a.stdout.trim());
+    expect(after.refreshToken).not.toBe(before.refreshToken);
+    expect(await active(before.refreshToken)).toBe(false);
+    expect(await active(after.refreshToken)).toBe(true);
+  });
+
+  it('token --refresh renews a credential that has not expired (plain `token` does not)', async () => {
+    const hourly = await startStack();
+    try {
+      const setup = await loginSetup(hourly, [], { backend: false });
+      expect((await setup.run(['login'])).code).toBe(0);
+      const first = record(setup.configDir).token;
+      const tokenRequests = () => hourly.idp.requests.filter((r) => r === 'POST /token').length;
+      const count = tokenRequests();
+      expect((await setup.run(['token'])).stdout.trim()).toBe(first);
+      expect(tokenRequests()).toBe(count);
+      const renewed = await setup.run(['token', '--refresh']);
+      expect(renewed.code).toBe(0);
+      expect(renewed.stdout.trim()).not.toBe(first);
+      expect(tokenRequests()).toBe(count + 1);
+    } finally {
+      await hourly.close();
+    }
+  });
+
+  it('token --refresh on a credential that cannot be renewed is exit 3', async () => {
+    const setup = await loginSetup(stack, [], { backend: false });
+    expect((await setup.run(['login', '--with-token'], { input: 'an-api-key' })).code).toBe(0);
+    const result = await setup.run(['token', '--refresh']);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('cannot be renewed');
+  });
+});
+
+describe('logout revokes at the IdP (RFC 7009)', () => {
+  it('the refresh and access tokens are inactive afterwards, and the local credential is gone', async () => {
+    const setup = await loggedIn();
+    const { refreshToken, token } = record(setup.configDir);
+    expect(await active(refreshToken)).toBe(true);
+    const logout = await setup.run(['logout']);
+    expect(logout.code, logout.stderr).toBe(0);
+    expect(await active(refreshToken)).toBe(false);
+    expect(await active(token)).toBe(false);
+    expect((await setup.run(['token'])).code).toBe(3);
+  });
+
+  it('--no-revoke leaves them active at the IdP', async () => {
+    const setup = await loggedIn();
+    const { refreshToken } = record(setup.configDir);
+    expect((await setup.run(['logout', '--no-revoke'])).code).toBe(0);
+    expect(await active(refreshToken)).toBe(true);
+    expect((await setup.run(['token'])).code).toBe(3);
+  });
+
+  it('a 503 with Retry-After is waited out', async () => {
+    const setup = await loggedIn();
+    const { refreshToken } = record(setup.configDir);
+    let refused = 0;
+    stack.idp.hooks.before = (ctx) => {
+      if (ctx.path !== '/token/revocation' || refused > 0) return false;
+      refused += 1;
+      ctx.status = 503;
+      ctx.set('retry-after', '1');
+      ctx.body = '';
+      return true;
+    };
+    try {
+      const logout = await setup.run(['logout']);
+      expect(logout.code).toBe(0);
+      expect(logout.stderr).not.toMatch(/warning/);
+      expect(refused).toBe(1);
+      expect(await active(refreshToken)).toBe(false);
+    } finally {
+      stack.idp.hooks = {};
+    }
+  });
+
+  it('a failed revocation warns, and the local credential is removed anyway', async () => {
+    const setup = await loggedIn();
+    stack.idp.hooks.before = (ctx) => {
+      if (ctx.path !== '/token/revocation') return false;
+      ctx.status = 500;
+      ctx.body = { error: 'server_error', error_description: 'revocation is down' };
+      return true;
+    };
+    try {
+      const logout = await setup.run(['logout']);
+      expect(logout.code).toBe(0);
+      expect(logout.stderr).toMatch(/warning: could not revoke the tokens of "demo" at the IdP .*the local credential is removed anyway/);
+      expect((await setup.run(['token'])).code).toBe(3);
+    } finally {
+      stack.idp.hooks = {};
+    }
+  });
+});
