@@ -92,7 +92,7 @@ const CURVE_ALG: Record<string, string> = { prime256v1: 'ES256', secp384r1: 'ES3
 
 /**
  * Read a PEM private key for private_key_jwt and pick its algorithm from its type: RSA → RS256,
- * RSA-PSS → PS256, EC → ES256/384/512 by curve, Ed25519 → EdDSA. A symmetric, public or
+ * EC → ES256/384/512 by curve, Ed25519 → EdDSA. A symmetric, public or
  * unreadable key is a usage error (exit 2) that says why.
  */
 export async function loadPrivateKey(path: string): Promise<{ key: JoseCryptoKey; alg: string }> {
@@ -115,8 +115,11 @@ export async function loadPrivateKey(path: string): Promise<{ key: JoseCryptoKey
       alg = 'RS256';
       break;
     case 'rsa-pss':
-      alg = 'PS256';
-      break;
+      // WebCrypto (which openid-client signs with) imports RSA keys only under the plain
+      // rsaEncryption OID, and Node cannot re-encode a PSS-restricted key.
+      throw new UsageError(`${path} is an RSA-PSS-restricted key, which cannot be used here`, {
+        hint: 'Use a plain RSA key (BEGIN PRIVATE KEY / BEGIN RSA PRIVATE KEY), an EC key or an Ed25519 key.',
+      });
     case 'ec':
       alg = CURVE_ALG[keyObject.asymmetricKeyDetails?.namedCurve ?? ''];
       break;
