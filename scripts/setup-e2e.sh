@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the end-to-end suite needs: a real browser (chromium) and a real
-# Secret Service (gnome-keyring on a D-Bus session bus, read back with secret-tool). Idempotent:
+# Installs the Debian packages the test suites need: a real browser (chromium), a real Secret
+# Service (gnome-keyring on a D-Bus session bus, read back with secret-tool), the shells the
+# completion scripts are loaded into (zsh, fish), and openssl for test certificates. Idempotent:
 # it installs only what is missing, from Debian's archive and nothing else.
 set -euo pipefail
 
@@ -10,9 +11,12 @@ command -v gnome-keyring-daemon >/dev/null 2>&1 || need+=(gnome-keyring)
 command -v dbus-run-session >/dev/null 2>&1 || need+=(dbus)
 command -v dbus-daemon >/dev/null 2>&1 || need+=(dbus-daemon)
 command -v secret-tool >/dev/null 2>&1 || need+=(libsecret-tools)
+command -v zsh >/dev/null 2>&1 || need+=(zsh)
+command -v fish >/dev/null 2>&1 || need+=(fish)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "setup-e2e: chromium, gnome-keyring, dbus and secret-tool are installed"
+  echo "setup-e2e: chromium, gnome-keyring, dbus, secret-tool, zsh, fish and openssl are installed"
   exit 0
 fi
 

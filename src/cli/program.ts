@@ -59,7 +59,7 @@ ${EXIT_CODES.join('\n')}`,
   registerStatus(program, contextFor, brand);
   registerToken(program, contextFor, brand);
   registerProfile(program, contextFor, brand);
-  registerCompletion(program, brand);
+  registerCompletion(program, contextFor, brand);
 
   program.commands.forEach(function exitOverrideAll(command) {
     command.exitOverride();
