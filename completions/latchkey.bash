@@ -7,7 +7,7 @@ _latchkey() {
     word="${COMP_WORDS[i]}"
     if ((skip)); then skip=0; continue; fi
     case "$word" in
-      -p|--profile|--config-dir|--token|--private-key|--key-id|--timeout|--issuer|--audience|--audience-priority|--jwks-uri|--clock-skew|--client-id|--scopes|--redirect-uri|--redirect-ports|--backend-url|--exchange-path|--exchange-encoding|--whoami-path|--token-env|--storage|--prompt|--assertion-audience) skip=1; continue ;;
+      -p|--profile|--config-dir|--token|--private-key|--key-id|--timeout|--issuer|--audience|--audience-priority|--jwks-uri|--clock-skew|--client-id|--scopes|--redirect-uri|--redirect-ports|--backend-url|--exchange-path|--exchange-encoding|--whoami-path|--token-env|--storage|--prompt|--assertion-audience|--ca-file) skip=1; continue ;;
       -*) continue ;;
     esac
     case "${path:+$path }$word" in
@@ -39,6 +39,7 @@ _latchkey() {
     --storage) COMPREPLY=($(compgen -W 'auto keychain file' -- "$cur")); return ;;
     --prompt) return ;;
     --assertion-audience) COMPREPLY=($(compgen -W 'issuer token-endpoint' -- "$cur")); return ;;
+    --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
   esac
   case "$path" in
     '') commands='login oauth logout status token profile completion'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
@@ -50,7 +51,7 @@ _latchkey() {
     'token inspect') commands=''; options='--verify --check --issuer --audience --audience-priority --jwks-uri --clock-skew -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
     'profile') commands='list add set show use remove rm'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
     'profile list') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
-    'profile add') commands=''; options='--force --issuer --client-id --scopes --audience --redirect-uri --redirect-ports --backend-url --exchange-path --exchange-encoding --whoami-path --token-env --audience-priority --storage --prompt --assertion-audience -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
+    'profile add') commands=''; options='--force --issuer --client-id --scopes --audience --redirect-uri --redirect-ports --backend-url --exchange-path --exchange-encoding --whoami-path --token-env --audience-priority --storage --prompt --assertion-audience --ca-file -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
     'profile set') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1 ;;
     'profile show') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1 ;;
     'profile use') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1 ;;

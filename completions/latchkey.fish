@@ -115,6 +115,7 @@ complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_su
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l storage -d 'where the credential is kept' -x -a 'auto keychain file'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l prompt -d '`prompt` authorization parameter (e.g. consent)' -x
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l assertion-audience -d 'the `aud` of private_key_jwt client assertions' -x -a 'issuer token-endpoint'
+complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l ca-file -d 'extra CA certificates (PEM) to trust for this profile: a private IdP, or a TLS-inspecting proxy' -r -F
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -s V -l version -d 'output the version number'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(latchkey __complete profiles 2>/dev/null)'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l json -d 'machine-readable output on stdout'

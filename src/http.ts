@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
 import { EnvHttpProxyAgent, fetch as undiciFetch } from 'undici';
 import { NetworkError, TimeoutError } from './errors.js';
 import type { Output } from './io/output.js';
@@ -15,6 +17,10 @@ export interface HttpOptions {
   connectTimeoutMs?: number;
   /** Time to the response headers, and between body chunks. */
   responseTimeoutMs?: number;
+  /** Extra CA certificates (PEM) to trust besides the system's: the profile's `caFile`. */
+  extraCa?: string;
+  /** Wait before the one retry of an idempotent request (ms). */
+  retryDelayMs?: number;
 }
 
 const SECRET_PARAMS = new Set([
@@ -42,14 +48,22 @@ function redactHeaders(headers: Headers): string {
   return shown.join(', ');
 }
 
+const IDEMPOTENT = new Set(['GET', 'HEAD']);
+
 /**
  * Build the HTTP client every flow uses. undici's `EnvHttpProxyAgent` honours `HTTPS_PROXY`,
- * `HTTP_PROXY` and `NO_PROXY`; Node honours `NODE_EXTRA_CA_CERTS`. Failures become a
+ * `HTTP_PROXY` and `NO_PROXY`; Node honours `NODE_EXTRA_CA_CERTS`, and `extraCa` adds the
+ * profile's `caFile`. An idempotent request (discovery, JWKS) is retried once after a 5xx or a
+ * dropped connection; a POST (the code exchange above all) never is. Failures become a
  * `NetworkError` (exit 5) that names the host.
  */
 export function createHttp(options: HttpOptions): Http {
+  // Setting `ca` replaces Node's default list, so it is rebuilt: system roots, NODE_EXTRA_CA_CERTS, caFile.
+  const ca = options.extraCa === undefined ? undefined : [...rootCertificates, ...extraCaCertsFromEnv(), options.extraCa];
+  const tls = ca ? { ca } : {};
   const dispatcher = new EnvHttpProxyAgent({
-    connect: { timeout: options.connectTimeoutMs ?? 10_000 },
+    connect: { timeout: options.connectTimeoutMs ?? 10_000, ...tls },
+    requestTls: tls,
     headersTimeout: options.responseTimeoutMs ?? 30_000,
     bodyTimeout: options.responseTimeoutMs ?? 30_000,
   });
@@ -58,19 +72,56 @@ export function createHttp(options: HttpOptions): Http {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const headers = new Headers(init.headers);
     if (!headers.has('user-agent')) headers.set('user-agent', options.userAgent);
-    const method = init.method ?? 'GET';
-    const started = performance.now();
-    out.debug(`→ ${method} ${redactUrl(url)} ${redactHeaders(headers)}`);
-    let response: Response;
-    try {
-      response = (await undiciFetch(url, { ...(init as object), headers, dispatcher } as never)) as unknown as Response;
-    } catch (error) {
-      throw networkError(url, error);
+    const method = (init.method ?? 'GET').toUpperCase();
+    for (let attempt = 0; ; attempt += 1) {
+      const retry = IDEMPOTENT.has(method) && attempt === 0;
+      const started = performance.now();
+      out.debug(`→ ${method} ${redactUrl(url)} ${redactHeaders(headers)}`);
+      let response: Response;
+      try {
+        response = (await undiciFetch(url, { ...(init as object), headers, dispatcher } as never)) as unknown as Response;
+      } catch (error) {
+        const failure = networkError(url, error);
+        if (retry && RETRYABLE_CODES.has(rootCode(error)) && !init.signal?.aborted) {
+          out.debug(`  ${failure.message}; retrying once`);
+          await delay(options.retryDelayMs ?? 300);
+          continue;
+        }
+        throw failure;
+      }
+      out.debug(`← ${response.status} ${method} ${redactUrl(url)} (${Math.round(performance.now() - started)} ms) ${redactHeaders(response.headers)}`);
+      if (retry && response.status >= 500 && response.status !== 503) {
+        // 503 is left to callers that honour Retry-After (device polling, revocation).
+        await response.body?.cancel();
+        out.debug(`  ${response.status}: retrying once`);
+        await delay(options.retryDelayMs ?? 300);
+        continue;
+      }
+      return response;
     }
-    out.debug(`← ${response.status} ${method} ${redactUrl(url)} (${Math.round(performance.now() - started)} ms) ${redactHeaders(response.headers)}`);
-    return response;
   };
   return { fetch };
+}
+
+/** Connection failures worth one more try: the server or a middlebox dropped the connection. */
+const RETRYABLE_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+
+function rootCode(error: unknown): string {
+  let cause: unknown = error;
+  while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
+  return (cause as { code?: string } | undefined)?.code ?? '';
+}
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function extraCaCertsFromEnv(): string[] {
+  const file = process.env.NODE_EXTRA_CA_CERTS;
+  if (!file) return [];
+  try {
+    return [readFileSync(file, 'utf8')];
+  } catch {
+    return []; // Node has already warned about it at startup
+  }
 }
 
 /**
@@ -101,7 +152,7 @@ export function networkError(url: string, error: unknown): NetworkError {
   }
   let cause: unknown = error;
   while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
-  const code = (cause as { code?: string } | undefined)?.code ?? '';
+  const code = rootCode(error);
   const message = cause instanceof Error ? cause.message : String(cause);
   if (/TIMEOUT/.test(code) || (error instanceof Error && error.name === 'TimeoutError')) {
     return new TimeoutError(`${host} did not answer in time (${code || message})`, {
@@ -119,7 +170,7 @@ export function networkError(url: string, error: unknown): NetworkError {
   const reason = reasons[code] ?? (/certificate|CERT|SSL|TLS/i.test(`${code} ${message}`) ? `TLS certificate problem: ${message}` : message);
   return new NetworkError(`cannot reach ${host}: ${reason}`, {
     hint: /certificate/i.test(reason)
-      ? 'If your network uses its own CA, point NODE_EXTRA_CA_CERTS at its certificate.'
+      ? "If the server or your network uses its own CA, trust it: the profile's caFile (profile set <name> ca-file <pem>), or NODE_EXTRA_CA_CERTS."
       : 'Check the URL, your network and proxy settings (HTTPS_PROXY, NO_PROXY), then try again.',
     cause: error,
   });

@@ -114,10 +114,22 @@ export class Context {
     return this.#credentials;
   }
 
-  /** The HTTP client (loads undici). */
-  async http() {
+  /** The HTTP client (loads undici), trusting the profile's `caFile` too when it has one. */
+  async http(profile?: Profile) {
     const { createHttp } = await import('../http.js');
-    return createHttp({ out: this.out, userAgent: `${this.brand.name}/${this.brand.version} (node ${process.version}; ${process.platform})` });
+    let extraCa: string | undefined;
+    if (profile?.caFile) {
+      const { readFile } = await import('node:fs/promises');
+      extraCa = await readFile(profile.caFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        throw new ConfigError(`cannot read the profile's caFile ${profile.caFile}: ${error.code ?? error.message}`, { hint: 'Fix the path: profile set <name> ca-file <pem>.' });
+      });
+      if (!extraCa.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`the profile's caFile ${profile.caFile} holds no PEM certificate`);
+    }
+    return createHttp({
+      out: this.out,
+      userAgent: `${this.brand.name}/${this.brand.version} (node ${process.version}; ${process.platform})`,
+      ...(extraCa !== undefined ? { extraCa } : {}),
+    });
   }
 
   /** Print `value` as JSON on stdout when `--json` is set; returns whether it did. */

@@ -70,7 +70,7 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
     const { loginWithToken } = await import('../flows/with-token.js');
     const result = await loginWithToken(
       { profileName: name, profile, token, via: options.token !== undefined ? 'token-arg' : 'with-token' },
-      { credentials: await ctx.credentials(), clock: ctx.deps.clock, http: () => ctx.http() },
+      { credentials: await ctx.credentials(), clock: ctx.deps.clock, http: () => ctx.http(profile) },
     );
     reportLogin(ctx, result);
     return;
@@ -79,7 +79,7 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
     const { deviceLogin } = await import('../flows/device.js');
     const result = await deviceLogin(
       { profileName: name, profile, openBrowser: options.browser !== false, cliName: ctx.brand.name },
-      { http: await ctx.http(), credentials: await ctx.credentials(), clock: ctx.deps.clock, out: ctx.out, openBrowser: ctx.deps.openBrowser, signal: ctx.signal },
+      { http: await ctx.http(profile), credentials: await ctx.credentials(), clock: ctx.deps.clock, out: ctx.out, openBrowser: ctx.deps.openBrowser, signal: ctx.signal },
     );
     reportLogin(ctx, result);
     return;
@@ -89,7 +89,7 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
     const { clientCredentialsLogin } = await import('../flows/client-credentials.js');
     const result = await clientCredentialsLogin(
       { profileName: name, profile, auth },
-      { http: await ctx.http(), clock: ctx.deps.clock, credentials: await ctx.credentials() },
+      { http: await ctx.http(profile), clock: ctx.deps.clock, credentials: await ctx.credentials() },
     );
     reportLogin(ctx, result);
     return;
@@ -103,7 +103,7 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
   const { browserLogin } = await import('../flows/browser.js');
   const result = await browserLogin(
     { profileName: name, profile, timeoutMs: timeout * 1000, openBrowser: options.browser !== false, cliName: ctx.brand.name },
-    { http: await ctx.http(), credentials: await ctx.credentials(), clock: ctx.deps.clock, out: ctx.out, openBrowser: ctx.deps.openBrowser, signal: ctx.signal },
+    { http: await ctx.http(profile), credentials: await ctx.credentials(), clock: ctx.deps.clock, out: ctx.out, openBrowser: ctx.deps.openBrowser, signal: ctx.signal },
   );
   reportLogin(ctx, result);
 }

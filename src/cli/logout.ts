@@ -23,7 +23,7 @@ export function registerLogout(program: Command, contextFor: ContextFor, brand: 
           const stored = await credentials.load(name).catch(() => undefined);
           if (stored) {
             const { revokeAtIdp } = await import('../flows/revoke.js');
-            await revokeAtIdp({ profileName: name, profile, record: stored.record }, { http: await ctx.http(), clock: ctx.deps.clock, out: ctx.out });
+            await revokeAtIdp({ profileName: name, profile, record: stored.record }, { http: await ctx.http(profile), clock: ctx.deps.clock, out: ctx.out });
           }
         }
         if (await credentials.remove(name)) loggedOut.push(name);

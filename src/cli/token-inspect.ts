@@ -60,7 +60,7 @@ export function registerTokenInspect(token: Command, contextFor: ContextFor, bra
       });
       if (flags.verify) {
         const { verifySignature } = await import('../token/verify.js');
-        const verified = await verifySignature(decoded, { ...(flags.jwksUri ? { jwksUri: flags.jwksUri } : {}), ...(flags.issuer ? { issuer: flags.issuer } : {}) }, await ctx.http());
+        const verified = await verifySignature(decoded, { ...(flags.jwksUri ? { jwksUri: flags.jwksUri } : {}), ...(flags.issuer ? { issuer: flags.issuer } : {}) }, await ctx.http(profile?.profile));
         result.signature = verified.signature;
         result.diagnostics.push(...verified.diagnostics);
       }

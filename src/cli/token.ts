@@ -35,11 +35,11 @@ export function registerToken(program: Command, contextFor: ContextFor, brand: B
               const current = await credentials.load(name);
               if (current && current.record.token !== record.token) return current.record;
               if (record.kind === 'service') {
-                return remintServiceToken({ profileName: name, profile, record, storage: state.storage }, { http: await ctx.http(), clock: ctx.deps.clock, credentials });
+                return remintServiceToken({ profileName: name, profile, record, storage: state.storage }, { http: await ctx.http(profile), clock: ctx.deps.clock, credentials });
               }
               return refreshCredential(
                 { profileName: name, profile, record, storage: state.storage, cliName: n },
-                { http: await ctx.http(), clock: ctx.deps.clock, credentials },
+                { http: await ctx.http(profile), clock: ctx.deps.clock, credentials },
               );
             });
           },

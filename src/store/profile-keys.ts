@@ -1,3 +1,4 @@
+import { isAbsolute, resolve } from 'node:path';
 import { isLoopbackHost } from '../loopback/hosts.js';
 
 /** A profile: where to log in, and what to do with the result. No secret is ever kept here. */
@@ -17,6 +18,8 @@ export interface Profile {
   storage?: StorageSetting;
   prompt?: string;
   assertionAudience?: 'issuer' | 'token-endpoint';
+  /** Extra CA certificates (PEM file) to trust for this profile's IdP and backend. */
+  caFile?: string;
 }
 
 export type StorageSetting = 'auto' | 'keychain' | 'file';
@@ -215,6 +218,20 @@ export const PROFILE_KEYS: readonly KeySpec[] = [
     default: 'issuer',
     parse: oneOf('assertion audience', ['issuer', 'token-endpoint'] as const),
     schema: { enum: ['issuer', 'token-endpoint'] },
+  },
+  {
+    key: 'caFile',
+    flag: 'ca-file',
+    arg: '<pem>',
+    description: 'extra CA certificates (PEM) to trust for this profile: a private IdP, or a TLS-inspecting proxy',
+    // Kept as an absolute path; whether it is readable is checked when it is used, so a moved
+    // file never makes the whole config unreadable.
+    parse: (raw) => {
+      const value = raw.trim();
+      if (!value) throw new Error('ca file must not be empty');
+      return isAbsolute(value) ? value : resolve(value);
+    },
+    schema: string,
   },
 ];
 
