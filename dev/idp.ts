@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import Provider from 'oidc-provider';
@@ -37,6 +38,8 @@ export interface DevIdpOptions {
   /** Lifetime of client-credentials access tokens, and of device codes (seconds). */
   clientCredentialsTtl?: number;
   deviceCodeTtl?: number;
+  /** Serve https with this key and certificate (PEM) instead of http. */
+  tls?: { key: string; cert: string };
 }
 
 export interface DevIdp {
@@ -63,9 +66,9 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const signingKey = { ...(await exportJWK(privateKey)), kid: 'dev-key-1', alg: 'RS256', use: 'sig' } as JWK & { kid: string };
 
-  const server: Server = createServer();
+  const server: Server = options.tls ? createHttpsServer(options.tls) : createServer();
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const issuer = `${options.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const provider = new Provider(issuer, {
     clients: [
