@@ -85,20 +85,25 @@ export async function browserLogin(input: BrowserLoginInput, deps: BrowserLoginD
       progress.stop();
     }
 
-    let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+    const finishing = out.progress(profile.backendUrl ? 'Completing the sign-in and the backend exchange…' : 'Completing the sign-in…');
     try {
-      tokens = await client.authorizationCodeGrant(config, callback.url, {
-        pkceCodeVerifier: codeVerifier,
-        expectedState: state,
-        expectedNonce: nonce,
-        idTokenExpected: true,
-      });
-    } catch (error) {
-      throw oidcError(error, callback.url.searchParams.has('error') ? 'authorization' : 'token', profile.issuer);
+      let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+      try {
+        tokens = await client.authorizationCodeGrant(config, callback.url, {
+          pkceCodeVerifier: codeVerifier,
+          expectedState: state,
+          expectedNonce: nonce,
+          idTokenExpected: true,
+        });
+      } catch (error) {
+        throw oidcError(error, callback.url.searchParams.has('error') ? 'authorization' : 'token', profile.issuer);
+      }
+      const result = await completeLogin({ profileName, profile, tokens, config, via: 'browser', cliName: input.cliName }, deps);
+      succeeded = true;
+      return result;
+    } finally {
+      finishing.stop();
     }
-    const result = await completeLogin({ profileName, profile, tokens, config, via: 'browser', cliName: input.cliName }, deps);
-    succeeded = true;
-    return result;
   } finally {
     if (callback) await callback.finish({ ok: succeeded });
     await listener.close();
