@@ -19,4 +19,7 @@ export XDG_DATA_HOME="$data"
 # display for gnome-keyring's prompter).
 printf '%s' latchkey-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null
 export LATCHKEY_TEST_SECRET_SERVICE=1
+# The daemon of this session, for the e2e test that stops it.
+LATCHKEY_TEST_KEYRING_PID=$(pgrep -n -f 'gnome-keyring-daemon' || true)
+export LATCHKEY_TEST_KEYRING_PID
 "$@"
