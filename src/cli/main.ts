@@ -27,6 +27,11 @@ export async function runCli(args: string[], deps: Deps = createDeps(), brand: B
 
 /** The process entry point (bin/latchkey.js): the only place that calls `process.exit`. */
 export async function main(brand: Brand = LATCHKEY_BRAND): Promise<void> {
+  // `latchkey profile list | head -1`: a reader that goes away is not an error (as with gh, git).
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(ExitCode.ok);
+    throw error;
+  });
   const controller = new AbortController();
   let interrupts = 0;
   process.on('SIGINT', () => {

@@ -180,6 +180,19 @@ describe('output for scripts and terminals', () => {
     }
   });
 
+  it('a reader that goes away (| head -1) ends the CLI quietly with exit 0', async () => {
+    const { spawn } = await import('node:child_process');
+    const result = await new Promise<{ code: number | null; stderr: string }>((done) => {
+      const child = spawn(process.execPath, [BIN, 'completion', 'fish'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.stdout.destroy();
+      child.on('close', (code) => done({ code, stderr }));
+    });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+  });
+
   it('colours only on a terminal, and never with NO_COLOR or --no-color', async () => {
     // `script` gives the CLI a real pseudo-terminal.
     const token = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.';
