@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { EnvHttpProxyAgent, fetch as undiciFetch } from 'undici';
 import { NetworkError, TimeoutError } from './errors.js';
 import type { Output } from './io/output.js';
 
@@ -49,24 +48,39 @@ function redactHeaders(headers: Headers): string {
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD']);
+const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'];
 
 /**
- * Build the HTTP client every flow uses. undici's `EnvHttpProxyAgent` honours `HTTPS_PROXY`,
- * `HTTP_PROXY` and `NO_PROXY`; Node honours `NODE_EXTRA_CA_CERTS`, and `extraCa` adds the
- * profile's `caFile`. An idempotent request (discovery, JWKS) is retried once after a 5xx or a
- * dropped connection; a POST (the code exchange above all) never is. Failures become a
- * `NetworkError` (exit 5) that names the host.
+ * Build the HTTP client every flow uses. Where a proxy is configured (`HTTPS_PROXY`,
+ * `HTTP_PROXY`, with `NO_PROXY`) or the profile has a `caFile`, requests go through undici's
+ * `EnvHttpProxyAgent`; otherwise through Node's built-in fetch (undici too, already compiled
+ * into Node: importing the undici package costs ~100 ms of start-up that a login without a
+ * proxy does not need). Node honours `NODE_EXTRA_CA_CERTS` either way. An idempotent request
+ * (discovery, JWKS) is retried once after a 5xx or a dropped connection; a POST (the code
+ * exchange above all) never is. Failures become a `NetworkError` (exit 5) that names the host.
  */
-export function createHttp(options: HttpOptions): Http {
-  // Setting `ca` replaces Node's default list, so it is rebuilt: system roots, NODE_EXTRA_CA_CERTS, caFile.
-  const ca = options.extraCa === undefined ? undefined : [...rootCertificates, ...extraCaCertsFromEnv(), options.extraCa];
-  const tls = ca ? { ca } : {};
-  const dispatcher = new EnvHttpProxyAgent({
-    connect: { timeout: options.connectTimeoutMs ?? 10_000, ...tls },
-    requestTls: tls,
-    headersTimeout: options.responseTimeoutMs ?? 30_000,
-    bodyTimeout: options.responseTimeoutMs ?? 30_000,
-  });
+export async function createHttp(options: HttpOptions, env: NodeJS.ProcessEnv = process.env): Promise<Http> {
+  const responseTimeoutMs = options.responseTimeoutMs ?? 30_000;
+  let send: (url: string, init: RequestInit) => Promise<Response>;
+  if (options.extraCa !== undefined || PROXY_VARIABLES.some((name) => env[name])) {
+    const { EnvHttpProxyAgent, fetch: undiciFetch } = await import('undici');
+    // Setting `ca` replaces Node's default list, so it is rebuilt: system roots, NODE_EXTRA_CA_CERTS, caFile.
+    const ca = options.extraCa === undefined ? undefined : [...rootCertificates, ...extraCaCertsFromEnv(env), options.extraCa];
+    const tls = ca ? { ca } : {};
+    const dispatcher = new EnvHttpProxyAgent({
+      connect: { timeout: options.connectTimeoutMs ?? 10_000, ...tls },
+      requestTls: tls,
+      headersTimeout: responseTimeoutMs,
+      bodyTimeout: responseTimeoutMs,
+    });
+    send = (url, init) => undiciFetch(url, { ...(init as object), dispatcher } as never) as unknown as Promise<Response>;
+  } else {
+    // Node's fetch connects within 10 s by default; the whole exchange gets `responseTimeoutMs`.
+    send = (url, init) => {
+      const timeout = AbortSignal.timeout(responseTimeoutMs);
+      return globalThis.fetch(url, { ...init, signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout });
+    };
+  }
   const { out } = options;
   const fetch: Fetch = async (input, init = {}) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
@@ -79,7 +93,7 @@ export function createHttp(options: HttpOptions): Http {
       out.debug(`→ ${method} ${redactUrl(url)} ${redactHeaders(headers)}`);
       let response: Response;
       try {
-        response = (await undiciFetch(url, { ...(init as object), headers, dispatcher } as never)) as unknown as Response;
+        response = await send(url, { ...init, headers });
       } catch (error) {
         const failure = networkError(url, error);
         if (retry && RETRYABLE_CODES.has(rootCode(error)) && !init.signal?.aborted) {
@@ -114,8 +128,8 @@ function rootCode(error: unknown): string {
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function extraCaCertsFromEnv(): string[] {
-  const file = process.env.NODE_EXTRA_CA_CERTS;
+function extraCaCertsFromEnv(env: NodeJS.ProcessEnv): string[] {
+  const file = env.NODE_EXTRA_CA_CERTS;
   if (!file) return [];
   try {
     return [readFileSync(file, 'utf8')];

@@ -125,11 +125,14 @@ export class Context {
       });
       if (!extraCa.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`the profile's caFile ${profile.caFile} holds no PEM certificate`);
     }
-    return createHttp({
-      out: this.out,
-      userAgent: `${this.brand.name}/${this.brand.version} (node ${process.version}; ${process.platform})`,
-      ...(extraCa !== undefined ? { extraCa } : {}),
-    });
+    return createHttp(
+      {
+        out: this.out,
+        userAgent: `${this.brand.name}/${this.brand.version} (node ${process.version}; ${process.platform})`,
+        ...(extraCa !== undefined ? { extraCa } : {}),
+      },
+      this.deps.env,
+    );
   }
 
   /** Print `value` as JSON on stdout when `--json` is set; returns whether it did. */

@@ -31,6 +31,11 @@ export interface LoginSetup {
   configDir: string;
   /** What the scripted browser did, one entry per step. */
   uaLog(): Array<Record<string, unknown>>;
+  /**
+   * The same, once the browser has finished: it runs on its own and reads the final page after
+   * the CLI may already have exited.
+   */
+  uaDone(): Promise<Array<Record<string, unknown>>>;
   run(args: string[], options?: RunOptions & { ua?: string; user?: string }): Promise<RunResult>;
 }
 
@@ -57,10 +62,16 @@ export async function loginSetup(stack: Stack, profileArgs: string[] = [], { bac
     ...profileArgs,
   ]);
   if (added.code !== 0) throw new Error(`profile add failed: ${added.stderr}`);
+  const uaLog = () => (existsSync(uaLogFile) ? readFileSync(uaLogFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) : []);
+  const FINAL = new Set(['callback', 'device-done', 'stuck', 'error', 'too-many-hops']);
   return {
     configDir,
     run,
-    uaLog: () => (existsSync(uaLogFile) ? readFileSync(uaLogFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) : []),
+    uaDone: async () => {
+      await until(() => uaLog().some((entry) => FINAL.has(String(entry.step))));
+      return uaLog();
+    },
+    uaLog,
   };
 }
 

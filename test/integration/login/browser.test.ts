@@ -35,7 +35,7 @@ describe('latchkey login (browser, against oidc-provider and the reference backe
     expect(login.stderr).toContain('Logged in to demo as ada@example.com');
     // The URL is always printed for SSH users, and the browser page says it worked without caching.
     expect(login.stderr).toMatch(/http:\/\/127\.0\.0\.1:\d+\/auth\?/);
-    expect(setup.uaLog().at(-1)).toEqual({ step: 'callback', status: 200, title: 'Signed in', cacheControl: 'no-store' });
+    expect((await setup.uaDone()).at(-1)).toEqual({ step: 'callback', status: 200, title: 'Signed in', cacheControl: 'no-store' });
     expect(tokenRequests() - before).toBe(1);
 
     const token = await setup.run(['token']);
@@ -68,7 +68,7 @@ describe('latchkey login (browser, against oidc-provider and the reference backe
       expect(login.stderr).toContain('latchkey login --with-token -p demo');
       expect(login.stderr).not.toMatch(/\n\s+at /);
       expect(refusing.backend.refusals).toEqual(['unknown_user: no user for sub ada']);
-      expect(setup.uaLog().at(-1)).toMatchObject({ step: 'callback', status: 400, title: 'Sign-in did not complete' });
+      expect((await setup.uaDone()).at(-1)).toMatchObject({ step: 'callback', status: 400, title: 'Sign-in did not complete' });
       expect((await setup.run(['token'])).code).toBe(3);
       expect(stored(setup.configDir)).toBe('');
     } finally {
@@ -96,7 +96,7 @@ describe('latchkey login (browser, against oidc-provider and the reference backe
     const login = await setup.run(['login'], { ua: 'deny' });
     expect(login.code).toBe(4);
     expect(login.stderr).toContain('the IdP refused the sign-in (access_denied: End-User aborted interaction)');
-    expect(setup.uaLog().at(-1)).toMatchObject({ step: 'callback', status: 400 });
+    expect((await setup.uaDone()).at(-1)).toMatchObject({ step: 'callback', status: 400 });
     expect((await setup.run(['token'])).code).toBe(3);
   });
 
@@ -107,7 +107,7 @@ describe('latchkey login (browser, against oidc-provider and the reference backe
     const attack = await loginSetup(stack);
     const attacked = await attack.run(['login'], { ua: 'attack' });
     expect(attacked.code, attacked.stderr).toBe(0);
-    const statuses = Object.fromEntries(attack.uaLog().map((e) => [e.step, e.status]));
+    const statuses = Object.fromEntries((await attack.uaDone()).map((e) => [e.step, e.status]));
     expect(statuses).toMatchObject({ 'forged-state': 400, 'no-state': 400, favicon: 404, 'wrong-host': 404, post: 404 });
     expect([414, 431]).toContain(statuses.huge);
     expect(statuses.callback).toBe(200);

@@ -27,8 +27,8 @@ describe('latchkey login --device', () => {
       expect(login.stderr).toMatch(/open http:\/\/127\.0\.0\.1:\d+\/device and enter the code\s+[A-Z]{4}-[A-Z]{4}/);
       expect(login.stderr).toMatch(/\/device\?user_code=[A-Z]{4}-[A-Z]{4}/);
       expect(login.stderr).toContain('Logged in to demo as ada@example.com');
-      expect(setup.uaLog().map((e) => e.step)).toContain('device-confirm');
-      expect(setup.uaLog().at(-1)).toMatchObject({ step: 'device-done', title: 'Sign-in Success' });
+      expect((await setup.uaDone()).map((e) => e.step)).toContain('device-confirm');
+      expect((await setup.uaDone()).at(-1)).toMatchObject({ step: 'device-done', title: 'Sign-in Success' });
       const status = JSON.parse((await setup.run(['status', '--json'])).stdout).profiles[0];
       expect(status).toMatchObject({ loggedIn: true, source: 'device', email: 'ada@example.com' });
       expect((await setup.run(['token'])).code).toBe(0);

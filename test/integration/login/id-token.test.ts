@@ -35,7 +35,7 @@ describe('id_token checks (each refuses the login, nothing stored)', () => {
       expect(login.stderr).toContain('nothing was stored');
       expect(existsSync(join(setup.configDir, 'credentials.json'))).toBe(false);
       expect(stack.backend.sessions.size).toBe(0);
-      expect(setup.uaLog().at(-1)).toMatchObject({ step: 'callback', status: 400 });
+      expect((await setup.uaDone()).at(-1)).toMatchObject({ step: 'callback', status: 400 });
     } finally {
       stack.idp.tamperIdToken = undefined;
     }
