@@ -15,7 +15,7 @@ const NODE = process.execPath;
 function run(command, args, { env = {}, input = '' } = {}) {
   return new Promise((done, fail) => {
     const started = process.hrtime.bigint();
-    const child = spawn(command, args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', ...env }, stdio: ['pipe', 'ignore', 'pipe'] });
+    const child = spawn(command, args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', ...(process.env.DBUS_SESSION_BUS_ADDRESS ? { DBUS_SESSION_BUS_ADDRESS: process.env.DBUS_SESSION_BUS_ADDRESS } : {}), ...env }, stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', fail);

@@ -6,6 +6,7 @@ import type { Http } from '../http.js';
 import { startCallbackListener, type ReceivedCallback } from '../loopback/listener.js';
 import { effective, type Profile } from '../store/profile-keys.js';
 import type { Credentials } from '../store/credentials.js';
+import { preloadConfigWriter } from '../store/profiles.js';
 import { completeLogin } from './complete.js';
 import { discover, loadOpenIdClient, oidcError } from './oidc.js';
 import type { LoginResult } from './with-token.js';
@@ -78,6 +79,9 @@ export async function browserLogin(input: BrowserLoginInput, deps: BrowserLoginD
       });
     }
 
+    // While the user signs in: load what the rest of the login needs (id_token check, config write).
+    preloadConfigWriter();
+    import('jose').catch(() => undefined);
     const progress = out.progress('Waiting for the sign-in in the browser… (Ctrl-C to cancel)');
     try {
       callback = await waitFor(listener.received, input.timeoutMs, deps.signal, input.cliName);

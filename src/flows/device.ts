@@ -4,6 +4,7 @@ import type { Clock } from '../io/clock.js';
 import type { Output } from '../io/output.js';
 import type { Http } from '../http.js';
 import type { Credentials } from '../store/credentials.js';
+import { preloadConfigWriter } from '../store/profiles.js';
 import { effective, type Profile } from '../store/profile-keys.js';
 import { completeLogin } from './complete.js';
 import { discover, loadOpenIdClient, oidcError } from './oidc.js';
@@ -57,6 +58,9 @@ export async function deviceLogin(input: DeviceLoginInput, deps: DeviceLoginDeps
     await deps.openBrowser(complete ?? authorization.verification_uri).catch((error: Error) => out.debug(`no browser opened: ${error.message}`));
   }
 
+  // While the user confirms: load what the rest of the login needs (id_token check, config write).
+  preloadConfigWriter();
+  import('jose').catch(() => undefined);
   // The IdP says when the code expired (expired_token); a local deadline a little later ends
   // the wait even if it never does. Ctrl-C ends it at once.
   const expiry = AbortSignal.timeout((authorization.expires_in + 30) * 1000);

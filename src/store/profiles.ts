@@ -125,6 +125,14 @@ export class ProfileStore {
 }
 
 /** Create `dir` (and parents) with mode 0700; tighten it if it exists with a looser mode. */
+/**
+ * Start loading what writing the config needs (conf, ~100 ms) while something slower happens
+ * anyway, such as the user signing in in the browser.
+ */
+export function preloadConfigWriter(): void {
+  import('conf').catch(() => undefined);
+}
+
 export function ensurePrivateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (process.platform !== 'win32') {
