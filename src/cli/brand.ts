@@ -13,6 +13,10 @@ export interface Brand {
   version: string;
   /** Profiles that exist without `profile add` (a product's `prod`/`stage`). */
   builtinProfiles?: Record<string, Profile>;
+  /** Values every profile added with `profile add` starts from (a product's issuer, client id…). */
+  defaults?: Partial<Profile>;
+  /** One line under the usage in `--help`. */
+  description?: string;
 }
 
 export const LATCHKEY_BRAND: Brand = {

@@ -106,9 +106,15 @@ export class Context {
     const storageOverride = this.storageOverride();
     this.#credentials = new Credentials({
       profiles: this.profiles,
-      keychain: new KeychainSecretStore({ service: this.brand.keychainService, timeoutMs: (Number.isFinite(timeout) && timeout > 0 ? timeout : 5) * 1000 }),
+      keychain: new KeychainSecretStore({
+        service: this.brand.keychainService,
+        timeoutMs: (Number.isFinite(timeout) && timeout > 0 ? timeout : 5) * 1000,
+        storageEnv: this.envName('STORAGE'),
+      }),
       file: new FileSecretStore({ dir: this.configDir, service: this.brand.keychainService, warn: (m) => this.out.warn(m) }),
       out: this.out,
+      cliName: this.brand.name,
+      envPrefix: this.brand.envPrefix,
       ...(storageOverride ? { storageOverride } : {}),
     });
     return this.#credentials;
@@ -132,6 +138,42 @@ export class Context {
         ...(extraCa !== undefined ? { extraCa } : {}),
       },
       this.deps.env,
+    );
+  }
+
+  /**
+   * The credential in force for the profile, as `token` prints it: the env overrides, else the
+   * stored one, refreshed or re-minted first when it has (nearly) expired. For `extraCommands`
+   * of an embedding CLI too.
+   */
+  async token(options: { profileName?: string; forceRenew?: boolean } = {}): Promise<{ token: string; source: import('../flows/get-token.js').TokenSource }> {
+    const { name, profile } = this.requireProfile(options.profileName);
+    const { getToken } = await import('../flows/get-token.js');
+    return getToken(
+      { profileName: name, profile, globalTokenEnv: this.envName('TOKEN'), program: this.brand.name, forceRenew: options.forceRenew === true },
+      {
+        env: this.deps.env,
+        clock: this.deps.clock,
+        credentials: () => this.credentials(),
+        renew: async ({ record, state }) => {
+          const [{ withLock }, { refreshCredential }, { remintServiceToken }, { join }] = await Promise.all([
+            import('../store/lock.js'),
+            import('../flows/refresh.js'),
+            import('../flows/client-credentials.js'),
+            import('node:path'),
+          ]);
+          const credentials = await this.credentials();
+          // One refresh per profile at a time: a rotated refresh token works only once, so a
+          // second `token` running meanwhile takes the first one's result instead.
+          return withLock(join(this.configDir, `${name}.refresh.lock`), async () => {
+            const current = await credentials.load(name);
+            if (current && current.record.token !== record.token) return current.record;
+            const deps = { http: await this.http(profile), clock: this.deps.clock, credentials };
+            if (record.kind === 'service') return remintServiceToken({ profileName: name, profile, record, storage: state.storage }, deps);
+            return refreshCredential({ profileName: name, profile, record, storage: state.storage, cliName: this.brand.name }, deps);
+          });
+        },
+      },
     );
   }
 

@@ -69,7 +69,7 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
     }
     const { loginWithToken } = await import('../flows/with-token.js');
     const result = await loginWithToken(
-      { profileName: name, profile, token, via: options.token !== undefined ? 'token-arg' : 'with-token' },
+      { profileName: name, profile, token, via: options.token !== undefined ? 'token-arg' : 'with-token', cliName: ctx.brand.name },
       { credentials: await ctx.credentials(), clock: ctx.deps.clock, http: () => ctx.http(profile) },
     );
     reportLogin(ctx, result);

@@ -16,17 +16,13 @@ export function registerLogout(program: Command, contextFor: ContextFor, brand: 
       const credentials = await ctx.credentials();
       const profiles = ctx.allProfiles();
       const loggedOut: string[] = [];
+      const { logout } = await import('../flows/logout.js');
       for (const name of names) {
         const profile = profiles[name];
-        if (options.revoke && profile) {
-          // A credential that cannot be read (keychain gone) is still removed below.
-          const stored = await credentials.load(name).catch(() => undefined);
-          if (stored) {
-            const { revokeAtIdp } = await import('../flows/revoke.js');
-            await revokeAtIdp({ profileName: name, profile, record: stored.record }, { http: await ctx.http(profile), clock: ctx.deps.clock, out: ctx.out });
-          }
-        }
-        if (await credentials.remove(name)) loggedOut.push(name);
+        const removed = profile
+          ? await logout({ profileName: name, profile, revoke: options.revoke }, { credentials, http: () => ctx.http(profile), clock: ctx.deps.clock, out: ctx.out })
+          : await credentials.remove(name);
+        if (removed) loggedOut.push(name);
       }
       if (ctx.json({ loggedOut })) return;
       if (loggedOut.length === 0) ctx.out.info(options.all ? 'No profile was logged in.' : `Profile "${names[0]}" was not logged in.`);

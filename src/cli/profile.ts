@@ -54,7 +54,9 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
     const created: Record<string, unknown> = {};
     for (const spec of PROFILE_KEYS) {
       const raw = options[camel(spec.flag)];
+      const preset = brand.defaults?.[spec.key];
       if (typeof raw === 'string') created[spec.key] = parseOrUsage(spec.key, raw).value;
+      else if (preset !== undefined) created[spec.key] = preset;
       else if (spec.required) throw new UsageError(`--${spec.flag} is required`, { hint: `${n} profile add ${name} --issuer <url> --client-id <id>` });
     }
     const result = await ctx.profiles.update((config) => {

@@ -25,9 +25,9 @@ const EXIT_CODES = Object.entries({
 }).map(([code, text]) => `  ${code.padStart(3)}  ${text}`);
 
 /** The commander tree: global options, every command, examples and the exit-code table. */
-export function createProgram(brand: Brand, deps: Deps, signal: AbortSignal): Command {
+export function createProgram(brand: Brand, deps: Deps, signal: AbortSignal, extraCommands?: (program: Command, contextFor: ContextFor) => void): Command {
   const program = new Command(brand.name)
-    .description('Browser-based login for the command line: OAuth 2.0 + PKCE, a backend token exchange, credentials in the OS keychain.')
+    .description(brand.description ?? 'Browser-based login for the command line: OAuth 2.0 + PKCE, a backend token exchange, credentials in the OS keychain.')
     .version(brand.version, '-V, --version')
     .addOption(new Option('-p, --profile <name>', 'profile to use (default: the default profile)').env(`${brand.envPrefix}_PROFILE`))
     .option('--json', 'machine-readable output on stdout')
@@ -60,6 +60,7 @@ ${EXIT_CODES.join('\n')}`,
   registerToken(program, contextFor, brand);
   registerProfile(program, contextFor, brand);
   registerCompletion(program, contextFor, brand);
+  extraCommands?.(program, contextFor);
 
   program.commands.forEach(function exitOverrideAll(command) {
     command.exitOverride();

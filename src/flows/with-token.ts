@@ -13,6 +13,8 @@ export interface WithTokenInput {
   token: string;
   /** `with-token` (stdin) or `token-arg` (argv). */
   via: 'with-token' | 'token-arg';
+  /** The command's name, for hints. */
+  cliName?: string;
 }
 
 export interface WithTokenDeps {
@@ -36,7 +38,7 @@ export interface LoginResult {
  */
 export async function loginWithToken(input: WithTokenInput, deps: WithTokenDeps): Promise<LoginResult> {
   const token = input.token.trim();
-  if (!token) throw new UsageError('no token given', { hint: 'Pipe it on stdin: echo "$TOKEN" | latchkey login --with-token' });
+  if (!token) throw new UsageError('no token given', { hint: `Pipe it on stdin: echo "$TOKEN" | ${input.cliName ?? 'latchkey'} login --with-token` });
   if (/\s/.test(token)) throw new UsageError('the token contains whitespace; give exactly one token');
 
   const record: CredentialRecord = { kind: 'api_key', token, obtainedAt: deps.clock.now().toISOString(), via: input.via };

@@ -11,6 +11,9 @@ export interface CredentialsOptions {
   out: Output;
   /** `LATCHKEY_STORAGE`: overrides every profile's `storage` for this run. */
   storageOverride?: StorageSetting;
+  /** The CLI's name and env prefix, for hints (`latchkey`, `LATCHKEY`; or an embedding CLI's). */
+  cliName?: string;
+  envPrefix?: string;
 }
 
 /**
@@ -46,7 +49,7 @@ export class Credentials {
         if (setting === 'keychain' || !(error instanceof KeychainUnavailableError)) {
           if (error instanceof KeychainUnavailableError) {
             throw new KeychainUnavailableError(error.message, {
-              hint: `Profile "${name}" requires the keychain (storage: keychain). Start or unlock it, or allow the file fallback: latchkey profile set ${name} storage auto (or LATCHKEY_STORAGE=file for one run).`,
+              hint: `Profile "${name}" requires the keychain (storage: keychain). Start or unlock it, or allow the file fallback: ${this.#o.cliName ?? 'latchkey'} profile set ${name} storage auto (or ${this.#o.envPrefix ?? 'LATCHKEY'}_STORAGE=file for one run).`,
               cause: error,
             });
           }

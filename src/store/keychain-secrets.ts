@@ -13,6 +13,8 @@ export interface KeychainSecretStoreOptions {
    * are split into numbered entries behind a small manifest.
    */
   maxEntryLength?: number;
+  /** The variable that chooses the store for one run, named in hints (LATCHKEY_STORAGE). */
+  storageEnv?: string;
 }
 
 const MANIFEST = 'latchkey-chunked:v1:';
@@ -37,11 +39,13 @@ export class KeychainSecretStore implements SecretStore {
   readonly #service: string;
   readonly #timeoutMs: number;
   readonly #maxEntry: number;
+  readonly #storageEnv: string;
 
   constructor(options: KeychainSecretStoreOptions) {
     this.#service = options.service;
     this.#timeoutMs = options.timeoutMs ?? 5000;
     this.#maxEntry = options.maxEntryLength ?? DEFAULT_MAX_ENTRY;
+    this.#storageEnv = options.storageEnv ?? 'LATCHKEY_STORAGE';
     this.location = process.platform === 'darwin' ? 'macOS Keychain' : process.platform === 'win32' ? 'Windows Credential Manager' : 'Secret Service';
   }
 
@@ -154,7 +158,7 @@ export class KeychainSecretStore implements SecretStore {
   #unavailable(action: string, cause: unknown): KeychainUnavailableError {
     const reason = cause instanceof Error ? cause.message : String(cause);
     return new KeychainUnavailableError(`the OS keychain (${this.location}) could not ${action === 'load' ? 'be loaded' : action}: ${reason}`, {
-      hint: 'Unlock or start your keychain (on Linux: a Secret Service such as gnome-keyring on the D-Bus session bus), or use the file store: --storage file, or LATCHKEY_STORAGE=file.',
+      hint: `Unlock or start your keychain (on Linux: a Secret Service such as gnome-keyring on the D-Bus session bus), or use the file store: --storage file, or ${this.#storageEnv}=file.`,
       cause,
     });
   }

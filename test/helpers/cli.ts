@@ -17,6 +17,8 @@ export interface RunOptions {
   input?: string;
   configDir?: string;
   timeoutMs?: number;
+  /** Another CLI script than latchkey's bin (an embedding product's). */
+  bin?: string;
   /** Called with the child process once started (to signal it mid-run). */
   onSpawn?: (child: ChildProcess) => void;
 }
@@ -39,7 +41,7 @@ export function runCli(args: string[], options: RunOptions = {}): Promise<RunRes
     else env[key] = value;
   }
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [options.bin ?? BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -1,0 +1,120 @@
+/**
+ * latchkey as a library: the browser, device and client-credentials logins, the backend
+ * exchange, tokens with refresh, logout, token inspection, the profile and secret stores, and
+ * `createCli` to put all of it in a product CLI under its own name.
+ *
+ * Everything the CLI does is here; the server half of the contract is `latchkey/backend`.
+ * Heavy dependencies (openid-client, undici, the keychain binding, conf) load only when a
+ * function that needs them runs.
+ *
+ * @packageDocumentation
+ */
+import { createBrowserOpener } from './io/browser.js';
+import { systemClock, type Clock } from './io/clock.js';
+import { createOutput, type Output } from './io/output.js';
+import { createHttp, type Http } from './http.js';
+import { Credentials } from './store/credentials.js';
+import { FileSecretStore } from './store/file-secrets.js';
+import { KeychainSecretStore } from './store/keychain-secrets.js';
+import type { StorageSetting } from './store/profile-keys.js';
+import { ProfileStore } from './store/profiles.js';
+import type { SecretStore } from './store/secrets.js';
+import { decodeJwt } from './token/decode.js';
+import { inspect, type InspectOptions, type Inspection } from './token/inspect.js';
+
+// The CLI, branded.
+export { createCli, brandOf, type CliOptions, type LatchkeyCli } from './cli/create-cli.js';
+export type { Context as CommandContext } from './cli/context.js';
+
+// Logins and tokens.
+export { browserLogin as loginWithBrowser, type BrowserLoginInput, type BrowserLoginDeps } from './flows/browser.js';
+export { deviceLogin as loginWithDevice, type DeviceLoginInput, type DeviceLoginDeps } from './flows/device.js';
+export { clientCredentialsLogin as loginWithClientCredentials, loadPrivateKey, type ServiceAuth, type ClientCredentialsDeps } from './flows/client-credentials.js';
+export { loginWithToken, type WithTokenInput, type LoginResult } from './flows/with-token.js';
+export { exchangeIdToken, CREDENTIAL_KEYS, type ExchangeInput, type ExchangedCredential } from './exchange/cli-auth.js';
+export { getToken, envOverride, type GetTokenInput, type GetTokenDeps, type TokenSource } from './flows/get-token.js';
+export { refreshCredential } from './flows/refresh.js';
+export { logout } from './flows/logout.js';
+
+// Inspection.
+export { decodeJwt, normalizeTokenInput, NotAJwtError, type DecodedJwt } from './token/decode.js';
+export { chooseAudience, classify, hasErrors, type Diagnostic, type DiagnosticCode, type Inspection, type InspectOptions, type TokenKind } from './token/inspect.js';
+export { verifySignature } from './token/verify.js';
+export { renderInspection } from './token/render.js';
+
+// Storage.
+export { ProfileStore, type ConfigFile, type LoginState } from './store/profiles.js';
+export { PROFILE_KEYS, parseProfileValue, type Profile, type StorageSetting } from './store/profile-keys.js';
+export { Credentials } from './store/credentials.js';
+export { KeychainSecretStore } from './store/keychain-secrets.js';
+export { FileSecretStore } from './store/file-secrets.js';
+export type { SecretStore, CredentialRecord } from './store/secrets.js';
+
+// Side effects flows receive, and errors.
+export { createHttp, type Http } from './http.js';
+export { fixedClock, systemClock, type Clock } from './io/clock.js';
+export { createOutput, type Output, type Streams } from './io/output.js';
+export * from './errors.js';
+
+/**
+ * Decode and diagnose a JWT (no network): kind, audience by priority, and the diagnostics.
+ * Throws `NotAJwtError` (exit 2) for input that is not a JWT.
+ */
+export function inspectToken(token: string, options: Partial<InspectOptions> = {}): Inspection {
+  return inspect(decodeJwt(token), { now: new Date(), ...options });
+}
+
+/** A profile store over `<dir>/config.json`. */
+export function createProfileStore(options: { dir: string; name?: string }): ProfileStore {
+  return new ProfileStore({ dir: options.dir, ...(options.name ? { name: options.name } : {}) });
+}
+
+/** The OS keychain (service = your CLI's name) or the 0600 credentials file in `dir`. */
+export function createSecretStore(options: { kind: 'keychain'; service: string; timeoutMs?: number } | { kind: 'file'; service: string; dir: string }): SecretStore {
+  return options.kind === 'keychain'
+    ? new KeychainSecretStore({ service: options.service, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) })
+    : new FileSecretStore({ dir: options.dir, service: options.service });
+}
+
+/** Everything the login functions take, built with real side effects. */
+export interface LoginDeps {
+  http: Http;
+  credentials: Credentials;
+  clock: Clock;
+  out: Output;
+  openBrowser: (url: string) => Promise<void>;
+  signal: AbortSignal;
+}
+
+/**
+ * The real dependencies for `loginWithBrowser`, `loginWithDevice`, `loginWithClientCredentials`,
+ * `getToken` and `logout`, for a CLI whose config lives in `configDir`.
+ */
+export async function createLoginDeps(options: {
+  configDir: string;
+  /** Your CLI's name: the keychain service and message prefix. Default `latchkey`. */
+  name?: string;
+  storage?: StorageSetting;
+  debug?: boolean;
+  signal?: AbortSignal;
+}): Promise<LoginDeps> {
+  const name = options.name ?? 'latchkey';
+  const out = createOutput({ stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }, { debug: options.debug === true, color: process.stderr.isTTY === true && !process.env.NO_COLOR, name });
+  const profiles = new ProfileStore({ dir: options.configDir, name });
+  const credentials = new Credentials({
+    profiles,
+    keychain: new KeychainSecretStore({ service: name }),
+    file: new FileSecretStore({ dir: options.configDir, service: name, warn: (m) => out.warn(m) }),
+    out,
+    cliName: name,
+    ...(options.storage ? { storageOverride: options.storage } : {}),
+  });
+  return {
+    http: await createHttp({ out, userAgent: `${name} (latchkey; node ${process.version})` }),
+    credentials,
+    clock: systemClock,
+    out,
+    openBrowser: createBrowserOpener(process.env),
+    signal: options.signal ?? new AbortController().signal,
+  };
+}

@@ -1,0 +1,63 @@
+// A consumer of the published package: only `latchkey` and `latchkey/backend`, no deep imports.
+// Type-checked by test/integration/library.test.ts (tsc -p test/types).
+import { Command } from 'commander';
+import {
+  createCli,
+  createLoginDeps,
+  createProfileStore,
+  createSecretStore,
+  ExitCode,
+  exchangeIdToken,
+  getToken,
+  inspectToken,
+  LatchkeyError,
+  loginWithBrowser,
+  loginWithClientCredentials,
+  loginWithDevice,
+  logout,
+  NotLoggedInError,
+  type CliOptions,
+  type Inspection,
+  type LatchkeyCli,
+  type LoginResult,
+  type Profile,
+} from 'latchkey';
+import { createCliAuthHandler, createIdTokenVerifier, type VerifyResult } from 'latchkey/backend';
+
+const profile: Profile = { issuer: 'https://login.acme.example/', clientId: 'acmectl' };
+const options: CliOptions = {
+  name: 'acmectl',
+  defaults: profile,
+  extraCommands(program: Command, context) {
+    program.command('hello').action(async (_o: unknown, command: Command) => {
+      const { token } = await context(command).token();
+      context(command).out.data(token.length > 0 ? 'hi' : 'nobody');
+    });
+  },
+};
+const cli: LatchkeyCli = createCli(options);
+const code: Promise<number> = cli.run(['status']);
+
+async function flows(): Promise<void> {
+  const deps = await createLoginDeps({ configDir: '/tmp/acmectl', name: 'acmectl' });
+  const result: LoginResult = await loginWithBrowser({ profileName: 'prod', profile, timeoutMs: 300_000, openBrowser: true, cliName: 'acmectl' }, deps);
+  await loginWithDevice({ profileName: 'prod', profile, openBrowser: false, cliName: 'acmectl' }, deps);
+  await loginWithClientCredentials({ profileName: 'svc', profile, auth: { clientSecret: 's' } }, deps);
+  const session = await exchangeIdToken({ profileName: 'prod', backendUrl: 'https://api', exchangePath: '/api/cli-auth', encoding: 'form', clientId: 'acmectl', idToken: 'x', cliName: 'acmectl' }, deps.http, deps.clock);
+  const current = await getToken({ profileName: 'prod', profile, globalTokenEnv: 'ACMECTL_TOKEN' }, { env: process.env, clock: deps.clock, credentials: async () => deps.credentials });
+  const removed: boolean = await logout({ profileName: 'prod', profile }, { credentials: deps.credentials, http: async () => deps.http, clock: deps.clock, out: deps.out });
+  void [result.email, session.token, current.source, removed];
+}
+
+const inspection: Inspection = inspectToken('a.b.c', { audiencePriority: ['acme-api'] });
+const kind: string = inspection.kind;
+const store = createProfileStore({ dir: '/tmp/acmectl', name: 'acmectl' });
+const secrets = createSecretStore({ kind: 'file', service: 'acmectl', dir: '/tmp/acmectl' });
+const exit: number = new NotLoggedInError('x').exitCode === ExitCode.notLoggedIn ? 0 : 1;
+const isError = (e: unknown): e is LatchkeyError => e instanceof LatchkeyError;
+
+const verify = createIdTokenVerifier({ issuer: profile.issuer, allowedClientIds: ['acmectl'] });
+const verified: Promise<VerifyResult> = verify('token');
+const handler = createCliAuthHandler({ verifier: verify, findUser: (claims) => ({ id: claims.sub }), mintSession: (user) => ({ token: `s-${user.id}` }) });
+
+void [code, flows, kind, store, secrets, exit, isError, verified, handler];
