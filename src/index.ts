@@ -24,36 +24,39 @@ import { inspect, type InspectOptions, type Inspection } from './token/inspect.j
 
 // The CLI, branded.
 export { createCli, brandOf, type CliOptions, type LatchkeyCli } from './cli/create-cli.js';
-export type { Context as CommandContext } from './cli/context.js';
+export type { Context as CommandContext, GlobalOptions } from './cli/context.js';
+export type { Brand } from './cli/brand.js';
+export type { Deps } from './deps.js';
+export type { BrowserOpener } from './io/browser.js';
 
 // Logins and tokens.
 export { browserLogin as loginWithBrowser, type BrowserLoginInput, type BrowserLoginDeps } from './flows/browser.js';
 export { deviceLogin as loginWithDevice, type DeviceLoginInput, type DeviceLoginDeps } from './flows/device.js';
 export { clientCredentialsLogin as loginWithClientCredentials, loadPrivateKey, type ServiceAuth, type ClientCredentialsDeps } from './flows/client-credentials.js';
-export { loginWithToken, type WithTokenInput, type LoginResult } from './flows/with-token.js';
+export { loginWithToken, type WithTokenInput, type WithTokenDeps, type LoginResult } from './flows/with-token.js';
 export { exchangeIdToken, CREDENTIAL_KEYS, type ExchangeInput, type ExchangedCredential } from './exchange/cli-auth.js';
 export { getToken, envOverride, type GetTokenInput, type GetTokenDeps, type TokenSource } from './flows/get-token.js';
-export { refreshCredential } from './flows/refresh.js';
+export { refreshCredential, type RefreshInput, type RefreshDeps } from './flows/refresh.js';
 export { logout } from './flows/logout.js';
 
 // Inspection.
-export { decodeJwt, normalizeTokenInput, NotAJwtError, type DecodedJwt } from './token/decode.js';
-export { chooseAudience, classify, hasErrors, type Diagnostic, type DiagnosticCode, type Inspection, type InspectOptions, type TokenKind } from './token/inspect.js';
-export { verifySignature } from './token/verify.js';
-export { renderInspection } from './token/render.js';
+export { decodeJwt, normalizeTokenInput, NotAJwtError, type DecodedJwt, type JsonObject } from './token/decode.js';
+export { chooseAudience, classify, hasErrors, type Diagnostic, type DiagnosticCode, type Inspection, type InspectOptions, type TokenKind, type DiagnosticLevel, type SignatureResult } from './token/inspect.js';
+export { verifySignature, type VerifyOptions } from './token/verify.js';
+export { renderInspection, type RenderOptions } from './token/render.js';
 
 // Storage.
-export { ProfileStore, type ConfigFile, type LoginState } from './store/profiles.js';
-export { PROFILE_KEYS, parseProfileValue, type Profile, type StorageSetting } from './store/profile-keys.js';
-export { Credentials } from './store/credentials.js';
-export { KeychainSecretStore } from './store/keychain-secrets.js';
-export { FileSecretStore } from './store/file-secrets.js';
+export { ProfileStore, type ConfigFile, type LoginState, type ProfileStoreOptions, type StorageKind } from './store/profiles.js';
+export { PROFILE_KEYS, parseProfileValue, type KeySpec, type Profile, type StorageSetting } from './store/profile-keys.js';
+export { Credentials, type CredentialsOptions } from './store/credentials.js';
+export { KeychainSecretStore, type KeychainSecretStoreOptions } from './store/keychain-secrets.js';
+export { FileSecretStore, type FileSecretStoreOptions } from './store/file-secrets.js';
 export type { SecretStore, CredentialRecord } from './store/secrets.js';
 
 // Side effects flows receive, and errors.
-export { createHttp, type Http } from './http.js';
+export { createHttp, type Fetch, type Http, type HttpOptions } from './http.js';
 export { fixedClock, systemClock, type Clock } from './io/clock.js';
-export { createOutput, type Output, type Streams } from './io/output.js';
+export { createOutput, type Output, type OutputOptions, type Progress, type Streams } from './io/output.js';
 export * from './errors.js';
 
 /**

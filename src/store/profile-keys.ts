@@ -29,7 +29,7 @@ export const DEFAULT_SCOPES = 'openid profile email offline_access';
 export const DEFAULT_REDIRECT_URI = 'http://127.0.0.1:0/callback';
 export const DEFAULT_EXCHANGE_PATH = '/api/cli-auth';
 
-interface KeySpec {
+export interface KeySpec {
   key: ProfileKey;
   /** The kebab-case flag of `profile add`. */
   flag: string;
