@@ -11,7 +11,7 @@ _latchkey() {
       -*) continue ;;
     esac
     case "${path:+$path }$word" in
-      'login'|'oauth'|'logout'|'status'|'token'|'token inspect'|'profile'|'profile list'|'profile add'|'profile set'|'profile show'|'profile use'|'profile remove'|'profile rm'|'completion') path="${path:+$path }$word" ;;
+      'login'|'oauth'|'logout'|'status'|'doctor'|'token'|'token inspect'|'profile'|'profile list'|'profile add'|'profile set'|'profile show'|'profile use'|'profile remove'|'profile rm'|'completion') path="${path:+$path }$word" ;;
       *) positional=$((positional + 1)) ;;
     esac
   done
@@ -42,11 +42,12 @@ _latchkey() {
     --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
   esac
   case "$path" in
-    '') commands='login oauth logout status token profile completion'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
+    '') commands='login oauth logout status doctor token profile completion'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
     'login') commands=''; options='--with-token --token --device --client-credentials --client-secret-stdin --private-key --key-id --no-browser --timeout -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
     'oauth') commands=''; options='--no-browser --timeout -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
     'logout') commands=''; options='--all --no-revoke -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
     'status') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
+    'doctor') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
     'token') commands='inspect'; options='--refresh -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
     'token inspect') commands=''; options='--verify --check --issuer --audience --audience-priority --jwks-uri --clock-skew -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
     'profile') commands='list add set show use remove rm'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;

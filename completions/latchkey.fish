@@ -5,6 +5,7 @@ complete -c latchkey -n '__fish_use_subcommand' -a 'login' -d 'log in: browser s
 complete -c latchkey -n '__fish_use_subcommand' -a 'oauth' -d 'the same browser login as "latchkey login"'
 complete -c latchkey -n '__fish_use_subcommand' -a 'logout' -d 'delete the profile'\''s stored credential (revoking it at the IdP where it can)'
 complete -c latchkey -n '__fish_use_subcommand' -a 'status' -d 'show every profile (or the -p one): logged in or not, as whom, until when, where'
+complete -c latchkey -n '__fish_use_subcommand' -a 'doctor' -d 'check what a login needs: network, TLS, proxy, clock, keychain, port, browser'
 complete -c latchkey -n '__fish_use_subcommand' -a 'token' -d 'print the profile'\''s credential, for $(latchkey token); renews it first when expired'
 complete -c latchkey -n '__fish_use_subcommand' -a 'profile' -d 'manage profiles (where to log in, and what to do with the result)'
 complete -c latchkey -n '__fish_use_subcommand' -a 'completion' -d 'print a shell completion script'
@@ -55,6 +56,13 @@ complete -c latchkey -n '__fish_seen_subcommand_from status' -l debug -d 'trace 
 complete -c latchkey -n '__fish_seen_subcommand_from status' -l no-color -d 'no colours (also NO_COLOR)'
 complete -c latchkey -n '__fish_seen_subcommand_from status' -l config-dir -d 'configuration directory' -r -F
 complete -c latchkey -n '__fish_seen_subcommand_from status' -s h -l help -d 'display help'
+complete -c latchkey -n '__fish_seen_subcommand_from doctor' -s V -l version -d 'output the version number'
+complete -c latchkey -n '__fish_seen_subcommand_from doctor' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(latchkey __complete profiles 2>/dev/null)'
+complete -c latchkey -n '__fish_seen_subcommand_from doctor' -l json -d 'machine-readable output on stdout'
+complete -c latchkey -n '__fish_seen_subcommand_from doctor' -l debug -d 'trace HTTP exchanges on stderr (secrets redacted)'
+complete -c latchkey -n '__fish_seen_subcommand_from doctor' -l no-color -d 'no colours (also NO_COLOR)'
+complete -c latchkey -n '__fish_seen_subcommand_from doctor' -l config-dir -d 'configuration directory' -r -F
+complete -c latchkey -n '__fish_seen_subcommand_from doctor' -s h -l help -d 'display help'
 complete -c latchkey -n '__fish_seen_subcommand_from token; and not __fish_seen_subcommand_from inspect' -a 'inspect' -d 'decode, classify and diagnose a JWT (argument, - for stdin, or the profile'\''s own)'
 complete -c latchkey -n '__fish_seen_subcommand_from token; and not __fish_seen_subcommand_from inspect' -l refresh -d 'renew the credential even if it has not expired'
 complete -c latchkey -n '__fish_seen_subcommand_from token; and not __fish_seen_subcommand_from inspect' -s V -l version -d 'output the version number'

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
+import { detectEnvironment } from '../io/environment.js';
 import { readAll } from '../io/output.js';
 import type { Brand } from './brand.js';
 import type { Context } from './context.js';
@@ -102,7 +103,7 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
   if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout must be a number of seconds, got "${options.timeout}"`);
   const { browserLogin } = await import('../flows/browser.js');
   const result = await browserLogin(
-    { profileName: name, profile, timeoutMs: timeout * 1000, openBrowser: options.browser !== false, cliName: ctx.brand.name },
+    { profileName: name, profile, timeoutMs: timeout * 1000, openBrowser: options.browser !== false, cliName: ctx.brand.name, environment: detectEnvironment(ctx.deps.env) },
     { http: await ctx.http(profile), credentials: await ctx.credentials(), clock: ctx.deps.clock, out: ctx.out, openBrowser: ctx.deps.openBrowser, signal: ctx.signal },
   );
   reportLogin(ctx, result);

@@ -9,6 +9,7 @@ import { registerProfile } from './profile.js';
 import { registerStatus } from './status.js';
 import { registerToken } from './token.js';
 import { registerCompletion } from './completion.js';
+import { registerDoctor } from './doctor.js';
 
 /** Builds the Context for the command being run (global options merged from every level). */
 export type ContextFor = (command: Command) => Context;
@@ -57,6 +58,7 @@ ${EXIT_CODES.join('\n')}`,
   registerLogin(program, contextFor, brand);
   registerLogout(program, contextFor, brand);
   registerStatus(program, contextFor, brand);
+  registerDoctor(program, contextFor, brand);
   registerToken(program, contextFor, brand);
   registerProfile(program, contextFor, brand);
   registerCompletion(program, contextFor, brand);

@@ -4,6 +4,7 @@ import type { Clock } from '../io/clock.js';
 import type { Output } from '../io/output.js';
 import type { Http } from '../http.js';
 import { startCallbackListener, type ReceivedCallback } from '../loopback/listener.js';
+import { browserUnreachable, type RunEnvironment } from '../io/environment.js';
 import { effective, type Profile } from '../store/profile-keys.js';
 import type { Credentials } from '../store/credentials.js';
 import { preloadConfigWriter } from '../store/profiles.js';
@@ -20,6 +21,8 @@ export interface BrowserLoginInput {
   openBrowser: boolean;
   /** The command's name, for hints (`latchkey`, or an embedding CLI's). */
   cliName: string;
+  /** Where this runs: over SSH or without a display, a local browser cannot be opened. */
+  environment?: RunEnvironment;
 }
 
 export interface BrowserLoginDeps {
@@ -45,6 +48,13 @@ export async function browserLogin(input: BrowserLoginInput, deps: BrowserLoginD
   const settings = effective(profile);
   const client = await loadOpenIdClient();
   const config = await discover(profile, deps.http, clock);
+  const where = input.environment;
+  const remote = where !== undefined && input.openBrowser && browserUnreachable(where);
+  if (remote && config.serverMetadata().device_authorization_endpoint) {
+    out.info(`No browser can be opened here (${where.ssh ? 'an SSH session' : 'no display'}); using the device flow instead. For the browser login, pass --no-browser and open the URL elsewhere.`);
+    const { deviceLogin } = await import('./device.js');
+    return deviceLogin({ profileName, profile, openBrowser: false, cliName: input.cliName, config }, deps);
+  }
 
   const codeVerifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
@@ -72,7 +82,13 @@ export async function browserLogin(input: BrowserLoginInput, deps: BrowserLoginD
     const authorizationUrl = client.buildAuthorizationUrl(config, parameters).href;
 
     out.info(`Sign in to ${profileName} in your browser. If it does not open, visit:\n\n  ${authorizationUrl}\n`);
-    if (input.openBrowser) {
+    if (where?.ssh) {
+      const port = listener.port;
+      out.info(`This is an SSH session: the browser must reach port ${port} here. From your own machine run\n\n  ssh -L ${port}:127.0.0.1:${port} <this host>\n\nthen open the URL above there. (A fixed port helps next time: profile set ${profileName} redirect-uri http://127.0.0.1:${port}/callback)\n`);
+    } else if (remote) {
+      out.info('No display here: open the URL above in a browser that can reach this machine.\n');
+    }
+    if (input.openBrowser && !remote) {
       await deps.openBrowser(authorizationUrl).catch((error: Error) => {
         const device = config.serverMetadata().device_authorization_endpoint ? ` (or, where no browser can reach this machine: ${input.cliName} login --device)` : '';
         out.warn(`could not open a browser (${error.message}); open the URL above yourself${device}`);

@@ -7,7 +7,7 @@ import type { Credentials } from '../store/credentials.js';
 import { preloadConfigWriter } from '../store/profiles.js';
 import { effective, type Profile } from '../store/profile-keys.js';
 import { completeLogin } from './complete.js';
-import { discover, loadOpenIdClient, oidcError } from './oidc.js';
+import { discover, loadOpenIdClient, oidcError, type OidcConfiguration } from './oidc.js';
 import type { LoginResult } from './with-token.js';
 
 export interface DeviceLoginInput {
@@ -16,6 +16,8 @@ export interface DeviceLoginInput {
   /** False with --no-browser: print the code and URL only. */
   openBrowser: boolean;
   cliName: string;
+  /** The issuer already discovered (the browser login hands over its own). */
+  config?: OidcConfiguration;
 }
 
 export interface DeviceLoginDeps {
@@ -36,7 +38,7 @@ export async function deviceLogin(input: DeviceLoginInput, deps: DeviceLoginDeps
   const { profile, profileName } = input;
   const { out } = deps;
   const client = await loadOpenIdClient();
-  const config = await discover(profile, deps.http, deps.clock);
+  const config = input.config ?? (await discover(profile, deps.http, deps.clock));
   if (!config.serverMetadata().device_authorization_endpoint) {
     throw new ConfigError(`the IdP at ${profile.issuer} does not offer the device flow (no device_authorization_endpoint)`, {
       hint: `Use the browser login: ${input.cliName} login (with --no-browser over SSH, and open the URL where you are).`,

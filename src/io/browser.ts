@@ -31,6 +31,18 @@ export function createBrowserOpener(env: NodeJS.ProcessEnv): BrowserOpener {
       });
       return;
     }
+    // WSL: the Windows browser, through wslview (wslu), when it is there.
+    if (process.platform === 'linux' && (env.WSL_DISTRO_NAME || env.WSL_INTEROP)) {
+      const opened = await new Promise<boolean>((resolve) => {
+        const child = spawn('wslview', [url], { stdio: 'ignore', detached: true });
+        child.once('error', () => resolve(false));
+        child.once('spawn', () => {
+          child.unref();
+          resolve(true);
+        });
+      });
+      if (opened) return;
+    }
     const { default: open } = await import('open');
     const child = await open(url, { wait: false });
     await new Promise<void>((resolve, reject) => {

@@ -26,7 +26,47 @@ interface Manifest {
   sha256: string;
 }
 
-type AsyncEntry = import('@napi-rs/keyring').AsyncEntry;
+interface KeychainRequest {
+  op: 'get' | 'set' | 'delete' | 'list';
+  service: string;
+  account?: string;
+  secret?: string;
+}
+
+/**
+ * The helper process: the synchronous binding (blocking is harmless there), one JSON request per
+ * line on stdin, one answer per line on stdout. Pinned to the Secret Service on Linux (the binding
+ * would otherwise fall back silently to the kernel keyring, which forgets everything at reboot).
+ */
+const HELPER_SOURCE = `
+const keyring = require(process.env.LATCHKEY_KEYRING_BINDING);
+const options = { linux: { store: 'secret-service' } };
+let buffer = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (chunk) => {
+  buffer += chunk;
+  for (let i = buffer.indexOf('\\n'); i >= 0; i = buffer.indexOf('\\n')) {
+    const m = JSON.parse(buffer.slice(0, i));
+    buffer = buffer.slice(i + 1);
+    let answer;
+    try {
+      let value;
+      if (m.op === 'list') value = keyring.findCredentials(m.service).map((c) => c.account);
+      else {
+        const entry = new keyring.Entry(m.service, m.account, options);
+        if (m.op === 'get') value = entry.getPassword() ?? null;
+        else if (m.op === 'set') value = entry.setPassword(m.secret);
+        else value = entry.deleteCredential();
+      }
+      answer = { id: m.id, ok: true, value };
+    } catch (error) {
+      answer = { id: m.id, ok: false, error: String((error && error.message) || error) };
+    }
+    process.stdout.write(JSON.stringify(answer) + '\\n');
+  }
+});
+process.stdin.on('end', () => process.exit(0));
+`;
 
 /**
  * The OS keychain through `@napi-rs/keyring` (macOS Keychain, Windows Credential Manager,
@@ -40,6 +80,9 @@ export class KeychainSecretStore implements SecretStore {
   readonly #timeoutMs: number;
   readonly #maxEntry: number;
   readonly #storageEnv: string;
+  #helper: import('node:child_process').ChildProcess | undefined;
+  readonly #pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
+  #nextId = 0;
 
   constructor(options: KeychainSecretStoreOptions) {
     this.#service = options.service;
@@ -50,12 +93,12 @@ export class KeychainSecretStore implements SecretStore {
   }
 
   async get(account: string): Promise<string | null> {
-    const head = await this.#call('read', account, (entry, signal) => entry.getPassword(signal));
+    const head = await this.#call<string | null>('read', account, 'get');
     const manifest = head === null ? undefined : parseManifest(head);
     if (!manifest) return head;
     const parts: string[] = [];
     for (let i = 0; i < manifest.count; i += 1) {
-      const part = await this.#call('read', chunkAccount(account, manifest.generation, i), (entry, signal) => entry.getPassword(signal));
+      const part = await this.#call<string | null>('read', chunkAccount(account, manifest.generation, i), 'get');
       if (part === null) throw this.#unavailable('read', new Error(`part ${i + 1} of ${manifest.count} of the entry is missing`));
       parts.push(part);
     }
@@ -67,7 +110,7 @@ export class KeychainSecretStore implements SecretStore {
   async set(account: string, secret: string): Promise<void> {
     const previous = await this.#manifestOf(account);
     if (secret.length <= this.#maxEntry && !secret.startsWith(MANIFEST)) {
-      await this.#call('write', account, (entry, signal) => entry.setPassword(secret, signal));
+      await this.#call('write', account, 'set', secret);
     } else {
       // New parts under a fresh generation first; the manifest that points at them is written
       // last, so a failure part-way leaves the previous value readable and no stray parts.
@@ -79,13 +122,13 @@ export class KeychainSecretStore implements SecretStore {
       try {
         for (const [i, part] of parts.entries()) {
           const name = chunkAccount(account, generation, i);
-          await this.#call('write', name, (entry, signal) => entry.setPassword(part, signal));
+          await this.#call('write', name, 'set', part);
           written.push(name);
         }
         const manifest = `${MANIFEST}${JSON.stringify({ generation, count: parts.length, sha256: sha256(secret) })}`;
-        await this.#call('write', account, (entry, signal) => entry.setPassword(manifest, signal));
+        await this.#call('write', account, 'set', manifest);
       } catch (error) {
-        for (const name of written) await this.#call('delete', name, (entry, signal) => entry.deleteCredential(signal)).catch(() => undefined);
+        for (const name of written) await this.#call('delete', name, 'delete').catch(() => undefined);
         throw error;
       }
     }
@@ -94,65 +137,110 @@ export class KeychainSecretStore implements SecretStore {
 
   async delete(account: string): Promise<boolean> {
     const manifest = await this.#manifestOf(account);
-    const deleted = await this.#call('delete', account, (entry, signal) => entry.deleteCredential(signal));
+    const deleted = await this.#call<boolean>('delete', account, 'delete');
     if (manifest) await this.#deleteParts(account, manifest);
     return deleted;
   }
 
   async list(): Promise<string[]> {
-    const { findCredentialsAsync } = await this.#binding();
-    const signal = AbortSignal.timeout(this.#timeoutMs);
-    try {
-      const found = await findCredentialsAsync(this.#service, null, signal);
-      return found.map((c) => c.account).filter((a) => !a.includes('#'));
-    } catch (error) {
-      throw this.#unavailable('list', error);
-    }
+    const found = (await this.#worker('list', { op: 'list', service: this.#service })) as string[];
+    return found.filter((a) => !a.includes('#'));
   }
 
   async #manifestOf(account: string): Promise<Manifest | undefined> {
-    const head = await this.#call('read', account, (entry, signal) => entry.getPassword(signal));
+    const head = await this.#call<string | null>('read', account, 'get');
     return head === null ? undefined : parseManifest(head);
   }
 
   async #deleteParts(account: string, manifest: Manifest): Promise<void> {
     for (let i = 0; i < manifest.count; i += 1) {
-      await this.#call('delete', chunkAccount(account, manifest.generation, i), (entry, signal) => entry.deleteCredential(signal));
+      await this.#call('delete', chunkAccount(account, manifest.generation, i), 'delete');
     }
   }
 
-  async #binding() {
+  /**
+   * One keychain operation, in a helper process. The binding can block the thread that calls it
+   * (connecting to a Secret Service that never answers blocks inside its constructor), and a
+   * blocked thread of this process (main, worker or libuv pool) would keep it from exiting.
+   * A helper that does not answer in time is killed, and the command ends with a clear error.
+   */
+  async #worker(action: string, request: KeychainRequest): Promise<unknown> {
+    const helper = await this.#ensureHelper(action);
+    const id = ++this.#nextId;
+    helper.ref();
     try {
-      return await import('@napi-rs/keyring');
+      return await new Promise<unknown>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          this.#pending.delete(id);
+          this.#abandon();
+          reject(new Error(`no answer within ${this.#timeoutMs / 1000} s`));
+        }, this.#timeoutMs);
+        this.#pending.set(id, {
+          resolve: (value) => (clearTimeout(timer), resolve(value)),
+          reject: (error) => (clearTimeout(timer), reject(error)),
+        });
+        helper.stdin!.write(`${JSON.stringify({ id, ...request })}\n`);
+      });
     } catch (error) {
-      throw this.#unavailable('load', error);
-    }
-  }
-
-  async #call<T>(action: string, account: string, fn: (entry: AsyncEntry, signal: AbortSignal) => Promise<T>): Promise<T> {
-    const { AsyncEntry } = await this.#binding();
-    let entry: AsyncEntry;
-    try {
-      entry = new AsyncEntry(this.#service, account, { linux: { store: 'secret-service' } });
-    } catch (error) {
-      throw this.#unavailable(action, error);
-    }
-    const signal = AbortSignal.timeout(this.#timeoutMs);
-    let timer: NodeJS.Timeout | undefined;
-    // The binding honours the signal; the race makes sure a keychain that never answers still
-    // ends in a clear error instead of a hang.
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${this.#timeoutMs / 1000} s`)), this.#timeoutMs + 250);
-      timer.unref();
-    });
-    try {
-      return await Promise.race([fn(entry, signal), deadline]);
-    } catch (error) {
-      if (signal.aborted) throw this.#unavailable(action, new Error(`no answer within ${this.#timeoutMs / 1000} s`));
       throw this.#unavailable(action, error);
     } finally {
-      clearTimeout(timer);
+      if (this.#pending.size === 0) this.#helper?.unref();
     }
+  }
+
+  async #ensureHelper(action: string): Promise<import('node:child_process').ChildProcess> {
+    if (this.#helper) return this.#helper;
+    const [{ spawn }, { createRequire }] = await Promise.all([import('node:child_process'), import('node:module')]);
+    let binding: string;
+    try {
+      binding = createRequire(import.meta.url).resolve('@napi-rs/keyring');
+    } catch (error) {
+      throw this.#unavailable(action === 'list' ? 'list' : 'load', error);
+    }
+    const helper = spawn(process.execPath, ['-e', HELPER_SOURCE], {
+      env: { ...process.env, LATCHKEY_KEYRING_BINDING: binding },
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
+    let buffer = '';
+    helper.stdout!.setEncoding('utf8');
+    helper.stdout!.on('data', (chunk: string) => {
+      buffer += chunk;
+      for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
+        const message = JSON.parse(buffer.slice(0, i)) as { id: number; ok: boolean; value?: unknown; error?: string };
+        buffer = buffer.slice(i + 1);
+        const pending = this.#pending.get(message.id);
+        if (!pending) continue;
+        this.#pending.delete(message.id);
+        if (message.ok) pending.resolve(message.value);
+        else pending.reject(new Error(message.error ?? 'keychain error'));
+      }
+    });
+    const fail = (error: Error) => {
+      for (const pending of this.#pending.values()) pending.reject(error);
+      this.#pending.clear();
+      this.#helper = undefined;
+    };
+    helper.on('error', fail);
+    helper.on('exit', (code, signal) => fail(new Error(`the keychain helper ended (${signal ?? code})`)));
+    // Idle, it must not keep the CLI alive; its stdin closing at exit ends it.
+    helper.unref();
+    (helper.stdin as unknown as { unref?: () => void }).unref?.();
+    (helper.stdout as unknown as { unref?: () => void }).unref?.();
+    this.#helper = helper;
+    return helper;
+  }
+
+  #abandon(): void {
+    const helper = this.#helper;
+    this.#helper = undefined;
+    if (helper) {
+      helper.unref();
+      helper.kill('SIGKILL');
+    }
+  }
+
+  async #call<T>(action: string, account: string, op: 'get' | 'set' | 'delete', secret?: string): Promise<T> {
+    return (await this.#worker(action, { op, service: this.#service, account, ...(secret !== undefined ? { secret } : {}) })) as T;
   }
 
   #unavailable(action: string, cause: unknown): KeychainUnavailableError {

@@ -67,7 +67,7 @@ describe('completion scripts', () => {
     expect(loaded.stdout.trim()).toBe('_latchkey');
     const offered = await shell('zsh', `compdef() { :; }; compadd() { [[ $1 == -- ]] && shift; print -r -- "$*"; }; _files() { :; }; source ${FILES.zsh}; words=(latchkey lo); CURRENT=2; _latchkey; words=(latchkey profile use ''); CURRENT=4; _latchkey`, env);
     // compadd gets every candidate and matches the prefix itself.
-    expect(offered.stdout.split('\n')).toEqual(['login oauth logout status token profile completion', 'prod stage', '']);
+    expect(offered.stdout.split('\n')).toEqual(['login oauth logout status doctor token profile completion', 'prod stage', '']);
   });
 
   it.runIf(HAS_FISH)('fish loads it and completes', async () => {

@@ -1,0 +1,38 @@
+import type { Command } from 'commander';
+import { LatchkeyError, ExitCode } from '../errors.js';
+import { detectEnvironment } from '../io/environment.js';
+import { table } from '../io/format.js';
+import type { Brand } from './brand.js';
+import type { ContextFor } from './program.js';
+
+/** `doctor [-p profile] [--json]`: one line per check, exit 1 when one fails. */
+export function registerDoctor(program: Command, contextFor: ContextFor, brand: Brand): void {
+  const n = brand.name;
+  program
+    .command('doctor')
+    .description('check what a login needs: network, TLS, proxy, clock, keychain, port, browser')
+    .addHelpText('after', `\nExamples:\n  $ ${n} doctor\n  $ ${n} doctor -p prod --json`)
+    .action(async (_options, command: Command) => {
+      const ctx = contextFor(command);
+      const { name, profile } = ctx.requireProfile();
+      const [{ runDoctor }, { KeychainSecretStore }] = await Promise.all([import('../flows/doctor.js'), import('../store/keychain-secrets.js')]);
+      const timeout = Number(ctx.env('KEYCHAIN_TIMEOUT') ?? 5);
+      const checks = await runDoctor(
+        { profileName: name, profile, cliName: n, envPrefix: brand.envPrefix, environment: detectEnvironment(ctx.deps.env), env: ctx.deps.env },
+        {
+          http: await ctx.http(profile),
+          clock: ctx.deps.clock,
+          keychain: new KeychainSecretStore({ service: brand.keychainService, timeoutMs: (Number.isFinite(timeout) && timeout > 0 ? timeout : 5) * 1000 }),
+        },
+      );
+      const failed = checks.filter((c) => c.status === 'fail').length;
+      if (!ctx.json({ profile: name, ok: failed === 0, checks })) {
+        const rows = table(checks.map((c) => [c.status, c.name, c.detail]));
+        checks.forEach((check, i) => {
+          ctx.out.data(rows[i]!);
+          if (check.next) ctx.out.data(`      → ${check.next}`);
+        });
+      }
+      if (failed > 0) throw new LatchkeyError(`${failed} check${failed === 1 ? '' : 's'} failed: see above`, ExitCode.failure, { code: 'doctor_failed' });
+    });
+}

@@ -1,0 +1,202 @@
+import type { Clock } from '../io/clock.js';
+import { browserUnreachable, type RunEnvironment } from '../io/environment.js';
+import type { Http } from '../http.js';
+import { startCallbackListener } from '../loopback/listener.js';
+import { effective, type Profile } from '../store/profile-keys.js';
+import type { SecretStore } from '../store/secrets.js';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
+
+/** One line of `doctor`: what was checked, how it went, and the next step when it did not. */
+export interface Check {
+  name: string;
+  status: CheckStatus;
+  detail: string;
+  next?: string;
+  ms?: number;
+}
+
+export interface DoctorInput {
+  profileName: string;
+  profile: Profile;
+  cliName: string;
+  envPrefix: string;
+  environment: RunEnvironment;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface DoctorDeps {
+  http: Http;
+  clock: Clock;
+  keychain: SecretStore;
+}
+
+const PROBE_ACCOUNT = '__doctor_probe__';
+
+/**
+ * `doctor`: the usual reasons a CLI login fails, checked in one place: where this runs (SSH,
+ * WSL, containers, no display), the proxy in force, discovery and JWKS (timing, TLS), the clock
+ * against the IdP's, the keychain (a probe write, read and delete), the loopback port.
+ */
+export async function runDoctor(input: DoctorInput, deps: DoctorDeps): Promise<Check[]> {
+  const checks: Check[] = [environmentCheck(input), proxyCheck(input.profile.issuer, input.env)];
+  checks.push(...(await issuerChecks(input, deps)));
+  checks.push(await keychainCheck(input, deps));
+  checks.push(await portCheck(input));
+  return checks;
+}
+
+function environmentCheck({ environment: where, cliName }: DoctorInput): Check {
+  const seen = [where.ssh && 'SSH session', where.wsl && 'WSL', where.container && 'container', where.noDisplay && 'no display', where.browserCommand && 'BROWSER set'].filter(Boolean).join(', ');
+  if (!browserUnreachable(where)) {
+    return { name: 'environment', status: 'ok', detail: seen ? `${seen}: a browser can be opened` : 'a browser can be opened', ...(where.wsl ? { next: 'On WSL the Windows browser opens through wslview (package wslu).' } : {}) };
+  }
+  return {
+    name: 'environment',
+    status: 'warn',
+    detail: `${seen}: no local browser can be opened`,
+    next: `${cliName} login uses the device flow when the IdP offers it; otherwise it prints the URL${where.ssh ? ' and an ssh -L command to forward the port' : ''}. Or set BROWSER to a command that opens URLs.`,
+  };
+}
+
+/** Which proxy variable applies to `url`, as undici's EnvHttpProxyAgent decides it. */
+export function proxyFor(url: string, env: NodeJS.ProcessEnv): { variable: string; proxy: string } | { bypassedBy: string } | undefined {
+  const target = new URL(url);
+  const names = target.protocol === 'https:' ? ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'] : ['HTTP_PROXY', 'http_proxy'];
+  const variable = names.find((name) => env[name]);
+  if (!variable) return undefined;
+  const noProxy = env.NO_PROXY ?? env.no_proxy ?? '';
+  const host = target.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  for (const entry of noProxy.split(/[,\s]+/).filter(Boolean)) {
+    const [name, port] = entry.toLowerCase().split(':');
+    if (port && port !== (target.port || (target.protocol === 'https:' ? '443' : '80'))) continue;
+    const bare = name!.replace(/^\*?\./, '');
+    if (name === '*' || host === bare || host.endsWith(`.${bare}`)) return { bypassedBy: `NO_PROXY (${entry})` };
+  }
+  return { variable, proxy: env[variable]! };
+}
+
+function proxyCheck(issuer: string, env: NodeJS.ProcessEnv): Check {
+  const found = proxyFor(issuer, env);
+  if (!found) return { name: 'proxy', status: 'ok', detail: 'no proxy variable set: direct connections' };
+  if ('bypassedBy' in found) return { name: 'proxy', status: 'ok', detail: `the issuer is reached directly: ${found.bypassedBy}` };
+  let shown = found.proxy;
+  try {
+    const url = new URL(found.proxy);
+    if (url.password) url.password = 'REDACTED';
+    shown = url.href;
+  } catch {
+    return { name: 'proxy', status: 'fail', detail: `${found.variable} is not a URL`, next: `Set ${found.variable} to http://proxy.example:3128 (or unset it).` };
+  }
+  return { name: 'proxy', status: 'ok', detail: `the issuer is reached through ${found.variable}=${shown}` };
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const started = performance.now();
+  const value = await fn();
+  return { value, ms: Math.round(performance.now() - started) };
+}
+
+async function issuerChecks({ profile, profileName, cliName }: DoctorInput, deps: DoctorDeps): Promise<Check[]> {
+  const url = `${profile.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+  let response: Response;
+  let ms: number;
+  try {
+    ({ value: response, ms } = await timed(() => deps.http.fetch(url, { headers: { accept: 'application/json' } })));
+  } catch (error) {
+    const message = (error as Error).message;
+    const hint = (error as { hint?: string }).hint;
+    return [
+      { name: 'discovery', status: 'fail', detail: message, ...(hint ? { next: hint } : {}) },
+      { name: 'jwks', status: 'skip', detail: 'needs discovery' },
+      { name: 'clock', status: 'skip', detail: 'needs an answer from the IdP' },
+    ];
+  }
+  const checks: Check[] = [];
+  let document: Record<string, unknown> = {};
+  try {
+    document = (await response.json()) as Record<string, unknown>;
+  } catch {
+    // judged below
+  }
+  if (!response.ok || typeof document.issuer !== 'string') {
+    checks.push({ name: 'discovery', status: 'fail', detail: `${url} answered ${response.status}${response.ok ? ' without a discovery document' : ''}`, ms, next: `Check the issuer: ${cliName} profile set ${profileName} issuer <url>` });
+  } else if (document.issuer !== profile.issuer) {
+    checks.push({ name: 'discovery', status: 'fail', detail: `the document names issuer ${document.issuer}, the profile ${profile.issuer}`, ms, next: `${cliName} profile set ${profileName} issuer ${document.issuer}` });
+  } else {
+    const device = typeof document.device_authorization_endpoint === 'string' ? ', device flow offered' : '';
+    checks.push({ name: 'discovery', status: 'ok', detail: `${url} (${ms} ms)${device}`, ms });
+  }
+
+  if (typeof document.jwks_uri !== 'string') {
+    checks.push({ name: 'jwks', status: 'skip', detail: 'no jwks_uri in the discovery document' });
+  } else {
+    try {
+      const jwks = await timed(() => deps.http.fetch(document.jwks_uri as string, { headers: { accept: 'application/json' } }));
+      const keys = ((await jwks.value.json().catch(() => ({}))) as { keys?: unknown[] }).keys;
+      checks.push(
+        jwks.value.ok && Array.isArray(keys)
+          ? { name: 'jwks', status: 'ok', detail: `${keys.length} key${keys.length === 1 ? '' : 's'} (${jwks.ms} ms)`, ms: jwks.ms }
+          : { name: 'jwks', status: 'fail', detail: `${document.jwks_uri} answered ${jwks.value.status} without a key set`, ms: jwks.ms },
+      );
+    } catch (error) {
+      checks.push({ name: 'jwks', status: 'fail', detail: (error as Error).message });
+    }
+  }
+
+  // The server's Date has a one-second resolution and the request took `ms`: allow for both.
+  const date = Date.parse(response.headers.get('date') ?? '');
+  if (Number.isNaN(date)) {
+    checks.push({ name: 'clock', status: 'skip', detail: 'the IdP sent no Date header' });
+  } else {
+    const skew = Math.round((deps.clock.now().getTime() - date) / 1000);
+    const tolerance = 2 + Math.ceil(ms / 1000);
+    const text = Math.abs(skew) <= tolerance ? 'in step with the IdP' : `${Math.abs(skew)} s ${skew > 0 ? 'ahead of' : 'behind'} the IdP`;
+    const status: CheckStatus = Math.abs(skew) <= 60 ? 'ok' : Math.abs(skew) <= 300 ? 'warn' : 'fail';
+    checks.push({
+      name: 'clock',
+      status,
+      detail: `this machine's clock is ${text}`,
+      ...(status === 'ok' ? {} : { next: 'Set the clock right (timedatectl set-ntp true): tokens look expired or not yet valid to one side otherwise.' }),
+    });
+  }
+  return checks;
+}
+
+async function keychainCheck({ profile, envPrefix, profileName, cliName }: DoctorInput, deps: DoctorDeps): Promise<Check> {
+  const storage = effective(profile).storage;
+  const value = `probe-${Date.now()}`;
+  try {
+    const { ms } = await timed(async () => {
+      await deps.keychain.set(PROBE_ACCOUNT, value);
+      const read = await deps.keychain.get(PROBE_ACCOUNT);
+      await deps.keychain.delete(PROBE_ACCOUNT);
+      if (read !== value) throw new Error('what was written could not be read back');
+    });
+    return { name: 'keychain', status: 'ok', detail: `${deps.keychain.location}: write, read and delete work (${ms} ms)`, ms };
+  } catch (error) {
+    const reason = (error as Error).message;
+    if (storage === 'file') return { name: 'keychain', status: 'ok', detail: `not reachable (${reason}), and not used: the profile stores in the credentials file` };
+    return {
+      name: 'keychain',
+      status: storage === 'keychain' ? 'fail' : 'warn',
+      detail: reason,
+      next:
+        storage === 'keychain'
+          ? `Start or unlock it (Linux: a Secret Service such as gnome-keyring on D-Bus), or allow the file: ${cliName} profile set ${profileName} storage auto`
+          : `Credentials will go to the 0600 credentials file instead (storage: auto). To keep them in a keychain, start or unlock one; to silence this, ${envPrefix}_STORAGE=file.`,
+    };
+  }
+}
+
+async function portCheck({ profile, profileName, cliName }: DoctorInput): Promise<Check> {
+  const settings = effective(profile);
+  const port = new URL(settings.redirectUri).port;
+  try {
+    const listener = await startCallbackListener({ redirectUri: settings.redirectUri, redirectPorts: settings.redirectPorts, expectedState: 'doctor' });
+    await listener.close();
+    return { name: 'port', status: 'ok', detail: port === '0' ? 'the login listener gets a free loopback port' : `loopback port ${listener.port} is free` };
+  } catch (error) {
+    return { name: 'port', status: 'fail', detail: (error as Error).message, next: `Close what holds it, or: ${cliName} profile set ${profileName} redirect-ports 8086,8087` };
+  }
+}
