@@ -38,6 +38,8 @@ export interface DevIdpOptions {
   /** Lifetime of client-credentials access tokens, and of device codes (seconds). */
   clientCredentialsTtl?: number;
   deviceCodeTtl?: number;
+  /** Publish this many more signing keys in the JWKS (the first one still signs). */
+  extraSigningKeys?: number;
   /** Serve https with this key and certificate (PEM) instead of http. */
   tls?: { key: string; cert: string };
 }
@@ -55,7 +57,7 @@ export interface DevIdp {
    * Fault injection for tests: `before` may answer a request itself (return true), `after` may
    * change a response (koa context). Used for 503 + Retry-After, slow_down, short intervals.
    */
-  hooks: { before?: (ctx: KoaContext) => boolean; after?: (ctx: KoaContext) => void };
+  hooks: { before?: (ctx: KoaContext) => boolean | Promise<boolean>; after?: (ctx: KoaContext) => void };
   /** The provider, for tests that look inside (introspection is also enabled). */
   provider: Provider;
   close(): Promise<void>;
@@ -65,6 +67,11 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
   const clientId = options.clientId ?? 'latchkey-cli';
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const signingKey = { ...(await exportJWK(privateKey)), kid: 'dev-key-1', alg: 'RS256', use: 'sig' } as JWK & { kid: string };
+  const extraKeys: JWK[] = [];
+  for (let i = 0; i < (options.extraSigningKeys ?? 0); i += 1) {
+    const extra = await generateKeyPair('RS256', { extractable: true });
+    extraKeys.push({ ...(await exportJWK(extra.privateKey)), kid: `dev-key-${i + 2}`, alg: 'RS256', use: 'sig' });
+  }
 
   const server: Server = options.tls ? createHttpsServer(options.tls) : createServer();
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
@@ -83,7 +90,7 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
       },
       ...((options.clients ?? []) as never[]),
     ],
-    jwks: { keys: [signingKey] },
+    jwks: { keys: [signingKey, ...extraKeys] },
     cookies: { keys: ['latchkey-dev-cookie-key'] },
     findAccount: (_ctx, id) => ({
       accountId: id,
@@ -124,7 +131,7 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
   };
   provider.use(async (ctx, next) => {
     idp.requests.push(`${ctx.method} ${ctx.path}`);
-    if (idp.hooks.before?.(ctx)) return;
+    if (await idp.hooks.before?.(ctx)) return;
     await next();
     idp.hooks.after?.(ctx);
     const body = ctx.body as { id_token?: string } | undefined;

@@ -68,7 +68,8 @@ async function main(): Promise<void> {
   const device = !start.searchParams.has('redirect_uri');
   // For a device flow there is no redirect back; an impossible origin keeps the loop below simple.
   const redirect = new URL(start.searchParams.get('redirect_uri') ?? 'http://device.invalid/');
-  log(device ? { step: 'open', device: start.pathname, user_code: start.searchParams.get('user_code') } : { step: 'open', redirect_uri: redirect.href });
+  // What this process was given: the URL and nothing else (no secret travels through argv).
+  log(device ? { step: 'open', device: start.pathname, user_code: start.searchParams.get('user_code'), argv: process.argv.slice(2) } : { step: 'open', redirect_uri: redirect.href, url: start.href, argv: process.argv.slice(2) });
   if (action === 'none') return;
 
   if (action === 'attack') {
@@ -87,6 +88,8 @@ async function main(): Promise<void> {
     if (response.status >= 300 && response.status < 400) {
       url = new URL(response.headers.get('location')!, url);
       if (url.origin === redirect.origin && url.pathname === redirect.pathname) {
+        // A mix-up attack (RFC 9207): the response claims to come from another issuer.
+        if (action === 'mixup') url.searchParams.set('iss', 'https://attacker.example');
         // The IdP sends the browser back to the CLI: deliver the callback and read the page.
         const callback = await fetch(url, { redirect: 'manual' });
         const page = await callback.text();

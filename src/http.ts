@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { NetworkError, TimeoutError } from './errors.js';
+import { FailureError, NetworkError, TimeoutError } from './errors.js';
 import type { Output } from './io/output.js';
 
 export type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -20,6 +20,8 @@ export interface HttpOptions {
   extraCa?: string;
   /** Wait before the one retry of an idempotent request (ms). */
   retryDelayMs?: number;
+  /** Largest response body accepted (bytes); default 1 MiB. IdPs and backends answer a few kB. */
+  maxBodyBytes?: number;
 }
 
 const SECRET_PARAMS = new Set([
@@ -104,6 +106,7 @@ export async function createHttp(options: HttpOptions, env: NodeJS.ProcessEnv = 
         throw failure;
       }
       out.debug(`← ${response.status} ${method} ${redactUrl(url)} (${Math.round(performance.now() - started)} ms) ${redactHeaders(response.headers)}`);
+      response = limitBody(response, options.maxBodyBytes ?? 1024 * 1024, url);
       if (retry && response.status >= 500 && response.status !== 503) {
         // 503 is left to callers that honour Retry-After (device polling, revocation).
         await response.body?.cancel();
@@ -115,6 +118,39 @@ export async function createHttp(options: HttpOptions, env: NodeJS.ProcessEnv = 
     }
   };
   return { fetch };
+}
+
+/**
+ * The response with its body capped: a server that sends megabytes (by mistake or on purpose)
+ * ends in a clear error instead of filling memory.
+ */
+function limitBody(response: Response, maxBytes: number, url: string): Response {
+  const declared = Number(response.headers.get('content-length'));
+  const tooLarge = () => new FailureError(`${hostOf(url)} answered with more than ${Math.round(maxBytes / 1024)} KiB, which no login needs; nothing was stored`, { code: 'response_too_large' });
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    void response.body?.cancel();
+    throw tooLarge();
+  }
+  if (!response.body) return response;
+  let seen = 0;
+  const capped = response.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        seen += chunk.byteLength;
+        if (seen > maxBytes) controller.error(tooLarge());
+        else controller.enqueue(chunk);
+      },
+    }),
+  );
+  return new Response(capped, { status: response.status, statusText: response.statusText, headers: response.headers });
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
 }
 
 /** Connection failures worth one more try: the server or a middlebox dropped the connection. */

@@ -6,6 +6,8 @@ export { ASYMMETRIC_ALGS };
 
 export type VerifyFailureReason =
   | 'malformed'
+  | 'not_an_id_token'
+  | 'too_old'
   | 'alg_not_allowed'
   | 'kid_unknown'
   | 'bad_signature'
@@ -32,8 +34,10 @@ export interface IdTokenVerifierOptions {
   fetch?: (url: string, init?: RequestInit) => Promise<Response>;
   /** The current time; default: the system clock. */
   now?: () => Date;
-  /** An unknown `kid` refetches the JWKS at most this often (seconds); default 30. */
+  /** An unknown `kid` refetches the JWKS at most this often (seconds); default 60. */
   jwksRefreshCooldownSec?: number;
+  /** An id_token issued longer ago than this is refused (seconds); default one day. */
+  maxAgeSec?: number;
 }
 
 export type IdTokenVerifier = (token: string) => Promise<VerifyResult>;
@@ -48,7 +52,8 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
   const fetchFn = options.fetch ?? ((url: string, init?: RequestInit) => fetch(url, init));
   const now = options.now ?? (() => new Date());
   const tolerance = options.clockToleranceSec ?? 60;
-  const cooldownMs = (options.jwksRefreshCooldownSec ?? 30) * 1000;
+  const cooldownMs = (options.jwksRefreshCooldownSec ?? 60) * 1000;
+  const maxAge = options.maxAgeSec ?? 86_400;
   const allowed = new Set(options.allowedClientIds);
   let jwks: { keys: ReturnType<typeof createLocalJWKSet>; fetchedAt: number } | undefined;
 
@@ -73,12 +78,15 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
   const fail = (reason: VerifyFailureReason, message: string): VerifyResult => ({ ok: false, reason, message });
 
   return async (token) => {
-    let alg: unknown;
+    let header: ReturnType<typeof decodeProtectedHeader>;
     try {
-      alg = decodeProtectedHeader(token).alg;
+      header = decodeProtectedHeader(token);
     } catch {
       return fail('malformed', 'not a compact JWS');
     }
+    const alg: unknown = header.alg;
+    // An access token (RFC 9068) or a logout token offered as an id_token is not one.
+    if (typeof header.typ === 'string' && !/^(jwt|application\/jwt)$/i.test(header.typ)) return fail('not_an_id_token', `typ ${header.typ} is not an id_token`);
     if (typeof alg !== 'string' || !ASYMMETRIC_ALGS.includes(alg)) return fail('alg_not_allowed', `alg ${String(alg)} is not allowed`);
 
     let payload: JWTPayload;
@@ -106,6 +114,8 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
     if (payload.iss !== options.issuer) return fail('issuer_mismatch', `iss ${String(payload.iss)} is not ${options.issuer}`);
     if (typeof payload.exp !== 'number') return fail('malformed', 'the token has no exp');
     if (typeof payload.iat === 'number' && payload.iat > nowSec + tolerance) return fail('issued_in_future', 'iat is in the future');
+    if (typeof payload.iat !== 'number') return fail('malformed', 'the token has no iat');
+    if (payload.iat < nowSec - maxAge - tolerance) return fail('too_old', `issued ${Math.round((nowSec - payload.iat) / 3600)} h ago, more than ${maxAge / 3600} h`);
     const aud = typeof payload.aud === 'string' ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : [];
     if (!aud.some((a) => allowed.has(a))) return fail('audience_not_allowed', `aud ${JSON.stringify(aud)} contains no trusted client id`);
     if (aud.length > 1 && typeof payload.azp !== 'string') return fail('azp_missing', 'aud has several entries and there is no azp');

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { ConfigError, UsageError } from '../errors.js';
 import type { Deps } from '../deps.js';
 import { createOutput, type Output } from '../io/output.js';
@@ -40,6 +41,17 @@ export class Context {
     this.out = createOutput(deps.streams, { debug: options.debug === true, color, name: brand.name });
     this.configDir = options.configDir || this.env('CONFIG_DIR') || platformConfigDir(brand.configDirName, deps.env);
     this.profiles = new ProfileStore({ dir: this.configDir, name: brand.name });
+    this.#warnIfWorldWritable();
+  }
+
+  /** A config dir anyone can write to lets them swap the config (the issuer!) under the user. */
+  #warnIfWorldWritable(): void {
+    try {
+      const mode = statSync(this.configDir).mode & 0o777;
+      if (mode & 0o002) this.out.warn(`${this.configDir} is writable by every user (mode ${mode.toString(8)}): anyone could change your profiles; run: chmod 700 ${this.configDir}`);
+    } catch {
+      // not created yet
+    }
   }
 
   /** `<PREFIX>_<name>` from the environment. */
@@ -136,6 +148,7 @@ export class Context {
         out: this.out,
         userAgent: `${this.brand.name}/${this.brand.version} (node ${process.version}; ${process.platform})`,
         ...(extraCa !== undefined ? { extraCa } : {}),
+        ...(this.httpTimeoutMs() ? { responseTimeoutMs: this.httpTimeoutMs() } : {}),
       },
       this.deps.env,
     );
@@ -175,6 +188,15 @@ export class Context {
         },
       },
     );
+  }
+
+  /** `<PREFIX>_HTTP_TIMEOUT` (seconds): how long an IdP or backend may take to answer. */
+  httpTimeoutMs(): number | undefined {
+    const value = this.env('HTTP_TIMEOUT');
+    if (value === undefined) return undefined;
+    const seconds = Number(value);
+    if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`${this.envName('HTTP_TIMEOUT')} must be a number of seconds, got "${value}"`);
+    return seconds * 1000;
   }
 
   /** Print `value` as JSON on stdout when `--json` is set; returns whether it did. */

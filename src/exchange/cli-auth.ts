@@ -1,4 +1,4 @@
-import { FailureError, NetworkError, RejectedError } from '../errors.js';
+import { FailureError, LatchkeyError, NetworkError, RejectedError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import type { Http } from '../http.js';
 import { audiences, peekClaims } from '../token/decode.js';
@@ -42,7 +42,11 @@ export async function exchangeIdToken(input: ExchangeInput, http: Http, clock: C
     body,
     redirect: 'manual',
   });
-  const text = await response.text().catch(() => '');
+  const text = await response.text().catch((error: unknown) => {
+    // A body over the size limit is the one reading failure worth its own message.
+    for (let e: unknown = error; e instanceof Error; e = e.cause) if (e instanceof LatchkeyError) throw e;
+    return '';
+  });
   const where = `${new URL(url).host}${input.exchangePath}`;
 
   if (response.status === 401 || response.status === 403) throw refused(input, response.status, errorText(text), where);

@@ -1,4 +1,4 @@
-import { FailureError } from '../errors.js';
+import { FailureError, RejectedError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import type { Http } from '../http.js';
 import type { Credentials } from '../store/credentials.js';
@@ -78,21 +78,31 @@ async function verifyIdTokenSignature(idToken: string, config: OidcConfiguration
   if (!metadata.jwks_uri) throw new FailureError("the IdP's discovery document has no jwks_uri, so the id_token's signature cannot be checked; nothing was stored");
   const { createRemoteJWKSet, customFetch, jwtVerify, errors } = await import('jose');
   const jwks = createRemoteJWKSet(new URL(metadata.jwks_uri), { [customFetch]: deps.http.fetch as never });
+  let iat: unknown;
   try {
-    await jwtVerify(idToken, jwks, { algorithms: [...ASYMMETRIC_ALGS], issuer: metadata.issuer, audience: clientId, currentDate: deps.clock.now(), clockTolerance: 60 });
+    ({ payload: { iat } } = await jwtVerify(idToken, jwks, { algorithms: [...ASYMMETRIC_ALGS], issuer: metadata.issuer, audience: clientId, currentDate: deps.clock.now(), clockTolerance: 60 }));
   } catch (error) {
     const reason =
-      error instanceof errors.JWKSNoMatchingKey
+      error instanceof errors.JWKSMultipleMatchingKeys
+        ? 'it has no key id (kid) while the IdP publishes several keys'
+        : error instanceof errors.JWKSNoMatchingKey
         ? "its key id is not in the IdP's published keys (JWKS)"
         : error instanceof errors.JWSSignatureVerificationFailed
           ? "the signature does not match the IdP's key"
           : error instanceof errors.JOSEAlgNotAllowed
             ? 'it is not signed with an asymmetric algorithm'
             : (error as Error).message;
-    throw new FailureError(`the IdP's id_token failed verification: ${reason}; nothing was stored`, {
+    throw new RejectedError(`the IdP's id_token failed verification: ${reason}; nothing was stored`, {
       hint: 'Something between you and the IdP may be tampering with the login. Report it with the output of --debug.',
       code: 'id_token_signature',
       cause: error,
+    });
+  }
+  // openid-client does not look at `iat`; a token issued in the future is refused (rp-id_token-iat).
+  if (typeof iat === 'number' && iat > deps.clock.now().getTime() / 1000 + 60) {
+    throw new RejectedError(`the IdP's id_token failed verification: its "iat" (issued at) is in the future (${new Date(iat * 1000).toISOString()}); nothing was stored`, {
+      hint: "If this machine's clock is behind, set it right (doctor compares it with the IdP's).",
+      code: 'id_token_iat',
     });
   }
 }

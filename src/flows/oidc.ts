@@ -78,7 +78,8 @@ export function oidcError(error: unknown, step: 'discovery' | 'authorization' | 
     });
   }
   if (err?.code === 'OAUTH_JWT_CLAIM_COMPARISON_FAILED' || err?.code === 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED' || err?.code === 'OAUTH_INVALID_RESPONSE') {
-    return new FailureError(`the IdP's answer failed a check: ${message}; nothing was stored`, {
+    // A mix-up (RFC 9207 iss), a wrong nonce, aud, azp, iss or time: the answer is refused (exit 4).
+    return new RejectedError(`the IdP's answer failed a check: ${message}; nothing was stored`, {
       hint: "If your clock is off, set it right; otherwise the IdP or something between you and it is misbehaving. Report it with --debug's output.",
       code: 'idp_response_invalid',
       cause: error,

@@ -87,7 +87,6 @@ export async function startCallbackListener(options: CallbackListenerOptions): P
     };
     const target = req.url ?? '';
     if (target.length > MAX_CALLBACK_URL) return answer(414, 'request target too long', resultPage(false));
-    if (req.method !== 'GET') return answer(404, 'not a GET');
     if (!isOwnHost(req.headers.host, port)) return answer(404, 'Host is not this loopback listener');
     if (!target.startsWith('/')) return answer(404, 'not a path');
     let url: URL;
@@ -97,6 +96,10 @@ export async function startCallbackListener(options: CallbackListenerOptions): P
       return answer(404, 'unparseable path');
     }
     if (url.pathname !== uri.pathname) return answer(404, 'not the redirect path');
+    if (req.method !== 'GET') {
+      res.setHeader('allow', 'GET');
+      return answer(405, `${req.method} is not how a browser comes back`, resultPage(false));
+    }
     const states = url.searchParams.getAll('state');
     if (states.length !== 1 || !sameSecret(states[0]!, options.expectedState)) {
       return answer(400, 'state does not match this login', resultPage(false, 'This response does not belong to the sign-in in progress.'));

@@ -113,7 +113,7 @@ describe('the loopback callback listener', () => {
         req.on('error', reject);
         req.end();
       });
-      expect(posted).toBe(404);
+      expect(posted).toBe(405);
       // Still waiting, and still listening.
       expect(await closed(port)).toBe(false);
     });
