@@ -79,3 +79,33 @@ describe.skipIf(!reachable)('the OS keychain (a real Secret Service)', () => {
     expect(await entriesOf(service)).toEqual([]);
   });
 });
+
+describe.skipIf(!reachable)('a keychain write that fails', () => {
+  it('leaves the previous credential in the keychain and the config as they were', async () => {
+    const { createServer } = await import('node:net');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    // A D-Bus address that accepts connections and never answers: the write times out.
+    const path = join(mkdtempSync(join(tmpdir(), 'latchkey-bus-')), 'bus');
+    const sockets: import('node:net').Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(path, resolve));
+    try {
+      const configDir = tempConfigDir();
+      const profile = `fail-${randomBytes(4).toString('hex')}`;
+      expect((await runCli(['profile', 'add', profile, '--issuer', ISSUER, '--client-id', 'cli', '--storage', 'keychain'], { configDir })).code).toBe(0);
+      expect((await runCli(['login', '--with-token', '-p', profile], { configDir, input: 'old-token' })).code).toBe(0);
+      const config = readFileSync(join(configDir, 'config.json'));
+
+      const failed = await runCli(['login', '--with-token', '-p', profile], { configDir, input: 'new-token', env: { DBUS_SESSION_BUS_ADDRESS: `unix:path=${path}`, LATCHKEY_KEYCHAIN_TIMEOUT: '1' } });
+      expect(failed.code).toBe(6);
+      expect(readFileSync(join(configDir, 'config.json')).equals(config)).toBe(true);
+      expect(JSON.parse((await secretTool(['lookup', 'service', 'latchkey', 'username', profile])).stdout).token).toBe('old-token');
+      expect((await runCli(['token', '-p', profile], { configDir })).stdout).toBe('old-token\n');
+      expect((await runCli(['logout', '-p', profile], { configDir })).code).toBe(0);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  });
+});
