@@ -10,9 +10,9 @@
  * @packageDocumentation
  */
 import { createBrowserOpener } from './io/browser.js';
-import { systemClock, type Clock } from './io/clock.js';
-import { createOutput, type Output } from './io/output.js';
-import { createHttp, type Http } from './http.js';
+import { systemClock } from './io/clock.js';
+import { createOutput } from './io/output.js';
+import { createHttp } from './http.js';
 import { Credentials } from './store/credentials.js';
 import { FileSecretStore } from './store/file-secrets.js';
 import { KeychainSecretStore } from './store/keychain-secrets.js';
@@ -28,6 +28,7 @@ export type { Context as CommandContext, GlobalOptions } from './cli/context.js'
 export type { Brand } from './cli/brand.js';
 export type { Deps } from './deps.js';
 export type { BrowserOpener } from './io/browser.js';
+export { detectEnvironment, browserUnreachable, type RunEnvironment } from './io/environment.js';
 
 // Logins and tokens.
 export { browserLogin as loginWithBrowser, type BrowserLoginInput, type BrowserLoginDeps } from './flows/browser.js';
@@ -80,14 +81,7 @@ export function createSecretStore(options: { kind: 'keychain'; service: string; 
 }
 
 /** Everything the login functions take, built with real side effects. */
-export interface LoginDeps {
-  http: Http;
-  credentials: Credentials;
-  clock: Clock;
-  out: Output;
-  openBrowser: (url: string) => Promise<void>;
-  signal: AbortSignal;
-}
+export type LoginDeps = import('./flows/browser.js').BrowserLoginDeps;
 
 /**
  * The real dependencies for `loginWithBrowser`, `loginWithDevice`, `loginWithClientCredentials`,

@@ -1,9 +1,4 @@
 import { ConfigError, InterruptedError, TimeoutError } from '../errors.js';
-import type { BrowserOpener } from '../io/browser.js';
-import type { Clock } from '../io/clock.js';
-import type { Output } from '../io/output.js';
-import type { Http } from '../http.js';
-import type { Credentials } from '../store/credentials.js';
 import { preloadConfigWriter } from '../store/profiles.js';
 import { effective, type Profile } from '../store/profile-keys.js';
 import { completeLogin } from './complete.js';
@@ -20,14 +15,8 @@ export interface DeviceLoginInput {
   config?: OidcConfiguration;
 }
 
-export interface DeviceLoginDeps {
-  http: Http;
-  credentials: Credentials;
-  clock: Clock;
-  out: Output;
-  openBrowser: BrowserOpener;
-  signal: AbortSignal;
-}
+/** The same side effects as the browser login's. */
+export type DeviceLoginDeps = import('./browser.js').BrowserLoginDeps;
 
 /**
  * The device authorization grant (RFC 8628), for machines no browser can reach: show the code
