@@ -116,13 +116,6 @@ export class InterruptedError extends LatchkeyError {
   }
 }
 
-/** Exit 1: a command that a later release will implement. */
-export class NotImplementedError extends LatchkeyError {
-  constructor(what: string) {
-    super(`${what} is not implemented yet`, ExitCode.failure, { code: 'not_implemented' });
-  }
-}
-
 /**
  * The lines a failure prints on stderr: the message first (one line: what failed and why),
  * then the diagnosis, then what to do. A stack trace only when `debug` is set.
