@@ -84,7 +84,7 @@ export async function browserLogin(input: BrowserLoginInput, deps: BrowserLoginD
     out.info(`Sign in to ${profileName} in your browser. If it does not open, visit:\n\n  ${authorizationUrl}\n`);
     if (where?.ssh) {
       const port = listener.port;
-      out.info(`This is an SSH session: the browser must reach port ${port} here. From your own machine run\n\n  ssh -L ${port}:127.0.0.1:${port} <this host>\n\nthen open the URL above there. (A fixed port helps next time: profile set ${profileName} redirect-uri http://127.0.0.1:${port}/callback)\n`);
+      out.info(`This is an SSH session: the browser must reach port ${port} here. From your own machine run\n\n  ssh -L ${port}:127.0.0.1:${port} <this host>\n\nthen open the URL above there. (A fixed port helps next time: ${input.cliName} profile set ${profileName} redirect-uri http://127.0.0.1:${port}/callback)\n`);
     } else if (remote) {
       out.info('No display here: open the URL above in a browser that can reach this machine.\n');
     }
