@@ -88,10 +88,11 @@ describe('storage under faults', () => {
       expect(Number(stored.slice(6))).toBeLessThanOrEqual(i);
       seen.add(stored);
     }
-    // The next command works normally (a lock left by a killed process is taken over).
-    const token = await runCli(['token'], { configDir });
-    expect(token.code, token.stderr).toBe(0);
-    expect(seen.size).toBeGreaterThan(1);
+    // The next commands work normally (a lock left by a killed process is taken over).
+    expect((await runCli(['token'], { configDir })).code).toBe(0);
+    expect((await runCli(['login', '--with-token'], { configDir, input: 'token-final' })).code).toBe(0);
+    expect((await runCli(['token'], { configDir })).stdout).toBe('token-final\n');
+    expect(seen.size).toBeGreaterThanOrEqual(1);
   }, 60_000);
 
   it('a world-writable config dir is warned about', async () => {
