@@ -73,7 +73,6 @@ describe('storage under faults', () => {
     const configDir = tempConfigDir();
     expect((await runCli(['profile', 'add', 'k', '--issuer', 'https://idp.example.com', '--client-id', 'cli', '--storage', 'file'], { configDir })).code).toBe(0);
     expect((await runCli(['login', '--with-token'], { configDir, input: 'token-0' })).code).toBe(0);
-    const seen = new Set<string>();
     for (let i = 1; i <= 50; i += 1) {
       await new Promise<void>((resolve) => {
         const child = spawn(process.execPath, [BIN, 'login', '--with-token'], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LATCHKEY_CONFIG_DIR: configDir }, stdio: ['pipe', 'ignore', 'ignore'] });
@@ -86,13 +85,11 @@ describe('storage under faults', () => {
       const stored = JSON.parse(JSON.parse(readFileSync(join(configDir, 'credentials.json'), 'utf8')).latchkey.k).token as string;
       expect(stored).toMatch(/^token-\d+$/);
       expect(Number(stored.slice(6))).toBeLessThanOrEqual(i);
-      seen.add(stored);
     }
     // The next commands work normally (a lock left by a killed process is taken over).
     expect((await runCli(['token'], { configDir })).code).toBe(0);
     expect((await runCli(['login', '--with-token'], { configDir, input: 'token-final' })).code).toBe(0);
     expect((await runCli(['token'], { configDir })).stdout).toBe('token-final\n');
-    expect(seen.size).toBeGreaterThanOrEqual(1);
   }, 60_000);
 
   it('a world-writable config dir is warned about', async () => {
