@@ -1,4 +1,4 @@
-import { open, readFile, rm, stat } from 'node:fs/promises';
+import { link, readFile, rm, stat, writeFile } from 'node:fs/promises';
 
 export interface LockOptions {
   /** Give up after this long (ms). */
@@ -21,11 +21,15 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, op
   let delay = 5;
   for (;;) {
     try {
-      const handle = await open(lockPath, 'wx', 0o600);
+      // The lock appears with the owner's pid already in it (written to a private file, then
+      // hard-linked into place), so a process killed at any moment never leaves an empty lock
+      // that nobody can judge.
+      const mine = `${lockPath}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+      await writeFile(mine, String(process.pid), { mode: 0o600 });
       try {
-        await handle.writeFile(String(process.pid));
+        await link(mine, lockPath);
       } finally {
-        await handle.close();
+        await rm(mine, { force: true });
       }
       break;
     } catch (error) {
@@ -65,7 +69,10 @@ async function isStale(lockPath: string, staleMs: number): Promise<boolean> {
     }
   }
   try {
-    return Date.now() - (await stat(lockPath)).mtimeMs > staleMs;
+    // No pid to check (a lock from before locks carried one from birth): judged by age; an
+    // empty one is only ever left by a process killed as it created it.
+    const age = Date.now() - (await stat(lockPath)).mtimeMs;
+    return age > (Number.isInteger(pid) ? staleMs : Math.min(staleMs, 5000));
   } catch {
     return false;
   }

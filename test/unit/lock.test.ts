@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -35,6 +35,14 @@ describe('withLock', () => {
     const child = spawn(process.execPath, ['-e', '']);
     const deadPid = await new Promise<number>((resolve) => child.on('exit', () => resolve(child.pid!)));
     writeFileSync(lock, String(deadPid));
+    await expect(withLock(lock, () => 'done', { timeoutMs: 2000 })).resolves.toBe('done');
+  });
+
+  it('takes over an empty lock left by a process killed as it created it (older than 5 s)', async () => {
+    const lock = join(tempDir(), 'x.lock');
+    writeFileSync(lock, '');
+    const old = new Date(Date.now() - 10_000);
+    utimesSync(lock, old, old);
     await expect(withLock(lock, () => 'done', { timeoutMs: 2000 })).resolves.toBe('done');
   });
 
