@@ -142,6 +142,12 @@ export function formatError(error: unknown, options: { name: string; debug: bool
   return lines;
 }
 
+/** The first latchkey error in `error`'s cause chain (libraries wrap ours, e.g. a network error in fetch). */
+export function latchkeyErrorIn(error: unknown): LatchkeyError | undefined {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) if (e instanceof LatchkeyError) return e;
+  return undefined;
+}
+
 /** The exit code for any thrown value. */
 export function exitCodeOf(error: unknown): ExitCodeValue {
   return error instanceof LatchkeyError ? error.exitCode : ExitCode.failure;

@@ -156,10 +156,15 @@ function hostOf(url: string): string {
 /** Connection failures worth one more try: the server or a middlebox dropped the connection. */
 const RETRYABLE_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
 
-function rootCode(error: unknown): string {
+/** The innermost error: undici's "fetch failed" wraps the socket's own. */
+function rootCause(error: unknown): unknown {
   let cause: unknown = error;
   while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
-  return (cause as { code?: string } | undefined)?.code ?? '';
+  return cause;
+}
+
+function rootCode(error: unknown): string {
+  return (rootCause(error) as { code?: string } | undefined)?.code ?? '';
 }
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -200,8 +205,7 @@ export function networkError(url: string, error: unknown): NetworkError {
   } catch {
     // keep the raw text
   }
-  let cause: unknown = error;
-  while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
+  const cause = rootCause(error);
   const code = rootCode(error);
   const message = cause instanceof Error ? cause.message : String(cause);
   if (/TIMEOUT/.test(code) || (error instanceof Error && error.name === 'TimeoutError')) {

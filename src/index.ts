@@ -9,11 +9,9 @@
  *
  * @packageDocumentation
  */
-import { createBrowserOpener } from './io/browser.js';
-import { systemClock } from './io/clock.js';
-import { createOutput } from './io/output.js';
-import { createHttp } from './http.js';
-import { Credentials } from './store/credentials.js';
+import { brandOf } from './cli/create-cli.js';
+import { Context } from './cli/context.js';
+import { createDeps } from './deps.js';
 import { FileSecretStore } from './store/file-secrets.js';
 import { KeychainSecretStore } from './store/keychain-secrets.js';
 import type { StorageSetting } from './store/profile-keys.js';
@@ -89,29 +87,14 @@ export type LoginDeps = import('./flows/browser.js').BrowserLoginDeps;
  */
 export async function createLoginDeps(options: {
   configDir: string;
-  /** Your CLI's name: the keychain service and message prefix. Default `latchkey`. */
+  /** Your CLI's name: the keychain service, env prefix and message prefix. Default `latchkey`. */
   name?: string;
   storage?: StorageSetting;
   debug?: boolean;
   signal?: AbortSignal;
 }): Promise<LoginDeps> {
-  const name = options.name ?? 'latchkey';
-  const out = createOutput({ stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }, { debug: options.debug === true, color: process.stderr.isTTY === true && !process.env.NO_COLOR, name });
-  const profiles = new ProfileStore({ dir: options.configDir, name });
-  const credentials = new Credentials({
-    profiles,
-    keychain: new KeychainSecretStore({ service: name }),
-    file: new FileSecretStore({ dir: options.configDir, service: name, warn: (m) => out.warn(m) }),
-    out,
-    cliName: name,
-    ...(options.storage ? { storageOverride: options.storage } : {}),
-  });
-  return {
-    http: await createHttp({ out, userAgent: `${name} (latchkey; node ${process.version})` }),
-    credentials,
-    clock: systemClock,
-    out,
-    openBrowser: createBrowserOpener(process.env),
-    signal: options.signal ?? new AbortController().signal,
-  };
+  const deps = createDeps();
+  const signal = options.signal ?? new AbortController().signal;
+  const ctx = new Context(brandOf({ name: options.name ?? 'latchkey' }), deps, { configDir: options.configDir, debug: options.debug === true, ...(options.storage ? { storage: options.storage } : {}) }, signal);
+  return { http: await ctx.http(), credentials: await ctx.credentials(), clock: deps.clock, out: ctx.out, openBrowser: deps.openBrowser, signal };
 }

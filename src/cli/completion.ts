@@ -12,6 +12,8 @@ interface OptionSpec {
   names: string[];
   takesValue: boolean;
   choices: string[];
+  /** What completes its value: profile names, its choices, file names, or nothing. */
+  value: 'profiles' | 'choices' | 'files' | 'free';
   description: string;
 }
 
@@ -35,7 +37,7 @@ export function completionModel(program: Command): CommandSpec[] {
     specs.push({
       path,
       commands: visible.map((c) => ({ names: [c.name(), ...c.aliases()], description: c.description() })),
-      options: [...own, ...globals, { names: ['-h', '--help'], takesValue: false, choices: [], description: 'display help' }],
+      options: [...own, ...globals, { names: ['-h', '--help'], takesValue: false, choices: [], value: 'free', description: 'display help' }],
       profileArgument: PROFILE_ARGUMENT.has(path),
       choices: argument?.argChoices ?? [],
     });
@@ -50,7 +52,8 @@ function optionSpec(option: Option): OptionSpec {
   // Choices declared with .choices(), or written into the placeholder: `--storage <auto|keychain|file>`.
   const placeholder = /<([\w-]+(?:\|[\w-]+)+)>/.exec(option.flags)?.[1];
   const choices = option.argChoices ?? placeholder?.split('|') ?? [];
-  return { names, takesValue: option.required || option.optional, choices, description: option.description };
+  const value = names.some((n) => PROFILE_OPTIONS.has(n)) ? 'profiles' : choices.length ? 'choices' : names.some((n) => FILE_OPTIONS.has(n)) ? 'files' : 'free';
+  return { names, takesValue: option.required || option.optional, choices, value, description: option.description };
 }
 
 function valueOptions(specs: CommandSpec[]): OptionSpec[] {
@@ -66,10 +69,16 @@ export function bashScript(specs: CommandSpec[], name: string): string {
   const values = valueOptions(specs);
   const valueCases = values.map((o) => {
     const pattern = o.names.join('|');
-    if (o.names.some((n) => PROFILE_OPTIONS.has(n))) return `    ${pattern}) COMPREPLY=($(compgen -W "$(${name} __complete profiles 2>/dev/null)" -- "$cur")); return ;;`;
-    if (o.choices.length) return `    ${pattern}) COMPREPLY=($(compgen -W ${q(o.choices.join(' '))} -- "$cur")); return ;;`;
-    if (o.names.some((n) => FILE_OPTIONS.has(n))) return `    ${pattern}) COMPREPLY=($(compgen -f -- "$cur")); return ;;`;
-    return `    ${pattern}) return ;;`;
+    switch (o.value) {
+      case 'profiles':
+        return `    ${pattern}) COMPREPLY=($(compgen -W "$(${name} __complete profiles 2>/dev/null)" -- "$cur")); return ;;`;
+      case 'choices':
+        return `    ${pattern}) COMPREPLY=($(compgen -W ${q(o.choices.join(' '))} -- "$cur")); return ;;`;
+      case 'files':
+        return `    ${pattern}) COMPREPLY=($(compgen -f -- "$cur")); return ;;`;
+      default:
+        return `    ${pattern}) return ;;`;
+    }
   });
   const pathCases = specs.map((s) => {
     const words = s.commands.flatMap((c) => c.names).concat(s.choices).join(' ');
@@ -118,10 +127,16 @@ export function zshScript(specs: CommandSpec[], name: string): string {
   const values = valueOptions(specs);
   const valueCases = values.map((o) => {
     const pattern = o.names.join('|');
-    if (o.names.some((n) => PROFILE_OPTIONS.has(n))) return `    (${pattern}) compadd -- \${(f)"$(${name} __complete profiles 2>/dev/null)"}; return ;;`;
-    if (o.choices.length) return `    (${pattern}) compadd -- ${o.choices.map(q).join(' ')}; return ;;`;
-    if (o.names.some((n) => FILE_OPTIONS.has(n))) return `    (${pattern}) _files; return ;;`;
-    return `    (${pattern}) return ;;`;
+    switch (o.value) {
+      case 'profiles':
+        return `    (${pattern}) compadd -- \${(f)"$(${name} __complete profiles 2>/dev/null)"}; return ;;`;
+      case 'choices':
+        return `    (${pattern}) compadd -- ${o.choices.map(q).join(' ')}; return ;;`;
+      case 'files':
+        return `    (${pattern}) _files; return ;;`;
+      default:
+        return `    (${pattern}) return ;;`;
+    }
   });
   const pathCases = specs.map((s) => {
     const words = s.commands.flatMap((c) => c.names).concat(s.choices);
@@ -187,10 +202,14 @@ export function fishScript(specs: CommandSpec[], name: string): string {
       const long = option.names.find((n) => n.startsWith('--'));
       let line = `complete -c ${name} -n ${q(when)}${short ? ` -s ${short.slice(1)}` : ''}${long ? ` -l ${long.slice(2)}` : ''} -d ${q(option.description)}`;
       if (option.takesValue) {
-        if (option.names.some((n) => PROFILE_OPTIONS.has(n))) line += ` -x -a '(${name} __complete profiles 2>/dev/null)'`;
-        else if (option.choices.length) line += ` -x -a ${q(option.choices.join(' '))}`;
-        else if (option.names.some((n) => FILE_OPTIONS.has(n))) line += ' -r -F';
-        else line += ' -x';
+        line +=
+          option.value === 'profiles'
+            ? ` -x -a '(${name} __complete profiles 2>/dev/null)'`
+            : option.value === 'choices'
+              ? ` -x -a ${q(option.choices.join(' '))}`
+              : option.value === 'files'
+                ? ' -r -F'
+                : ' -x';
       }
       lines.push(line);
     }

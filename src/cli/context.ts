@@ -15,6 +15,8 @@ export interface GlobalOptions {
   debug?: boolean;
   color?: boolean;
   configDir?: string;
+  /** Storage for this run, set by library callers (the CLI takes `<PREFIX>_STORAGE`). */
+  storage?: StorageSetting;
 }
 
 /**
@@ -98,6 +100,7 @@ export class Context {
   }
 
   storageOverride(): StorageSetting | undefined {
+    if (this.options.storage) return this.options.storage;
     const value = this.env('STORAGE');
     if (value === undefined) return undefined;
     if (value !== 'auto' && value !== 'keychain' && value !== 'file') {
@@ -109,20 +112,11 @@ export class Context {
   /** The credential store; loads the keychain binding only when a keychain call is made. */
   async credentials(): Promise<Credentials> {
     if (this.#credentials) return this.#credentials;
-    const [{ Credentials }, { KeychainSecretStore }, { FileSecretStore }] = await Promise.all([
-      import('../store/credentials.js'),
-      import('../store/keychain-secrets.js'),
-      import('../store/file-secrets.js'),
-    ]);
-    const timeout = Number(this.env('KEYCHAIN_TIMEOUT') ?? 5);
+    const [{ Credentials }, { FileSecretStore }] = await Promise.all([import('../store/credentials.js'), import('../store/file-secrets.js')]);
     const storageOverride = this.storageOverride();
     this.#credentials = new Credentials({
       profiles: this.profiles,
-      keychain: new KeychainSecretStore({
-        service: this.brand.keychainService,
-        timeoutMs: (Number.isFinite(timeout) && timeout > 0 ? timeout : 5) * 1000,
-        storageEnv: this.envName('STORAGE'),
-      }),
+      keychain: await this.keychain(),
       file: new FileSecretStore({ dir: this.configDir, service: this.brand.keychainService, warn: (m) => this.out.warn(m) }),
       out: this.out,
       cliName: this.brand.name,
@@ -130,6 +124,17 @@ export class Context {
       ...(storageOverride ? { storageOverride } : {}),
     });
     return this.#credentials;
+  }
+
+  /** The OS keychain store of this CLI, its calls bounded by `<PREFIX>_KEYCHAIN_TIMEOUT` (seconds, default 5). */
+  async keychain(): Promise<import('../store/keychain-secrets.js').KeychainSecretStore> {
+    const { KeychainSecretStore } = await import('../store/keychain-secrets.js');
+    const seconds = Number(this.env('KEYCHAIN_TIMEOUT') ?? 5);
+    return new KeychainSecretStore({
+      service: this.brand.keychainService,
+      timeoutMs: (Number.isFinite(seconds) && seconds > 0 ? seconds : 5) * 1000,
+      storageEnv: this.envName('STORAGE'),
+    });
   }
 
   /** The HTTP client (loads undici), trusting the profile's `caFile` too when it has one. */

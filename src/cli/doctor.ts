@@ -15,14 +15,13 @@ export function registerDoctor(program: Command, contextFor: ContextFor, brand: 
     .action(async (_options, command: Command) => {
       const ctx = contextFor(command);
       const { name, profile } = ctx.requireProfile();
-      const [{ runDoctor }, { KeychainSecretStore }] = await Promise.all([import('../flows/doctor.js'), import('../store/keychain-secrets.js')]);
-      const timeout = Number(ctx.env('KEYCHAIN_TIMEOUT') ?? 5);
+      const { runDoctor } = await import('../flows/doctor.js');
       const checks = await runDoctor(
         { profileName: name, profile, cliName: n, envPrefix: brand.envPrefix, environment: detectEnvironment(ctx.deps.env), env: ctx.deps.env },
         {
           http: await ctx.http(profile),
           clock: ctx.deps.clock,
-          keychain: new KeychainSecretStore({ service: brand.keychainService, timeoutMs: (Number.isFinite(timeout) && timeout > 0 ? timeout : 5) * 1000 }),
+          keychain: await ctx.keychain(),
         },
       );
       const failed = checks.filter((c) => c.status === 'fail').length;

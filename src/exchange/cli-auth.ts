@@ -1,4 +1,4 @@
-import { FailureError, LatchkeyError, NetworkError, RejectedError } from '../errors.js';
+import { FailureError, latchkeyErrorIn, NetworkError, RejectedError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import type { Http } from '../http.js';
 import { audiences, peekClaims } from '../token/decode.js';
@@ -44,7 +44,8 @@ export async function exchangeIdToken(input: ExchangeInput, http: Http, clock: C
   });
   const text = await response.text().catch((error: unknown) => {
     // A body over the size limit is the one reading failure worth its own message.
-    for (let e: unknown = error; e instanceof Error; e = e.cause) if (e instanceof LatchkeyError) throw e;
+    const ours = latchkeyErrorIn(error);
+    if (ours) throw ours;
     return '';
   });
   const where = `${new URL(url).host}${input.exchangePath}`;

@@ -1,4 +1,4 @@
-import { ConfigError, FailureError, LatchkeyError, NetworkError, RejectedError } from '../errors.js';
+import { ConfigError, FailureError, LatchkeyError, latchkeyErrorIn, NetworkError, RejectedError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import type { Http } from '../http.js';
 import { isLoopbackHost } from '../loopback/hosts.js';
@@ -53,7 +53,8 @@ export async function withClientAuth(config: OidcConfiguration, profile: Profile
  * OAuth error response is a rejection (exit 4); a failed check is named.
  */
 export function oidcError(error: unknown, step: 'discovery' | 'authorization' | 'token' | 'refresh' | 'device' | 'revocation', issuer: string): LatchkeyError {
-  for (let e: unknown = error; e instanceof Error; e = e.cause) if (e instanceof LatchkeyError) return e;
+  const ours = latchkeyErrorIn(error);
+  if (ours) return ours;
   const err = error as Error & { code?: string; error?: string; error_description?: string; status?: number; cause?: unknown };
   const oauth = oauthErrorOf(err);
   if (oauth) {
