@@ -25,7 +25,7 @@ const log = (entry: Record<string, unknown>) => logFile && appendFileSync(logFil
 
 async function main(): Promise<void> {
   const url = new URL(process.argv[process.argv.length - 1]!);
-  const redirect = url.searchParams.get('redirect_uri') ?? '';
+  let redirect = '';
   const profileDir = mkdtempSync(join(tmpdir(), 'latchkey-chromium-'));
   const context = await chromium.launchPersistentContext(profileDir, {
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
@@ -39,7 +39,9 @@ async function main(): Promise<void> {
       return host === '127.0.0.1' || host === 'localhost' || host === '[::1]' ? route.continue() : route.abort();
     });
     const page = context.pages()[0] ?? (await context.newPage());
+    // latchkey's local start URL redirects to the IdP (and sets the cookie the callback needs).
     await page.goto(url.href, { waitUntil: 'domcontentloaded' });
+    redirect = new URL(page.url()).searchParams.get('redirect_uri') ?? '';
     log({ step: 'login-page', title: await page.title() });
     if (action === 'deny') {
       await page.click('text=[ Cancel ]');

@@ -9,7 +9,8 @@
  * Environment:
  *   LATCHKEY_DEV_UA_ACTION  login (default) | deny (press Cancel, or Abort on a device code) |
  *                           attack (first send the listener forged and malformed requests,
- *                           then log in) | none
+ *                           then log in) | nocookie (come back without the start cookie) |
+ *                           race (open the start URL a second time) | mixup | none
  *
  * A URL without `redirect_uri` is a device flow verification URL: it confirms the code there.
  *   LATCHKEY_DEV_UA_USER    the login to use (default: ada)
@@ -64,13 +65,30 @@ function formOf(html: string): { action: string; fields: Record<string, string> 
 }
 
 async function main(): Promise<void> {
-  const start = new URL(process.argv[process.argv.length - 1]!);
+  const given = new URL(process.argv[process.argv.length - 1]!);
+  if (action === 'none') {
+    log({ step: 'open', url: given.href, argv: process.argv.slice(2) });
+    return;
+  }
+  // A browser login gives the CLI's one-time local start URL: it redirects to the IdP and sets
+  // the cookie that the callback must carry. (A device flow gives the IdP's verification URL.)
+  let start = given;
+  if (/^\/start\//.test(given.pathname) && !given.searchParams.has('redirect_uri')) {
+    const hop = await go(given);
+    const location = hop.headers.get('location');
+    log({ step: 'start', status: hop.status, cookie: cookies.size > 0 });
+    if (hop.status !== 302 || !location) {
+      log({ step: 'stuck', status: hop.status, at: given.pathname });
+      process.exitCode = 1;
+      return;
+    }
+    start = new URL(location, given);
+  }
   const device = !start.searchParams.has('redirect_uri');
   // For a device flow there is no redirect back; an impossible origin keeps the loop below simple.
   const redirect = new URL(start.searchParams.get('redirect_uri') ?? 'http://device.invalid/');
   // What this process was given: the URL and nothing else (no secret travels through argv).
-  log(device ? { step: 'open', device: start.pathname, user_code: start.searchParams.get('user_code'), argv: process.argv.slice(2) } : { step: 'open', redirect_uri: redirect.href, url: start.href, argv: process.argv.slice(2) });
-  if (action === 'none') return;
+  log(device ? { step: 'open', device: start.pathname, user_code: start.searchParams.get('user_code'), argv: process.argv.slice(2) } : { step: 'open', redirect_uri: redirect.href, url: start.href, given: given.href, argv: process.argv.slice(2) });
 
   if (action === 'attack') {
     const path = redirect.pathname;
@@ -84,14 +102,20 @@ async function main(): Promise<void> {
 
   let url = start;
   let response = await go(url);
+  if (action === 'race') {
+    // Another program opens the start URL too (it could read it from argv): the CLI must stop.
+    const again = await go(given);
+    log({ step: 'start-again', status: again.status });
+  }
   for (let hops = 0; hops < 20; hops += 1) {
     if (response.status >= 300 && response.status < 400) {
       url = new URL(response.headers.get('location')!, url);
       if (url.origin === redirect.origin && url.pathname === redirect.pathname) {
         // A mix-up attack (RFC 9207): the response claims to come from another issuer.
         if (action === 'mixup') url.searchParams.set('iss', 'https://attacker.example');
-        // The IdP sends the browser back to the CLI: deliver the callback and read the page.
-        const callback = await fetch(url, { redirect: 'manual' });
+        // The IdP sends the browser back to the CLI: deliver the callback (with the start
+        // cookie, as a browser would; 'nocookie' plays a browser that never saw the start URL).
+        const callback = action === 'nocookie' ? await fetch(url, { redirect: 'manual' }) : await go(url);
         const page = await callback.text();
         log({ step: 'callback', status: callback.status, title: /<title>([^<]*)<\/title>/.exec(page)?.[1] ?? null, cacheControl: callback.headers.get('cache-control') });
         return;

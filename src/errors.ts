@@ -1,3 +1,5 @@
+import { safeText } from './io/text.js';
+
 /**
  * Every error latchkey raises, its exit code and its hint, in one table.
  *
@@ -118,26 +120,25 @@ export class InterruptedError extends LatchkeyError {
 
 /**
  * The lines a failure prints on stderr: the message first (one line: what failed and why),
- * then the diagnosis, then what to do. A stack trace only when `debug` is set.
+ * then the diagnosis, then what to do. A stack trace only when `debug` is set. Messages quote
+ * outside text (an IdP's error, a claim, a host name): every line is escaped for the terminal.
  */
 export function formatError(error: unknown, options: { name: string; debug: boolean }): string[] {
+  // Message, details and hint are one line each: a line break from outside is escaped too.
   const lines: string[] = [];
   if (error instanceof LatchkeyError) {
-    lines.push(`${options.name}: ${error.message}`);
-    for (const detail of error.details) lines.push(`  ${detail}`);
-    if (error.hint) lines.push(`  ${error.hint}`);
+    lines.push(`${options.name}: ${safeText(error.message)}`);
+    for (const detail of error.details) lines.push(`  ${safeText(detail)}`);
+    if (error.hint) lines.push(`  ${safeText(error.hint)}`);
   } else {
     const message = error instanceof Error ? error.message : String(error);
-    lines.push(`${options.name}: unexpected error: ${message}`);
+    lines.push(`${options.name}: unexpected error: ${safeText(message)}`);
     if (!options.debug) lines.push(`  Run again with --debug for details, and report it if it persists.`);
   }
   if (options.debug && error instanceof Error && error.stack) {
-    lines.push(error.stack);
-    let cause = error.cause;
-    while (cause instanceof Error) {
-      lines.push(`caused by: ${cause.stack ?? cause.message}`);
-      cause = cause.cause;
-    }
+    const trace = [error.stack];
+    for (let cause = error.cause; cause instanceof Error; cause = cause.cause) trace.push(`caused by: ${cause.stack ?? cause.message}`);
+    lines.push(...trace.flatMap((text) => text.split('\n')).map(safeText));
   }
   return lines;
 }

@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { ConfigError, UsageError } from '../errors.js';
 import type { Deps } from '../deps.js';
 import { createOutput, type Output } from '../io/output.js';
+import { safeJson } from '../io/text.js';
 import { platformConfigDir } from '../store/paths.js';
 import type { Profile, StorageSetting } from '../store/profile-keys.js';
 import { ProfileStore } from '../store/profiles.js';
@@ -207,7 +208,7 @@ export class Context {
   /** Print `value` as JSON on stdout when `--json` is set; returns whether it did. */
   json(value: unknown): boolean {
     if (!this.options.json) return false;
-    this.out.data(JSON.stringify(value, null, 2));
+    this.out.data(safeJson(value));
     return true;
   }
 }

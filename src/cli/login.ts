@@ -132,8 +132,9 @@ async function serviceAuth(ctx: Context, options: LoginOptions): Promise<import(
   });
 }
 
-export function reportLogin(ctx: Context, result: { profile: string; subject: string | null; email: string | null; expiresAt: string | null; storage: string }): void {
+export function reportLogin(ctx: Context, result: import('../flows/with-token.js').LoginResult): void {
   if (ctx.json(result)) return;
   const who = result.email ?? result.subject;
-  ctx.out.info(`Logged in to ${result.profile}${who ? ` as ${who}` : ''} (stored in ${result.storage === 'keychain' ? 'the OS keychain' : 'the credentials file'}).`);
+  const as = who ? (result.identityVerified ? ` as ${who}` : ` (the token names ${who}, unverified)`) : '';
+  ctx.out.info(`Logged in to ${result.profile}${as} (stored in ${result.storage === 'keychain' ? 'the OS keychain' : 'the credentials file'}).`);
 }

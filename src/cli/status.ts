@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { envOverride } from '../flows/get-token.js';
 import { relativeTime, table } from '../io/format.js';
+import { safeText } from '../io/text.js';
 import type { Brand } from './brand.js';
 import type { ContextFor } from './program.js';
 
@@ -10,6 +11,8 @@ export interface ProfileStatus {
   loggedIn: boolean;
   subject: string | null;
   email: string | null;
+  /** False when subject/email were only read from an unverified token (`login --with-token`). */
+  identityVerified: boolean;
   expiresAt: string | null;
   storage: 'keychain' | 'file' | null;
   /** `env:<VAR>`, or how the stored credential was obtained (browser, with-token, …); null when none. */
@@ -40,6 +43,7 @@ export function registerStatus(program: Command, contextFor: ContextFor, brand: 
           loggedIn: override !== undefined || live,
           subject: override ? null : (state?.subject ?? null),
           email: override ? null : (state?.email ?? null),
+          identityVerified: override ? false : state?.identityVerified !== false,
           expiresAt: override ? null : (state?.expiresAt ?? null),
           storage: override ? null : (state?.storage ?? null),
           source: override ? `env:${override.variable}` : (state?.via ?? null),
@@ -56,7 +60,9 @@ export function registerStatus(program: Command, contextFor: ContextFor, brand: 
           const state = config.logins[r.name];
           const status = r.loggedIn ? 'logged in' : state ? 'expired' : 'not logged in';
           const expires = r.expiresAt ? `${r.expiresAt} (${relativeTime(new Date(r.expiresAt), now)})` : '-';
-          return [`${r.name}${r.default ? ' *' : ''}`, status, r.email ?? r.subject ?? '-', expires, r.storage ?? '-', r.source ?? '-'];
+          const who = r.email ?? r.subject;
+          const as = who === null ? '-' : r.identityVerified ? safeText(who) : `${safeText(who)} (unverified)`;
+          return [`${safeText(r.name)}${r.default ? ' *' : ''}`, status, as, expires, r.storage ?? '-', r.source ?? '-'];
         }),
       ]);
       for (const line of lines) ctx.out.data(line);

@@ -1,6 +1,7 @@
 import { FailureError, latchkeyErrorIn, NetworkError, RejectedError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import type { Http } from '../http.js';
+import { safeLine } from '../io/text.js';
 import { audiences, peekClaims } from '../token/decode.js';
 
 export interface ExchangeInput {
@@ -109,7 +110,7 @@ function errorText(text: string): string {
   try {
     const parsed = JSON.parse(text) as Record<string, unknown>;
     const value = [parsed.error_description, parsed.error, parsed.message].find((v) => typeof v === 'string');
-    return typeof value === 'string' ? value.replace(/[\u0000-\u001f\u007f]+/g, ' ').slice(0, 200) : '';
+    return typeof value === 'string' ? safeLine(value, 200) : '';
   } catch {
     return '';
   }

@@ -80,18 +80,23 @@ export async function browserLogin(input: BrowserLoginInput, deps: BrowserLoginD
     if (profile.audience) parameters.audience = profile.audience;
     if (profile.prompt) parameters.prompt = profile.prompt;
     const authorizationUrl = client.buildAuthorizationUrl(config, parameters).href;
+    const opening = input.openBrowser && !remote;
+    // The browser gets a local start URL, never the authorization URL itself (another local user
+    // can read a browser's argv); the URL printed for the user to open is their own copy.
+    const shownUrl = opening ? listener.startUrl(authorizationUrl) : authorizationUrl;
 
-    out.info(`Sign in to ${profileName} in your browser. If it does not open, visit:\n\n  ${authorizationUrl}\n`);
+    out.info(`Sign in to ${profileName} in your browser. If it does not open, visit:\n\n  ${shownUrl}\n`);
     if (where?.ssh) {
       const port = listener.port;
       out.info(`This is an SSH session: the browser must reach port ${port} here. From your own machine run\n\n  ssh -L ${port}:127.0.0.1:${port} <this host>\n\nthen open the URL above there. (A fixed port helps next time: ${input.cliName} profile set ${profileName} redirect-uri http://127.0.0.1:${port}/callback)\n`);
     } else if (remote) {
       out.info('No display here: open the URL above in a browser that can reach this machine.\n');
     }
-    if (input.openBrowser && !remote) {
-      await deps.openBrowser(authorizationUrl).catch((error: Error) => {
+    if (opening) {
+      await deps.openBrowser(shownUrl).catch((error: Error) => {
+        listener.acceptAnyBrowser();
         const device = config.serverMetadata().device_authorization_endpoint ? ` (or, where no browser can reach this machine: ${input.cliName} login --device)` : '';
-        out.warn(`could not open a browser (${error.message}); open the URL above yourself${device}`);
+        out.warn(`could not open a browser (${error.message}); open this URL yourself${device}:\n\n  ${authorizationUrl}\n`);
       });
     }
 
@@ -147,10 +152,17 @@ function waitFor(received: Promise<ReceivedCallback>, timeoutMs: number, signal:
     }, timeoutMs);
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
-    received.then((callback) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      resolve(callback);
-    });
+    received.then(
+      (callback) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        resolve(callback);
+      },
+      (error: Error) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
   });
 }

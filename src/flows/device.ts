@@ -1,4 +1,6 @@
-import { ConfigError, InterruptedError, TimeoutError } from '../errors.js';
+import { ConfigError, InterruptedError, RejectedError, TimeoutError } from '../errors.js';
+import { safeText } from '../io/text.js';
+import { requireWebUrl, UnsafeUrlError } from '../io/urls.js';
 import { preloadConfigWriter } from '../store/profiles.js';
 import { effective, type Profile } from '../store/profile-keys.js';
 import { completeLogin } from './complete.js';
@@ -42,11 +44,13 @@ export async function deviceLogin(input: DeviceLoginInput, deps: DeviceLoginDeps
     throw oidcError(error, 'device', profile.issuer);
   }
 
-  const complete = authorization.verification_uri_complete;
-  out.info(`To sign in to ${profileName}, open ${authorization.verification_uri} and enter the code\n\n  ${authorization.user_code}\n`);
+  // Shown and opened: checked like every URL from outside (RFC 8628 §3.3 leaves them to the IdP).
+  const verificationUri = deviceUrl(authorization.verification_uri, 'verification_uri', profile.issuer);
+  const complete = authorization.verification_uri_complete === undefined ? undefined : deviceUrl(authorization.verification_uri_complete, 'verification_uri_complete', profile.issuer);
+  out.info(`To sign in to ${profileName}, open ${verificationUri} and enter the code\n\n  ${safeText(String(authorization.user_code))}\n`);
   if (complete) out.info(`Or open this link, which carries the code:\n\n  ${complete}\n`);
   if (input.openBrowser) {
-    await deps.openBrowser(complete ?? authorization.verification_uri).catch((error: Error) => out.debug(`no browser opened: ${error.message}`));
+    await deps.openBrowser(complete ?? verificationUri).catch((error: Error) => out.debug(`no browser opened: ${error.message}`));
   }
 
   // While the user confirms: load what the rest of the login needs (id_token check, config write).
@@ -71,4 +75,17 @@ export async function deviceLogin(input: DeviceLoginInput, deps: DeviceLoginDeps
     progress.stop();
   }
   return completeLogin({ profileName, profile, tokens, config, via: 'device', cliName: input.cliName }, deps);
+}
+
+/** A verification URI of the IdP's answer, serialized, or exit 4: it is never shown or opened unchecked. */
+function deviceUrl(value: unknown, field: string, issuer: string): string {
+  try {
+    return requireWebUrl(value).href;
+  } catch (error) {
+    if (!(error instanceof UnsafeUrlError)) throw error;
+    throw new RejectedError(`the IdP's device authorization answer has an unusable ${field} (${error.message}); nothing was opened or stored`, {
+      hint: `The IdP at ${issuer} (or something between you and it) is misbehaving: report it to its admin.`,
+      code: 'idp_response_invalid',
+    });
+  }
 }

@@ -1,6 +1,7 @@
 import { ConfigError, FailureError, LatchkeyError, latchkeyErrorIn, NetworkError, RejectedError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import type { Http } from '../http.js';
+import { safeLine } from '../io/text.js';
 import { isLoopbackHost } from '../loopback/hosts.js';
 import type { Profile } from '../store/profile-keys.js';
 
@@ -59,8 +60,8 @@ export function oidcError(error: unknown, step: 'discovery' | 'authorization' | 
   const oauth = oauthErrorOf(err);
   if (oauth) {
     const what = step === 'authorization' ? 'the sign-in' : `the ${step} request`;
-    const description = oauth.description ? `: ${oneLine(oauth.description)}` : '';
-    return new RejectedError(`the IdP refused ${what} (${oneLine(oauth.error)}${description})`, {
+    const description = oauth.description ? `: ${safeLine(oauth.description)}` : '';
+    return new RejectedError(`the IdP refused ${what} (${safeLine(oauth.error)}${description})`, {
       code: oauth.error === 'access_denied' ? 'access_denied' : 'idp_rejected',
       cause: error,
     });
@@ -109,9 +110,5 @@ function specificMessage(error: unknown): string {
     const code = (e as Error & { code?: unknown }).code;
     if (typeof code === 'string' && code.startsWith('OAUTH_')) message = e.message;
   }
-  return oneLine(message);
-}
-
-function oneLine(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f]+/g, ' ').slice(0, 300);
+  return safeLine(message);
 }

@@ -28,6 +28,8 @@ export interface LoginResult {
   profile: string;
   subject: string | null;
   email: string | null;
+  /** False when subject/email were only read from the token given (`--with-token`), not verified. */
+  identityVerified: boolean;
   expiresAt: string | null;
   storage: LoginState['storage'];
 }
@@ -44,14 +46,22 @@ export async function loginWithToken(input: WithTokenInput, deps: WithTokenDeps)
   const record: CredentialRecord = { kind: 'api_key', token, obtainedAt: deps.clock.now().toISOString(), via: input.via };
   const claims = peekClaims(token);
   if (claims) {
+    // Read, not verified: anyone can write any claim into a JWT. Shown labelled as such.
     if (typeof claims.sub === 'string') record.subject = claims.sub;
     if (typeof claims.email === 'string') record.email = claims.email;
+    if (record.subject !== undefined || record.email !== undefined) record.identityVerified = false;
     if (typeof claims.exp === 'number' && Number.isFinite(claims.exp)) record.expiresAt = new Date(claims.exp * 1000).toISOString();
   }
 
   if (input.profile.whoamiPath) {
     if (!input.profile.backendUrl) throw new UsageError(`profile "${input.profileName}" has a whoamiPath but no backendUrl`);
     const who = await checkWithBackend(input.profile.backendUrl + input.profile.whoamiPath, token, await deps.http());
+    if (who.subject || who.email) {
+      // The backend vouched for who this is: its answer replaces the token's claims.
+      delete record.subject;
+      delete record.email;
+      delete record.identityVerified;
+    }
     if (who.subject) record.subject = who.subject;
     if (who.email) record.email = who.email;
   }
@@ -61,7 +71,7 @@ export async function loginWithToken(input: WithTokenInput, deps: WithTokenDeps)
 }
 
 export function resultOf(profile: string, state: LoginState): LoginResult {
-  return { profile, subject: state.subject ?? null, email: state.email ?? null, expiresAt: state.expiresAt ?? null, storage: state.storage };
+  return { profile, subject: state.subject ?? null, email: state.email ?? null, identityVerified: state.identityVerified !== false, expiresAt: state.expiresAt ?? null, storage: state.storage };
 }
 
 async function checkWithBackend(url: string, token: string, http: Http): Promise<{ subject?: string; email?: string }> {

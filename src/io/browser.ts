@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { requireWebUrl } from './urls.js';
 
 /** Open `url` in the user's browser; rejects when no browser could be started. */
 export type BrowserOpener = (url: string) => Promise<void>;
@@ -12,11 +13,18 @@ export function splitCommand(command: string): string[] {
 }
 
 /**
- * `BROWSER` (a command; the URL is its last argument) when set, else the `open` package. Only
- * the authorization URL is ever passed: no secret reaches another process's argv.
+ * `BROWSER` (a command; the URL is its last argument) when set, else the `open` package.
+ *
+ * The URL is checked first (`requireWebUrl`: absolute, https or http on loopback) and passed in
+ * its serialized form, which starts with the scheme: an IdP that answers
+ * `--renderer-cmd-prefix=…` as a verification URI cannot smuggle an option into the browser's
+ * argv. (`--` is not added: xdg-open, wslview and many `BROWSER` commands would open "--".)
+ * Only start URLs without secrets are passed (the login's local start URL, a device
+ * verification URI): another user can read argv in /proc.
  */
 export function createBrowserOpener(env: NodeJS.ProcessEnv): BrowserOpener {
-  return async (url) => {
+  return async (given) => {
+    const url = requireWebUrl(given).href;
     const browser = env.BROWSER?.trim();
     if (browser) {
       const [command, ...args] = splitCommand(browser);

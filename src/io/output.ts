@@ -1,4 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
+import { safeLines } from './text.js';
 
 /** The three standard streams and what they are connected to. */
 export interface Streams {
@@ -17,7 +18,9 @@ export interface Progress {
 
 /**
  * Everything a command says. Data for scripts goes to stdout; every message goes to stderr,
- * so `$(latchkey token)` and `--json` stay clean.
+ * so `$(latchkey token)` and `--json` stay clean. Messages often carry text from outside (an
+ * IdP's error, a claim, a URL, a response header): `info`, `warn` and `debug` pass every line
+ * through `safeText`, so none of it can drive the terminal.
  */
 export interface Output {
   readonly streams: Streams;
@@ -65,15 +68,17 @@ export function createOutput(streams: Streams, options: OutputOptions = {}): Out
     data(text) {
       streams.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     },
-    info: writeErr,
+    info(text) {
+      writeErr(safeLines(text));
+    },
     warn(text) {
-      writeErr(`${paint(33, `${name}: warning:`)} ${text}`);
+      writeErr(`${paint(33, `${name}: warning:`)} ${safeLines(text)}`);
     },
     debug(text) {
-      if (options.debug) writeErr(paint(90, `[debug] ${text}`));
+      if (options.debug) writeErr(paint(90, `[debug] ${safeLines(text)}`));
     },
     progress(initial) {
-      let text = initial;
+      let text = safeLines(initial);
       if (!stderrTTY) {
         streams.stderr.write(`${text}\n`);
         return { update: (t) => void (text = t), stop: () => undefined };
@@ -90,7 +95,7 @@ export function createOutput(streams: Streams, options: OutputOptions = {}): Out
       draw();
       return {
         update(t) {
-          text = t;
+          text = safeLines(t);
           draw();
         },
         stop() {

@@ -1,7 +1,7 @@
-import { timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FailureError, UsageError } from '../errors.js';
+import { FailureError, RejectedError, UsageError } from '../errors.js';
 import { isLoopbackHost, unbracket } from './hosts.js';
 import { NOT_FOUND_PAGE, resultPage } from './page.js';
 
@@ -32,8 +32,20 @@ export interface CallbackListener {
   /** The redirect URI with the port actually bound: the one to send in the authorization request. */
   redirectUri: string;
   port: number;
-  /** Resolves with the one callback whose `state` matches; never rejects. */
+  /**
+   * Resolves with the one callback whose `state` (and, once `startUrl` was made, browser cookie)
+   * matches. Rejects only when the start URL is used twice: someone else raced the browser to it.
+   */
   received: Promise<ReceivedCallback>;
+  /**
+   * A one-time local URL (`http://127.0.0.1:PORT/start/<random>`) that redirects to
+   * `authorizationUrl` and sets a cookie the callback must then carry. This is what the browser
+   * is given: the authorization URL (state, nonce, PKCE challenge) never sits in its argv, where
+   * another local user could read it and sign the login in as themselves (RFC 9700 §4.7).
+   */
+  startUrl(authorizationUrl: string): string;
+  /** Take a callback without the start cookie: the user opens the printed authorization URL themselves. */
+  acceptAnyBrowser(): void;
   /** Stop listening and drop every connection (a held browser request gets the failure page). */
   close(): Promise<void>;
 }
@@ -61,7 +73,15 @@ export async function startCallbackListener(options: CallbackListenerOptions): P
   let accepted = false;
   let held: ServerResponse | undefined;
   let resolveReceived!: (callback: ReceivedCallback) => void;
-  const received = new Promise<ReceivedCallback>((resolve) => (resolveReceived = resolve));
+  let rejectReceived!: (error: Error) => void;
+  const received = new Promise<ReceivedCallback>((resolve, reject) => {
+    resolveReceived = resolve;
+    rejectReceived = reject;
+  });
+  received.catch(() => undefined); // the caller may be gone by then
+  // The browser binding: set by startUrl(), lifted by acceptAnyBrowser().
+  let start: { path: string; target: string; cookie: string; used: boolean } | undefined;
+  let requireCookie = false;
   let servers: Server[] = [];
   let port = 0;
   let actualRedirect = '';
@@ -95,15 +115,17 @@ export async function startCallbackListener(options: CallbackListenerOptions): P
     } catch {
       return answer(404, 'unparseable path');
     }
+    if (start && url.pathname === start.path && req.method === 'GET') return handleStart(req, res, start);
     if (url.pathname !== uri.pathname) return answer(404, 'not the redirect path');
     if (req.method !== 'GET') {
       res.setHeader('allow', 'GET');
       return answer(405, `${req.method} is not how a browser comes back`, resultPage(false));
     }
     const states = url.searchParams.getAll('state');
-    if (states.length !== 1 || !sameSecret(states[0]!, options.expectedState)) {
-      return answer(400, 'state does not match this login', resultPage(false, 'This response does not belong to the sign-in in progress.'));
-    }
+    const foreign = resultPage(false, 'This response does not belong to the sign-in in progress.');
+    if (states.length !== 1 || !sameSecret(states[0]!, options.expectedState)) return answer(400, 'state does not match this login', foreign);
+    // Same answer as a wrong state: a browser that did not come through the start URL is not ours.
+    if (requireCookie && !sameSecret(cookieValue(req.headers.cookie, COOKIE) ?? '', start!.cookie)) return answer(400, 'not the browser that started this login', foreign);
     if (accepted) return answer(400, 'a callback was already received');
     accepted = true;
     held = res;
@@ -121,6 +143,35 @@ export async function startCallbackListener(options: CallbackListenerOptions): P
         await closeAll();
       },
     });
+  };
+
+  const handleStart = (req: IncomingMessage, res: ServerResponse, begun: NonNullable<typeof start>) => {
+    if (begun.used) {
+      // Opened twice: another local program read the link (argv is public) and raced the browser,
+      // or a second browser got it. Either way, which one comes back cannot be told: stop.
+      log(`callback listener: GET ${begun.path.slice(0, 7)}… → 400 (start URL used twice; login stopped)`);
+      send(res, 400, resultPage(false, 'This sign-in link was already used, so the sign-in was stopped for safety. Go back to the terminal.'));
+      rejectReceived(
+        new RejectedError('the sign-in link was opened twice (another program on this machine, or a second browser); the login was stopped for safety and nothing was stored', {
+          hint: 'Run the login again, and open the link only once.',
+          code: 'start_url_reused',
+        }),
+      );
+      void closeAll();
+      return;
+    }
+    begun.used = true;
+    log(`callback listener: GET ${begun.path.slice(0, 7)}… → 302 to the IdP (cookie set)`);
+    res.writeHead(302, {
+      location: begun.target,
+      'set-cookie': `${COOKIE}=${begun.cookie}; Path=${uri.pathname}; HttpOnly; SameSite=Lax; Max-Age=3600`,
+      'cache-control': 'no-store',
+      pragma: 'no-cache',
+      'referrer-policy': 'no-referrer',
+      'content-length': 0,
+      connection: 'close',
+    });
+    res.end();
   };
 
   const candidates = fixed === 0 ? [0] : [fixed, ...(options.redirectPorts ?? []).filter((p) => p !== fixed)];
@@ -150,7 +201,31 @@ export async function startCallbackListener(options: CallbackListenerOptions): P
   const redirect = new URL(options.redirectUri);
   redirect.port = String(port);
   actualRedirect = redirect.href;
-  return { redirectUri: actualRedirect, port, received, close: closeAll };
+  return {
+    redirectUri: actualRedirect,
+    port,
+    received,
+    close: closeAll,
+    startUrl(authorizationUrl) {
+      start = { path: `/start/${randomBytes(16).toString('base64url')}`, target: authorizationUrl, cookie: randomBytes(32).toString('base64url'), used: false };
+      requireCookie = true;
+      return new URL(start.path, actualRedirect).href;
+    },
+    acceptAnyBrowser() {
+      requireCookie = false;
+    },
+  };
+}
+
+/** The cookie that binds the callback to the browser that opened the start URL. */
+const COOKIE = 'login_binding';
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const at = part.indexOf('=');
+    if (at > 0 && part.slice(0, at).trim() === name) return part.slice(at + 1).trim();
+  }
+  return undefined;
 }
 
 type BindResult = { servers: Server[]; port: number } | { error: NodeJS.ErrnoException };

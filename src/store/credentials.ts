@@ -124,6 +124,7 @@ export function loginStateOf(record: CredentialRecord, storage: StorageKind): Lo
   };
   if (record.subject !== undefined) state.subject = record.subject;
   if (record.email !== undefined) state.email = record.email;
+  if (record.identityVerified === false) state.identityVerified = false;
   if (record.expiresAt !== undefined) state.expiresAt = record.expiresAt;
   return state;
 }

@@ -15,6 +15,8 @@ export interface LoginState {
   kind: 'session' | 'api_key' | 'oauth' | 'service';
   subject?: string;
   email?: string;
+  /** False when subject/email come from an unverified token (`login --with-token`): shown as such. */
+  identityVerified?: boolean;
   expiresAt?: string;
   storage: StorageKind;
   /** How it was obtained: browser, device, with-token, token-arg, client-credentials. */
@@ -182,6 +184,7 @@ const LOGIN_SCHEMA = {
     kind: { enum: ['session', 'api_key', 'oauth', 'service'] },
     subject: { type: 'string' },
     email: { type: 'string' },
+    identityVerified: { type: 'boolean' },
     expiresAt: { type: 'string' },
     storage: { enum: ['keychain', 'file'] },
     via: { type: 'string' },

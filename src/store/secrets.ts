@@ -25,6 +25,8 @@ export interface CredentialRecord {
   idToken?: string;
   subject?: string;
   email?: string;
+  /** False when subject/email were read from a token nobody verified (`login --with-token`). */
+  identityVerified?: boolean;
   obtainedAt: string;
   /** How it was obtained: browser, device, with-token, token-arg, client-credentials. */
   via: string;

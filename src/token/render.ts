@@ -1,17 +1,9 @@
 import { relativeTime } from '../io/format.js';
+import { safeText } from '../io/text.js';
 import type { JsonObject } from './decode.js';
 import { iso, type Inspection } from './inspect.js';
 
 const TIME_CLAIMS = new Set(['exp', 'iat', 'nbf', 'auth_time', 'updated_at']);
-
-/**
- * Claims are attacker-controlled: control characters (ANSI escapes among them), other
- * invisible format characters and bidi overrides are shown as `\u` escapes, so a claim can
- * neither rewrite the terminal nor hide text.
- */
-export function safeText(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
 
 function show(value: unknown): string {
   const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));

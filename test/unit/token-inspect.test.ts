@@ -2,7 +2,8 @@ import { CompactEncrypt, generateKeyPair, SignJWT, type CryptoKey, type JWTPaylo
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt, NotAJwtError } from '../../src/token/decode.js';
 import { BACKCHANNEL_LOGOUT_EVENT, chooseAudience, inspect, type InspectOptions } from '../../src/token/inspect.js';
-import { renderInspection, safeText } from '../../src/token/render.js';
+import { renderInspection } from '../../src/token/render.js';
+import { safeText } from '../../src/io/text.js';
 
 const NOW = new Date('2026-11-22T12:00:00Z');
 const now = Math.floor(NOW.getTime() / 1000);

@@ -33,8 +33,8 @@ describe('latchkey login (browser, against oidc-provider and the reference backe
     expect(login.code, login.stderr).toBe(0);
     expect(login.stdout).toBe('');
     expect(login.stderr).toContain('Logged in to demo as ada@example.com');
-    // The URL is always printed for SSH users, and the browser page says it worked without caching.
-    expect(login.stderr).toMatch(/http:\/\/127\.0\.0\.1:\d+\/auth\?/);
+    // The (start) URL is always printed for SSH users, and the browser page says it worked without caching.
+    expect(login.stderr).toMatch(/visit:\s+http:\/\/127\.0\.0\.1:\d+\/start\/[\w-]+\n/);
     expect((await setup.uaDone()).at(-1)).toEqual({ step: 'callback', status: 200, title: 'Signed in', cacheControl: 'no-store' });
     expect(tokenRequests() - before).toBe(1);
 
@@ -136,7 +136,7 @@ describe('latchkey login (browser, against oidc-provider and the reference backe
       const fallback = await loginSetup(stack, ['--redirect-uri', `http://127.0.0.1:${port}/callback`, '--redirect-ports', String(free)]);
       const ok = await fallback.run(['login']);
       expect(ok.code, ok.stderr).toBe(0);
-      expect(fallback.uaLog()[0]).toMatchObject({ step: 'open', redirect_uri: `http://127.0.0.1:${free}/callback` });
+      expect(fallback.uaLog().find((entry) => entry.step === 'open')).toMatchObject({ redirect_uri: `http://127.0.0.1:${free}/callback` });
     } finally {
       blocker.close();
     }
@@ -165,7 +165,7 @@ describe('latchkey login (browser, against oidc-provider and the reference backe
     let child: import('node:child_process').ChildProcess | undefined;
     const running = setup.run(['login'], { ua: 'none', onSpawn: (c) => (child = c) });
     await until(() => setup.uaLog().length > 0);
-    const port = Number(new URL(String(setup.uaLog()[0]!.redirect_uri)).port);
+    const port = Number(new URL(String(setup.uaLog()[0]!.url)).port);
     expect(await portIsClosed(port)).toBe(false);
     child!.kill('SIGINT');
     const login = await running;

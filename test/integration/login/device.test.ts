@@ -113,7 +113,6 @@ describe('latchkey login --device', () => {
     const setup = await loginSetup(stack);
     const login = await setup.run(['login', '--timeout', '1'], { env: { BROWSER: '/nonexistent/browser' } });
     expect(login.code).toBe(5);
-    expect(login.stderr).toMatch(/could not open a browser .*latchkey login --device/);
-    expect(login.stderr).toMatch(/visit:\s+http:\/\/127\.0\.0\.1:\d+\/auth\?/);
+    expect(login.stderr).toMatch(/could not open a browser .*latchkey login --device\):\s+http:\/\/127\.0\.0\.1:\d+\/auth\?/);
   });
 });

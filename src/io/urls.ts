@@ -1,0 +1,26 @@
+import { isLoopbackHost } from '../loopback/hosts.js';
+
+/** Why a URL from outside was refused; the caller wraps it in the error its step calls for. */
+export class UnsafeUrlError extends Error {}
+
+/**
+ * The rule for every URL that came from outside (an IdP's discovery or device answer, a backend,
+ * a token's `iss`) before it is fetched, printed as a link or handed to a browser: it parses as
+ * an absolute URL, its scheme is `https:` (or `http:` on a loopback host), and it carries no
+ * credentials. Returns the parsed URL: callers use its serialized form (`href`), which starts with
+ * the scheme, so it can never be read as an option by the program it is given to.
+ */
+export function requireWebUrl(value: unknown): URL {
+  if (typeof value !== 'string' || value === '') throw new UnsafeUrlError('it is not a URL');
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UnsafeUrlError('it is not an absolute URL');
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+    throw new UnsafeUrlError(`its scheme ${url.protocol} is not https (http only on a loopback host)`);
+  }
+  if (url.username !== '' || url.password !== '') throw new UnsafeUrlError('it carries a user name or password');
+  return url;
+}
