@@ -18,6 +18,7 @@ export type VerifyFailureReason =
   | 'audience_not_allowed'
   | 'azp_missing'
   | 'azp_not_allowed'
+  | 'key_too_weak'
   | 'jwks_unavailable';
 
 export type VerifyResult = { ok: true; claims: JWTPayload } | { ok: false; reason: VerifyFailureReason; message: string };
@@ -34,7 +35,10 @@ export interface IdTokenVerifierOptions {
   fetch?: (url: string, init?: RequestInit) => Promise<Response>;
   /** The current time; default: the system clock. */
   now?: () => Date;
-  /** An unknown `kid` refetches the JWKS at most this often (seconds); default 60. */
+  /**
+   * The JWKS is fetched at most this often (seconds; default 60), counted from the start of a
+   * fetch: on an unknown `kid`, and after a failed fetch (requests meanwhile fail fast).
+   */
   jwksRefreshCooldownSec?: number;
   /** An id_token issued longer ago than this is refused (seconds); default one day. */
   maxAgeSec?: number;
@@ -55,7 +59,15 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
   const cooldownMs = (options.jwksRefreshCooldownSec ?? 60) * 1000;
   const maxAge = options.maxAgeSec ?? 86_400;
   const allowed = new Set(options.allowedClientIds);
-  let jwks: { keys: ReturnType<typeof createLocalJWKSet>; fetchedAt: number } | undefined;
+  type Keys = ReturnType<typeof createLocalJWKSet>;
+  // The key set, the one fetch in flight (shared by every request that needs it), and when the
+  // last fetch started and how it failed: an attacker sending random kids, or an IdP that is
+  // down, costs one fetch per cooldown, not one per request.
+  let jwks: Keys | undefined;
+  let inflight: Promise<Keys> | undefined;
+  let lastFetchStarted = Number.NEGATIVE_INFINITY;
+  let lastFailure: Error | undefined;
+  const coolingDown = () => now().getTime() - lastFetchStarted < cooldownMs;
 
   async function jwksUri(): Promise<string> {
     if (options.jwksUri) return options.jwksUri;
@@ -68,11 +80,39 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
     return document.jwks_uri;
   }
 
-  async function loadKeys(): Promise<NonNullable<typeof jwks>> {
-    const response = await fetchFn(await jwksUri(), { headers: { accept: 'application/json' } });
-    if (!response.ok) throw new Error(`the JWKS answered ${response.status}`);
-    jwks = { keys: createLocalJWKSet((await response.json()) as JSONWebKeySet), fetchedAt: now().getTime() };
-    return jwks;
+  function fetchKeys(): Promise<Keys> {
+    if (inflight) return inflight;
+    lastFetchStarted = now().getTime();
+    inflight = (async () => {
+      const response = await fetchFn(await jwksUri(), { headers: { accept: 'application/json' } });
+      if (!response.ok) throw new Error(`the JWKS answered ${response.status}`);
+      return createLocalJWKSet((await response.json()) as JSONWebKeySet);
+    })().then(
+      (keys) => {
+        jwks = keys;
+        lastFailure = undefined;
+        return keys;
+      },
+      (error: Error) => {
+        lastFailure = error;
+        throw error;
+      },
+    );
+    inflight.finally(() => (inflight = undefined)).catch(() => undefined);
+    return inflight;
+  }
+
+  /** The cached keys; the first time (or after a failure, once the cooldown is over) fetched. */
+  function currentKeys(): Promise<Keys> {
+    if (jwks) return Promise.resolve(jwks);
+    if (!inflight && lastFailure && coolingDown()) return Promise.reject(lastFailure);
+    return fetchKeys();
+  }
+
+  /** Fresh keys for an unknown `kid`, or undefined while the cooldown forbids a fetch. */
+  function keysForUnknownKid(): Promise<Keys> | undefined {
+    if (inflight) return inflight;
+    return coolingDown() ? undefined : fetchKeys();
   }
 
   const fail = (reason: VerifyFailureReason, message: string): VerifyResult => ({ ok: false, reason, message });
@@ -91,15 +131,14 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
 
     let payload: JWTPayload;
     try {
-      const keys = jwks ?? (await loadKeys());
-      const verify = (set: typeof keys.keys) => jwtVerify(token, set, { algorithms: [...ASYMMETRIC_ALGS], currentDate: now(), clockTolerance: tolerance });
+      const verify = (set: Keys) => jwtVerify(token, set, { algorithms: [...ASYMMETRIC_ALGS], currentDate: now(), clockTolerance: tolerance });
       try {
-        ({ payload } = await verify(keys.keys));
+        ({ payload } = await verify(await currentKeys()));
       } catch (error) {
-        // A key rotated at the IdP: refetch once, not more often than the cooldown allows (an
-        // attacker sending random kids must not turn us into a JWKS hammer).
-        if (!(error instanceof errors.JWKSNoMatchingKey) || now().getTime() - keys.fetchedAt < cooldownMs) throw error;
-        ({ payload } = await verify((await loadKeys()).keys));
+        // A key rotated at the IdP: refetch once, not more often than the cooldown allows.
+        const fresh = error instanceof errors.JWKSNoMatchingKey ? keysForUnknownKid() : undefined;
+        if (!fresh) throw error;
+        ({ payload } = await verify(await fresh));
       }
     } catch (error) {
       if (error instanceof errors.JWKSNoMatchingKey) return fail('kid_unknown', 'no key in the issuer JWKS matches the token kid');
@@ -107,6 +146,8 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
       if (error instanceof errors.JWTExpired) return fail('expired', 'the token has expired');
       if (error instanceof errors.JWTClaimValidationFailed && error.claim === 'nbf') return fail('not_yet_valid', 'the token is not valid yet');
       if (error instanceof errors.JOSEError) return fail('malformed', error.message);
+      // jose refuses RSA keys under 2048 bits: the IdP's key is the problem, not its availability.
+      if (error instanceof TypeError && /modulusLength|bits or larger/.test(error.message)) return fail('key_too_weak', `the issuer's key is too weak to trust: ${error.message}`);
       return fail('jwks_unavailable', `could not load the issuer's keys: ${(error as Error).message}`);
     }
 

@@ -84,6 +84,76 @@ describe('the reference verifier on hostile tokens', () => {
     clock = NOW;
   });
 
+  it('100 concurrent first verifications share one JWKS fetch; 100 concurrent unknown kids after the cooldown make one more', async () => {
+    clock = NOW;
+    const verify = verifier();
+    hits.length = 0;
+    const good = await sign();
+    const results = await Promise.all(Array.from({ length: 100 }, () => verify(good)));
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(hits.filter((h) => h === '/jwks')).toHaveLength(1);
+
+    const unknown = await Promise.all(Array.from({ length: 100 }, (_, i) => sign({}, { kid: `random-${i}` })));
+    clock = new Date(NOW.getTime() + 61_000);
+    const refused = await Promise.all(unknown.map((token) => verify(token)));
+    expect(refused.every((r) => !r.ok && r.reason === 'kid_unknown')).toBe(true);
+    expect(hits.filter((h) => h === '/jwks')).toHaveLength(2);
+    // The cooldown counts from the start of that fetch: another flood right after fetches nothing.
+    await Promise.all(unknown.map((token) => verify(token)));
+    expect(hits.filter((h) => h === '/jwks')).toHaveLength(2);
+    clock = NOW;
+  });
+
+  it('a failing JWKS is fetched once per cooldown, not once per request; then it recovers', async () => {
+    let fetches = 0;
+    let failing = true;
+    const failingServer = createServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      if (req.url === '/jwks') {
+        fetches += 1;
+        if (failing) return void res.writeHead(503).end('{}');
+        return void res.end(JSON.stringify({ keys: [publicJwk] }));
+      }
+      res.writeHead(404).end('{}');
+    });
+    await new Promise<void>((resolve) => failingServer.listen(0, '127.0.0.1', resolve));
+    try {
+      clock = NOW;
+      const verify = createIdTokenVerifier({ issuer, jwksUri: `http://127.0.0.1:${(failingServer.address() as AddressInfo).port}/jwks`, allowedClientIds: ['cli'], now: () => clock });
+      const token = await sign();
+      const concurrent = await Promise.all(Array.from({ length: 50 }, () => verify(token)));
+      expect(concurrent.every((r) => !r.ok && r.reason === 'jwks_unavailable')).toBe(true);
+      for (let i = 0; i < 50; i += 1) expect(await verify(token)).toMatchObject({ ok: false, reason: 'jwks_unavailable' });
+      expect(fetches).toBe(1);
+      failing = false;
+      clock = new Date(NOW.getTime() + 61_000);
+      expect(await verify(token)).toMatchObject({ ok: true });
+      expect(fetches).toBe(2);
+    } finally {
+      clock = NOW;
+      failingServer.close();
+    }
+  });
+
+  it('names an RSA key too weak to trust (512 bits) as such, not as an unavailable JWKS', async () => {
+    const { generateKeyPairSync, createSign } = await import('node:crypto');
+    const weak = generateKeyPairSync('rsa', { modulusLength: 512 });
+    const jwk = { ...(await exportJWK(weak.publicKey)), kid: 'weak', alg: 'RS256', use: 'sig' };
+    const weakServer = createServer((_req, res) => res.setHeader('content-type', 'application/json').end(JSON.stringify({ keys: [jwk] })));
+    await new Promise<void>((resolve) => weakServer.listen(0, '127.0.0.1', resolve));
+    try {
+      const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const input = `${part({ alg: 'RS256', kid: 'weak' })}.${part({ iss: issuer, aud: 'cli', sub: 'u1', iat: nowSec - 10, exp: nowSec + 600 })}`;
+      const token = `${input}.${createSign('sha256').update(input).sign(weak.privateKey).toString('base64url')}`;
+      const verify = createIdTokenVerifier({ issuer, jwksUri: `http://127.0.0.1:${(weakServer.address() as AddressInfo).port}/jwks`, allowedClientIds: ['cli'], now: () => NOW });
+      const result = await verify(token);
+      expect(result).toMatchObject({ ok: false, reason: 'key_too_weak' });
+      expect(result.ok === false && result.message).toContain('2048 bits');
+    } finally {
+      weakServer.close();
+    }
+  });
+
   it('the handler makes no session for an unmapped sub, and says only "Bad credentials"', async () => {
     let minted = 0;
     const handler = createCliAuthHandler({ verifier: verifier(), findUser: () => null, mintSession: () => ((minted += 1), { token: 'x' }) });
