@@ -57,7 +57,7 @@ export interface DevIdp {
    * Fault injection for tests: `before` may answer a request itself (return true), `after` may
    * change a response (koa context). Used for 503 + Retry-After, slow_down, short intervals.
    */
-  hooks: { before?: (ctx: KoaContext) => boolean | Promise<boolean>; after?: (ctx: KoaContext) => void };
+  hooks: { before?: (ctx: KoaContext) => boolean | Promise<boolean>; after?: (ctx: KoaContext) => void | Promise<void> };
   /** The provider, for tests that look inside (introspection is also enabled). */
   provider: Provider;
   close(): Promise<void>;
@@ -133,7 +133,7 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
     idp.requests.push(`${ctx.method} ${ctx.path}`);
     if (await idp.hooks.before?.(ctx)) return;
     await next();
-    idp.hooks.after?.(ctx);
+    await idp.hooks.after?.(ctx);
     const body = ctx.body as { id_token?: string } | undefined;
     if (ctx.path === '/token' && idp.tamperIdToken && body && typeof body.id_token === 'string') {
       body.id_token = await idp.tamperIdToken(body.id_token);

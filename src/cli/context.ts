@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { ConfigError, UsageError } from '../errors.js';
+import { ConfigError, NotLoggedInError, UsageError } from '../errors.js';
 import type { Deps } from '../deps.js';
 import { createOutput, type Output } from '../io/output.js';
 import { safeJson } from '../io/text.js';
@@ -175,18 +175,14 @@ export class Context {
         clock: this.deps.clock,
         credentials: () => this.credentials(),
         renew: async ({ record, state }) => {
-          const [{ withLock }, { refreshCredential }, { remintServiceToken }, { join }] = await Promise.all([
-            import('../store/lock.js'),
-            import('../flows/refresh.js'),
-            import('../flows/client-credentials.js'),
-            import('node:path'),
-          ]);
+          const [{ refreshCredential }, { remintServiceToken }] = await Promise.all([import('../flows/refresh.js'), import('../flows/client-credentials.js')]);
           const credentials = await this.credentials();
-          // One refresh per profile at a time: a rotated refresh token works only once, so a
-          // second `token` running meanwhile takes the first one's result instead.
-          return withLock(join(this.configDir, `${name}.refresh.lock`), async () => {
+          // One renewal per profile at a time: a second `token` running meanwhile takes the
+          // first one's result; a logout meanwhile means there is nothing left to renew.
+          return credentials.exclusive(name, async () => {
             const current = await credentials.load(name);
-            if (current && current.record.token !== record.token) return current.record;
+            if (!current) throw new NotLoggedInError(`profile "${name}" was logged out while its credential was being renewed`, { hint: `Run: ${this.brand.name} login -p ${name}` });
+            if (current.record.token !== record.token) return current.record;
             const deps = { http: await this.http(profile), clock: this.deps.clock, credentials };
             if (record.kind === 'service') return remintServiceToken({ profileName: name, profile, record, storage: state.storage }, deps);
             return refreshCredential({ profileName: name, profile, record, storage: state.storage, cliName: this.brand.name }, deps);

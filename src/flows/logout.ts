@@ -7,18 +7,22 @@ import type { Profile } from '../store/profile-keys.js';
 /**
  * Log a profile out: revoke its IdP tokens where the IdP offers revocation (unless `revoke` is
  * false; a failure only warns), then delete the stored credential. True when there was one.
+ * Under the profile's renewal lock: a refresh in flight finishes first, and what it stored is
+ * what gets revoked and deleted.
  */
 export async function logout(
   input: { profileName: string; profile: Profile; revoke?: boolean },
   deps: { credentials: Credentials; http: () => Promise<Http>; clock: Clock; out: Output },
 ): Promise<boolean> {
-  if (input.revoke !== false) {
-    // A credential that cannot be read (the keychain gone) is still removed below.
-    const stored = await deps.credentials.load(input.profileName).catch(() => undefined);
-    if (stored) {
-      const { revokeAtIdp } = await import('./revoke.js');
-      await revokeAtIdp({ profileName: input.profileName, profile: input.profile, record: stored.record }, { http: await deps.http(), clock: deps.clock, out: deps.out });
+  return deps.credentials.exclusive(input.profileName, async () => {
+    if (input.revoke !== false) {
+      // A credential that cannot be read (the keychain gone) is still removed below.
+      const stored = await deps.credentials.load(input.profileName).catch(() => undefined);
+      if (stored) {
+        const { revokeAtIdp } = await import('./revoke.js');
+        await revokeAtIdp({ profileName: input.profileName, profile: input.profile, record: stored.record }, { http: await deps.http(), clock: deps.clock, out: deps.out });
+      }
     }
-  }
-  return deps.credentials.remove(input.profileName);
+    return deps.credentials.remove(input.profileName);
+  });
 }

@@ -1,7 +1,9 @@
+import { join } from 'node:path';
 import { KeychainUnavailableError } from '../errors.js';
 import type { Output } from '../io/output.js';
 import { effective, type Profile, type StorageSetting } from './profile-keys.js';
-import type { LoginState, ProfileStore, StorageKind } from './profiles.js';
+import { withLock } from './lock.js';
+import { ensurePrivateDir, type LoginState, type ProfileStore, type StorageKind } from './profiles.js';
 import { parseRecord, serializeRecord, type CredentialRecord, type SecretStore } from './secrets.js';
 
 export interface CredentialsOptions {
@@ -32,6 +34,18 @@ export class Credentials {
 
   #store(kind: StorageKind): SecretStore {
     return kind === 'keychain' ? this.#o.keychain : this.#o.file;
+  }
+
+  /**
+   * Run `fn` holding the profile's renewal lock: every refresh or re-mint, and logout, of one
+   * profile happen one at a time across processes. A rotated refresh token works only once, so a
+   * second `token` waits for the first one's result; and a logout waits for a refresh in flight,
+   * then revokes and deletes what it wrote, instead of the refresh writing a credential back
+   * after "Logged out".
+   */
+  async exclusive<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    ensurePrivateDir(this.#o.profiles.dir);
+    return withLock(join(this.#o.profiles.dir, `${name}.refresh.lock`), fn);
   }
 
   /** Store `record` for `name` and return the facts `status` shows. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loginSetup, startStack, type Stack } from '../../helpers/stack.js';
+import { loginSetup, startStack, until, type Stack } from '../../helpers/stack.js';
 
 // Refresh with rotation and revocation at logout, against oidc-provider (access tokens of 30 s:
 // inside `token`'s 60 s margin, so `token` always refreshes first).
@@ -55,6 +55,35 @@ describe('refresh with a rotating refresh token', () => {
     expect(after.refreshToken).not.toBe(before.refreshToken);
     expect(await active(before.refreshToken)).toBe(false);
     expect(await active(after.refreshToken)).toBe(true);
+  });
+
+  it('logout during a refresh waits for it, then revokes and deletes what it stored: nothing is written back after "Logged out"', async () => {
+    const setup = await loggedIn();
+    let refreshed = false;
+    // The IdP has rotated the tokens, but its answer is slow to arrive: logout starts meanwhile.
+    stack.idp.hooks.after = async (ctx) => {
+      if (ctx.path === '/token') {
+        // Installed after the login: the next token request is the refresh.
+        refreshed = true;
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+      }
+    };
+    try {
+      const token = setup.run(['token']);
+      await until(() => refreshed);
+      const logout = await setup.run(['logout']);
+      const printed = await token;
+      expect(logout.code, logout.stderr).toBe(0);
+      expect(logout.stderr).toContain('Logged out of demo.');
+      expect(printed.code, printed.stderr).toBe(0);
+      // The refreshed credential was what logout found: revoked at the IdP, gone locally.
+      expect(await active(printed.stdout.trim())).toBe(false);
+      expect(JSON.parse((await setup.run(['status', '--json'])).stdout).profiles[0]).toMatchObject({ loggedIn: false });
+      expect(JSON.parse(readFileSync(join(setup.configDir, 'credentials.json'), 'utf8')).latchkey).toEqual({});
+      expect((await setup.run(['token'])).code).toBe(3);
+    } finally {
+      stack.idp.hooks = {};
+    }
   });
 
   it('token --refresh renews a credential that has not expired (plain `token` does not)', async () => {
