@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { FailureError, NetworkError, TimeoutError } from './errors.js';
+import { isLoopbackHost } from './loopback/hosts.js';
 import type { Output } from './io/output.js';
 
 export type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -63,19 +64,24 @@ const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy
  */
 export async function createHttp(options: HttpOptions, env: NodeJS.ProcessEnv = process.env): Promise<Http> {
   const responseTimeoutMs = options.responseTimeoutMs ?? 30_000;
+  warnIfTlsUnchecked(options.out, env);
   let send: (url: string, init: RequestInit) => Promise<Response>;
   if (options.extraCa !== undefined || PROXY_VARIABLES.some((name) => env[name])) {
-    const { EnvHttpProxyAgent, fetch: undiciFetch } = await import('undici');
+    const { Agent, EnvHttpProxyAgent, fetch: undiciFetch } = await import('undici');
     // Setting `ca` replaces Node's default list, so it is rebuilt: system roots, NODE_EXTRA_CA_CERTS, caFile.
     const ca = options.extraCa === undefined ? undefined : [...rootCertificates, ...extraCaCertsFromEnv(env), options.extraCa];
     const tls = ca ? { ca } : {};
-    const dispatcher = new EnvHttpProxyAgent({
-      connect: { timeout: options.connectTimeoutMs ?? 10_000, ...tls },
-      requestTls: tls,
-      headersTimeout: responseTimeoutMs,
-      bodyTimeout: responseTimeoutMs,
-    });
-    send = (url, init) => undiciFetch(url, { ...(init as object), dispatcher } as never) as unknown as Promise<Response>;
+    const timeouts = { headersTimeout: responseTimeoutMs, bodyTimeout: responseTimeoutMs };
+    const connect = { timeout: options.connectTimeoutMs ?? 10_000, ...tls };
+    const proxied = new EnvHttpProxyAgent({ connect, requestTls: tls, ...timeouts });
+    // Loopback is never sent through a proxy, whatever NO_PROXY says (as Go's
+    // ProxyFromEnvironment does for gh and kubelogin): a local IdP or backend over plain http
+    // would otherwise hand the code, the verifier and the tokens to the proxy in clear.
+    const direct = new Agent({ connect, ...timeouts });
+    send = (url, init) => {
+      const dispatcher = isLoopbackHost(new URL(url).hostname) ? direct : proxied;
+      return undiciFetch(url, { ...(init as object), dispatcher } as never) as unknown as Promise<Response>;
+    };
   } else {
     // Node's fetch connects within 10 s by default; the whole exchange gets `responseTimeoutMs`.
     send = (url, init) => {
@@ -118,6 +124,21 @@ export async function createHttp(options: HttpOptions, env: NodeJS.ProcessEnv = 
     }
   };
   return { fetch };
+}
+
+const warnedTls = new WeakSet<Output>();
+
+/** `NODE_TLS_REJECT_UNAUTHORIZED=0` turns off every certificate check: said once per command (gh and npm warn too). */
+function warnIfTlsUnchecked(out: Output, env: NodeJS.ProcessEnv): void {
+  if (!tlsChecksDisabled(env) || warnedTls.has(out)) return;
+  warnedTls.add(out);
+  out.warn(`${TLS_UNCHECKED}; unset it, and trust a private CA with the profile's caFile or NODE_EXTRA_CA_CERTS instead`);
+}
+
+export const TLS_UNCHECKED = 'NODE_TLS_REJECT_UNAUTHORIZED=0 is set: TLS certificates are not checked, so anyone on the network path can read and change this login';
+
+export function tlsChecksDisabled(env: NodeJS.ProcessEnv): boolean {
+  return env.NODE_TLS_REJECT_UNAUTHORIZED === '0';
 }
 
 /**

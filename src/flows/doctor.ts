@@ -1,6 +1,7 @@
 import type { Clock } from '../io/clock.js';
 import { browserUnreachable, type RunEnvironment } from '../io/environment.js';
-import type { Http } from '../http.js';
+import { TLS_UNCHECKED, tlsChecksDisabled, type Http } from '../http.js';
+import { isLoopbackHost } from '../loopback/hosts.js';
 import { startCallbackListener } from '../loopback/listener.js';
 import { effective, type Profile } from '../store/profile-keys.js';
 import type { SecretStore } from '../store/secrets.js';
@@ -40,6 +41,7 @@ const PROBE_ACCOUNT = '__doctor_probe__';
  */
 export async function runDoctor(input: DoctorInput, deps: DoctorDeps): Promise<Check[]> {
   const checks: Check[] = [environmentCheck(input), proxyCheck(input.profile.issuer, input.env)];
+  if (tlsChecksDisabled(input.env)) checks.push({ name: 'tls', status: 'fail', detail: TLS_UNCHECKED, next: "Unset it; trust a private CA with the profile's caFile or NODE_EXTRA_CA_CERTS instead." });
   checks.push(...(await issuerChecks(input, deps)));
   checks.push(await keychainCheck(input, deps));
   checks.push(await portCheck(input));
@@ -67,6 +69,7 @@ export function proxyFor(url: string, env: NodeJS.ProcessEnv): { variable: strin
   if (!variable) return undefined;
   const noProxy = env.NO_PROXY ?? env.no_proxy ?? '';
   const host = target.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (isLoopbackHost(host)) return { bypassedBy: 'a loopback host, never proxied' };
   for (const entry of noProxy.split(/[,\s]+/).filter(Boolean)) {
     const [name, port] = entry.toLowerCase().split(':');
     if (port && port !== (target.port || (target.protocol === 'https:' ? '443' : '80'))) continue;

@@ -117,8 +117,13 @@ describe('latchkey doctor', () => {
 
   it('names the proxy variable in force for the issuer, and NO_PROXY bypasses', async () => {
     const setup = await loginSetup(stack);
-    const via = await doctor(setup.configDir, { ...NO_BUS, HTTP_PROXY: 'http://user:secret@proxy.example:3128' });
+    // A loopback issuer is never proxied, whatever the variables say.
+    const local = await doctor(setup.configDir, { ...NO_BUS, HTTP_PROXY: 'http://user:secret@proxy.example:3128' });
+    expect(local.check('proxy').detail).toBe('the issuer is reached directly: a loopback host, never proxied');
+    expect((await runCli(['profile', 'add', 'remote', '--issuer', 'https://idp.example', '--client-id', 'x'], { configDir: setup.configDir })).code).toBe(0);
+    const via = await doctor(setup.configDir, { ...NO_BUS, HTTP_PROXY: 'http://user:secret@proxy.example:3128' }, ['-p', 'remote']);
     expect(via.check('proxy').detail).toBe('the issuer is reached through HTTP_PROXY=http://user:REDACTED@proxy.example:3128/');
+    expect(proxyFor('http://127.0.0.2:8080/', { HTTP_PROXY: 'http://p:1' })).toEqual({ bypassedBy: 'a loopback host, never proxied' });
     expect(proxyFor('https://idp.example.com/', { HTTPS_PROXY: 'http://p:1', NO_PROXY: 'localhost,.example.com' })).toEqual({ bypassedBy: 'NO_PROXY (.example.com)' });
     expect(proxyFor('https://idp.example.com/', { HTTP_PROXY: 'http://p:1' })).toEqual({ variable: 'HTTP_PROXY', proxy: 'http://p:1' });
     expect(proxyFor('http://idp.example.com/', { HTTPS_PROXY: 'http://p:1' })).toBeUndefined();

@@ -50,6 +50,12 @@ describe('--debug', () => {
   });
 });
 
+/** An RS256-shaped token from idp.example: --verify must fetch that issuer's keys. */
+function unsignedToken(): string {
+  const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  return `${part({ alg: 'RS256', kid: 'k1' })}.${part({ iss: 'https://idp.example', sub: 'x', exp: 4102444800 })}.c2ln`;
+}
+
 describe('proxies', () => {
   let proxy: Server;
   let proxyUrl: string;
@@ -63,17 +69,44 @@ describe('proxies', () => {
   });
   afterAll(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
 
-  it('HTTP_PROXY carries the discovery request, and NO_PROXY covering the host bypasses it', async () => {
-    const setup = await loginSetup(stack);
-    // undici tunnels plain http through the proxy too (CONNECT host:port).
-    const discovery = `CONNECT ${new URL(stack.idp.issuer).host}`;
-    const via = await setup.run(['login'], { env: { HTTP_PROXY: proxyUrl, HTTPS_PROXY: proxyUrl } });
-    expect(via.code, via.stderr).toBe(0);
-    expect(proxied).toContain(discovery);
+  it('HTTPS_PROXY carries requests to other hosts, and NO_PROXY covering the host bypasses it', async () => {
+    // The proxy cannot resolve idp.example (no network here): what matters is that it was asked.
+    const args = ['token', 'inspect', '--verify', '--issuer', 'https://idp.example', unsignedToken()];
+    const via = await runCli(args, { env: { HTTPS_PROXY: proxyUrl } });
+    expect(via.code).toBe(5);
+    expect(proxied).toContain('CONNECT idp.example:443');
     proxied.length = 0;
-    const direct = await setup.run(['login'], { env: { HTTP_PROXY: proxyUrl, HTTPS_PROXY: proxyUrl, NO_PROXY: '127.0.0.1' } });
-    expect(direct.code, direct.stderr).toBe(0);
+    const direct = await runCli(args, { env: { HTTPS_PROXY: proxyUrl, NO_PROXY: 'idp.example' } });
+    expect(direct.code).toBe(5);
     expect(proxied).toEqual([]);
+  });
+
+  it('loopback is never proxied, whatever NO_PROXY says: the code, verifier and tokens never reach the proxy', async () => {
+    proxied.length = 0;
+    const setup = await loginSetup(stack);
+    const login = await setup.run(['login'], { env: { HTTP_PROXY: proxyUrl, HTTPS_PROXY: proxyUrl, http_proxy: proxyUrl, NO_PROXY: 'idp.example' } });
+    expect(login.code, login.stderr).toBe(0);
+    expect((await setup.run(['token'], { env: { HTTP_PROXY: proxyUrl } })).code).toBe(0);
+    expect((await setup.run(['logout'], { env: { HTTP_PROXY: proxyUrl } })).code).toBe(0);
+    expect(proxied).toEqual([]);
+  });
+});
+
+describe('NODE_TLS_REJECT_UNAUTHORIZED=0', () => {
+  it('is said once on stderr by every command that talks to the network, and fails doctor', async () => {
+    const setup = await loginSetup(stack);
+    const warning = 'latchkey: warning: NODE_TLS_REJECT_UNAUTHORIZED=0 is set: TLS certificates are not checked';
+    const env = { NODE_TLS_REJECT_UNAUTHORIZED: '0' };
+    const login = await setup.run(['login'], { env });
+    expect(login.code, login.stderr).toBe(0);
+    expect(login.stderr.split(warning)).toHaveLength(2);
+    const inspect = await runCli(['token', 'inspect', '--verify', '--issuer', 'https://idp.example', unsignedToken()], { env });
+    expect(inspect.stderr.split(warning)).toHaveLength(2);
+    // A command without network use says nothing.
+    expect((await setup.run(['status'], { env })).stderr).not.toContain('NODE_TLS_REJECT_UNAUTHORIZED');
+    const doctor = await setup.run(['doctor', '--json'], { env: { ...env, DBUS_SESSION_BUS_ADDRESS: undefined } });
+    expect(JSON.parse(doctor.stdout).checks).toContainEqual(expect.objectContaining({ name: 'tls', status: 'fail', detail: expect.stringContaining('TLS certificates are not checked') }));
+    expect(doctor.code).toBe(1);
   });
 });
 
