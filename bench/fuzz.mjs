@@ -4,6 +4,7 @@
 // characters) or NotAJwtError. Not part of `npm test`: it takes a while.
 import fc from 'fast-check';
 import { decodeJwt, NotAJwtError, renderInspection } from '../dist/index.js';
+import { safeJson } from '../dist/io/text.js';
 import { inspect } from '../dist/token/inspect.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 100_000);
@@ -22,11 +23,17 @@ function check(input) {
   }
   decoded += 1;
   const result = inspect(jwt, { now: NOW, expectedIssuer: 'https://idp.example.com', clientId: 'cli', audiencePriority: ['a', 'b'], knownAudiences: ['x'] });
-  JSON.stringify(result);
+  if (RAW.test(safeJson(result))) throw new Error('raw control character in the --json output');
   for (const line of renderInspection(result, { now: NOW, color: false })) {
-    if (/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/.test(line)) throw new Error(`raw control character in output: ${JSON.stringify(line)}`);
+    if (RAW.test(line)) throw new Error(`raw control character in output: ${JSON.stringify(line)}`);
   }
 }
+
+// What must never reach a terminal raw: C0 (but JSON's own indentation), DEL, C1, bidi controls.
+const RAW = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+const nested = (depth, open) => `${open.repeat(depth)}1${(open === '[' ? ']' : '}').repeat(depth)}`;
+const deepJson = fc.tuple(fc.integer({ min: 1, max: 8000 }), fc.constantFrom('[', '{"a":')).map(([depth, open]) => nested(depth, open));
+const controlText = fc.string({ unit: fc.constantFrom('\u001b', '\u009b', '\u0085', '\u202e', '\u2066', '\u2069', '\u0007', '\u0000', '\u007f', '\n', '[', ']', '0', ';', 'J', 'a') });
 
 const b64 = (v) => Buffer.from(typeof v === 'string' ? v : (JSON.stringify(v) ?? 'null')).toString('base64url');
 const value = fc.oneof(fc.string({ unit: 'binary' }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string()), fc.jsonValue());
@@ -38,6 +45,8 @@ const inputs = fc.oneof(
   fc.tuple(fc.oneof(claims, fc.jsonValue()), fc.oneof(claims, fc.jsonValue()), fc.string()).map(([h, c, s]) => `${b64(h)}.${b64(c)}.${b64(s)}`),
   fc.tuple(fc.oneof(claims, fc.jsonValue()), fc.array(fc.string(), { minLength: 4, maxLength: 4 })).map(([h, rest]) => [b64(h), ...rest.map(b64)].join('.')),
   fc.tuple(fc.constantFrom('Bearer ', 'bearer  ', 'Authorization: Bearer ', '  '), fc.string()).map(([p, s]) => p + s),
+  fc.tuple(deepJson, fc.boolean()).map(([deep, inHeader]) => (inHeader ? `${b64(`{"alg":"RS256","x":${deep}}`)}.${b64({ sub: 'x' })}.c2ln` : `${b64('{"alg":"RS256"}')}.${b64(`{"sub":"x","deep":${deep}}`)}.c2ln`)),
+  fc.tuple(fc.dictionary(controlText, fc.oneof(controlText, fc.array(controlText))), controlText).map(([c, kid]) => `${b64({ alg: 'RS256', kid })}.${b64({ iss: kid, aud: kid, ...c })}.c2ln`),
 );
 
 const started = Date.now();

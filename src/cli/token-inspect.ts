@@ -60,7 +60,16 @@ export function registerTokenInspect(token: Command, contextFor: ContextFor, bra
       });
       if (flags.verify) {
         const { verifySignature } = await import('../token/verify.js');
-        const verified = await verifySignature(decoded, { ...(flags.jwksUri ? { jwksUri: flags.jwksUri } : {}), ...(flags.issuer ? { issuer: flags.issuer } : {}) }, await ctx.http(profile?.profile));
+        const verified = await verifySignature(
+          decoded,
+          {
+            ...(flags.jwksUri ? { jwksUri: flags.jwksUri } : {}),
+            ...(flags.issuer ? { issuer: flags.issuer } : {}),
+            // Before any request: which host is contacted (the issuer may be the token's own claim).
+            announce: (url) => ctx.out.info(`Fetching ${url} to check the signature…`),
+          },
+          await ctx.http(profile?.profile),
+        );
         result.signature = verified.signature;
         result.diagnostics.push(...verified.diagnostics);
       }

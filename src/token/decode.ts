@@ -3,6 +3,13 @@ import { UsageError } from '../errors.js';
 /** Tokens longer than this are refused before any parsing (a JWT is a few kB at most). */
 export const MAX_TOKEN_LENGTH = 64 * 1024;
 
+/**
+ * Deepest nesting of arrays and objects accepted in a header or payload. Real claims nest two or
+ * three levels; 5,000 levels in 13 kB would overflow the stack of whatever walks them next
+ * (rendering, JSON output).
+ */
+export const MAX_JSON_DEPTH = 32;
+
 export type JsonObject = Record<string, unknown>;
 
 export interface DecodedJwt {
@@ -43,7 +50,19 @@ function decodeSegment(segment: string, name: string): JsonObject {
     throw new NotAJwtError(`${name} is not JSON`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new NotAJwtError(`${name} is not a JSON object`);
+  if (exceedsDepth(value, MAX_JSON_DEPTH)) throw new NotAJwtError(`the ${name} nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels, which no real token does`);
   return value as JsonObject;
+}
+
+/** Whether `value` nests deeper than `limit` levels; iterative, so any depth is measured safely. */
+function exceedsDepth(value: unknown, limit: number): boolean {
+  const pending: Array<[unknown, number]> = [[value, 1]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [node, depth] = next;
+    if (depth > limit) return true;
+    for (const child of Object.values(node as object)) if (typeof child === 'object' && child !== null) pending.push([child, depth + 1]);
+  }
+  return false;
 }
 
 /**

@@ -5,9 +5,12 @@ import { iso, type Inspection } from './inspect.js';
 
 const TIME_CLAIMS = new Set(['exp', 'iat', 'nbf', 'auth_time', 'updated_at']);
 
+/** A claim value is shown on one line, at most this long: a 60 kB claim must not flood the terminal. */
+const MAX_SHOWN = 1000;
+
 function show(value: unknown): string {
-  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
-  return safeText(text);
+  const text = safeText(typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value)));
+  return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}… (${text.length - MAX_SHOWN} more characters; --json shows all)` : text;
 }
 
 export interface RenderOptions {

@@ -1,6 +1,6 @@
 import { FailureError, UsageError } from '../errors.js';
 import type { Http } from '../http.js';
-import { isLoopbackHost } from '../loopback/hosts.js';
+import { requireWebUrl, UnsafeUrlError } from '../io/urls.js';
 import { ASYMMETRIC_ALGS as ASYMMETRIC } from './algs.js';
 import type { DecodedJwt } from './decode.js';
 import type { Diagnostic, SignatureResult } from './inspect.js';
@@ -10,6 +10,8 @@ export interface VerifyOptions {
   jwksUri?: string;
   /** Whose keys (--issuer, else the token's own `iss`). */
   issuer?: string;
+  /** Told each URL before it is fetched (the CLI says which host it contacts). */
+  announce?: (url: string) => void;
 }
 
 
@@ -22,9 +24,10 @@ export async function verifySignature(decoded: DecodedJwt, options: VerifyOption
   const alg = typeof decoded.header.alg === 'string' ? decoded.header.alg : 'none';
   if (decoded.format === 'jwe' || !ASYMMETRIC.includes(alg)) return { signature: { checked: false }, diagnostics: [] };
 
-  const jwksUri = options.jwksUri ?? (await discoverJwksUri(options.issuer ?? (typeof decoded.claims?.iss === 'string' ? decoded.claims.iss : undefined), http));
-  checkFetchable(jwksUri, '--jwks-uri');
-  const keys = await fetchJson(jwksUri, http, 'the JWKS');
+  const announce = options.announce ?? (() => undefined);
+  const jwksUri = options.jwksUri ?? (await discoverJwksUri(options.issuer ?? (typeof decoded.claims?.iss === 'string' ? decoded.claims.iss : undefined), http, announce));
+  checkFetchable(jwksUri, options.jwksUri ? '--jwks-uri' : "the discovery document's jwks_uri");
+  const keys = await fetchJson(jwksUri, http, 'the JWKS', announce);
   const list = Array.isArray((keys as { keys?: unknown }).keys) ? ((keys as { keys: Array<Record<string, unknown>> }).keys) : undefined;
   if (!list) throw new FailureError(`${jwksUri} is not a JWKS (no "keys" array)`);
   const signing = list.filter((k) => k.use === undefined || k.use === 'sig');
@@ -74,10 +77,15 @@ export async function verifySignature(decoded: DecodedJwt, options: VerifyOption
   return { signature: { checked: true, valid, jwksUri }, diagnostics };
 }
 
-async function discoverJwksUri(issuer: string | undefined, http: Http): Promise<string> {
+async function discoverJwksUri(issuer: string | undefined, http: Http, announce: (url: string) => void): Promise<string> {
   if (!issuer) throw new UsageError('--verify needs an issuer: the token has no "iss"; give --issuer <url> or --jwks-uri <url>');
-  checkFetchable(issuer, 'the issuer');
-  const document = (await fetchJson(`${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`, http, "the issuer's discovery document")) as Record<string, unknown>;
+  const parsed = checkFetchable(issuer, 'the issuer');
+  // An issuer identifier has no query or fragment (OpenID Discovery §2, RFC 8414 §2): one that
+  // does is a token steering the request to another path of the host.
+  if (parsed.search !== '' || parsed.hash !== '' || issuer.includes('?') || issuer.includes('#')) {
+    throw new UsageError(`the issuer ${JSON.stringify(issuer.slice(0, 200))} has a query or fragment, which no issuer identifier has; nothing was fetched`);
+  }
+  const document = (await fetchJson(`${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`, http, "the issuer's discovery document", announce)) as Record<string, unknown>;
   if (document.issuer !== issuer) {
     throw new FailureError(`the discovery document at ${issuer} names issuer ${JSON.stringify(document.issuer)}, not ${JSON.stringify(issuer)}: its keys say nothing about this token`);
   }
@@ -85,24 +93,37 @@ async function discoverJwksUri(issuer: string | undefined, http: Http): Promise<
   return document.jwks_uri;
 }
 
-function checkFetchable(url: string, what: string): void {
+/** The https-or-loopback rule, for every URL fetched, every redirect hop included. */
+function checkFetchable(url: string, what: string): URL {
   let parsed: URL;
   try {
-    parsed = new URL(url);
-  } catch {
-    throw new UsageError(`${what} ${JSON.stringify(url.slice(0, 200))} is not a URL`);
+    parsed = requireWebUrl(url);
+  } catch (error) {
+    if (!(error instanceof UnsafeUrlError)) throw error;
+    throw new UsageError(`${what} ${JSON.stringify(url.slice(0, 200))} cannot be fetched: ${error.message}; keys are only fetched over https (or http on a loopback host)`);
   }
-  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && isLoopbackHost(parsed.hostname))) {
-    throw new UsageError(`${what} ${parsed.origin} is not https: keys are only fetched over https (or http on a loopback host)`);
-  }
+  return parsed;
 }
 
-async function fetchJson(url: string, http: Http, what: string): Promise<unknown> {
-  const response = await http.fetch(url, { headers: { accept: 'application/json' }, redirect: 'follow' });
-  if (!response.ok) throw new FailureError(`${what} at ${url} answered ${response.status}`);
+const MAX_REDIRECTS = 3;
+
+async function fetchJson(url: string, http: Http, what: string, announce: (url: string) => void): Promise<unknown> {
+  let target = url;
+  let response: Response;
+  for (let hop = 0; ; hop += 1) {
+    announce(target);
+    response = await http.fetch(target, { headers: { accept: 'application/json' }, redirect: 'manual' });
+    const location = response.headers.get('location');
+    if (response.status < 300 || response.status >= 400 || location === null) break;
+    await response.body?.cancel();
+    if (hop >= MAX_REDIRECTS) throw new FailureError(`${what} at ${url} redirects more than ${MAX_REDIRECTS} times`);
+    // Each hop is held to the same rule: a redirect to plain http elsewhere is not followed.
+    target = checkFetchable(new URL(location, target).href, `${what}'s redirect to`).href;
+  }
+  if (!response.ok) throw new FailureError(`${what} at ${target} answered ${response.status}`);
   try {
     return await response.json();
   } catch {
-    throw new FailureError(`${what} at ${url} is not JSON`);
+    throw new FailureError(`${what} at ${target} is not JSON`);
   }
 }

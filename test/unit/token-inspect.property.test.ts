@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeJwt, NotAJwtError } from '../../src/token/decode.js';
 import { inspect } from '../../src/token/inspect.js';
 import { renderInspection } from '../../src/token/render.js';
+import { safeJson } from '../../src/io/text.js';
 
 // `token inspect` reads untrusted input: whatever the bytes, the result is an inspection (which
 // also renders, and serializes to JSON) or a NotAJwtError (exit 2). Nothing else may escape.
@@ -18,9 +19,21 @@ function inspectAnything(input: string): void {
     return;
   }
   const result = inspect(decoded, { now: NOW, expectedIssuer: 'https://idp.example.com', clientId: 'cli', audiencePriority: ['a', 'b'], knownAudiences: ['x'] });
-  expect(typeof JSON.stringify(result)).toBe('string');
-  for (const line of renderInspection(result, { now: NOW, color: true })) expect(line).not.toMatch(/\u001b(?!\[\d+m)/);
+  expect(safeJson(result)).not.toMatch(RAW);
+  for (const line of renderInspection(result, { now: NOW, color: true })) {
+    expect(line).not.toMatch(/\u001b(?!\[\d+m)/);
+    expect(line.replace(/\u001b\[\d+m/g, '')).not.toMatch(RAW);
+  }
 }
+
+/** What must never reach a terminal raw: C0 (but the indentation of JSON), DEL, C1, bidi controls. */
+const RAW = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+/** Arrays and objects nested `depth` levels deep, as JSON text (JSON.stringify itself overflows past a few thousand). */
+const nested = (depth: number, open: '[' | '{"a":') => `${open.repeat(depth)}1${(open === '[' ? ']' : '}').repeat(depth)}`;
+const deepJson = fc.tuple(fc.integer({ min: 1, max: 6000 }), fc.constantFrom<'[' | '{"a":'>('[', '{"a":')).map(([depth, open]) => nested(depth, open));
+/** Strings made of terminal controls: ESC/OSC/CSI pieces, C1 (U+009B CSI), bidi overrides and isolates, NUL, BEL. */
+const controlText = fc.string({ unit: fc.constantFrom('\u001b', '\u009b', '\u0085', '\u202e', '\u2066', '\u2069', '\u0007', '\u0000', '\u007f', '\n', '[', ']', '0', ';', 'J', 'a') });
 
 const claimValue = fc.oneof(
   fc.string(),
@@ -52,6 +65,22 @@ describe('token inspect on arbitrary input', () => {
     fc.assert(
       fc.property(fc.oneof(header, fc.jsonValue()), fc.oneof(claims, fc.jsonValue()), fc.string({ maxLength: 20 }), (h, c, sig) => inspectAnything(`${b64(h)}.${b64(c)}.${b64(sig)}`)),
       { numRuns: 3000 },
+    );
+  });
+
+  it('arrays and objects nested up to 6,000 deep, in the payload and the header', () => {
+    fc.assert(
+      fc.property(deepJson, fc.boolean(), (deep, inHeader) =>
+        inspectAnything(inHeader ? `${b64(`{"alg":"RS256","x":${deep}}`)}.${b64({ sub: 'x' })}.c2ln` : `${b64('{"alg":"RS256"}')}.${b64(`{"sub":"x","deep":${deep}}`)}.c2ln`),
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('claim names and values made of terminal control characters', () => {
+    fc.assert(
+      fc.property(fc.dictionary(controlText, fc.oneof(controlText, fc.array(controlText, { maxLength: 3 }))), controlText, (c, kid) => inspectAnything(`${b64({ alg: 'RS256', kid })}.${b64({ iss: kid, aud: kid, ...c })}.c2ln`)),
+      { numRuns: 1000 },
     );
   });
 

@@ -64,6 +64,70 @@ describe('latchkey token inspect', () => {
   });
 });
 
+describe('latchkey token inspect on hostile tokens', () => {
+  const part = (text: string) => Buffer.from(text).toString('base64url');
+
+  it('an array nested 5,000 deep (13 kB) is exit 2 with one clear line, in text and --json, never a crash', async () => {
+    const deep = `${part('{"alg":"RS256"}')}.${part(`{"sub":"x","deep":${'['.repeat(5000)}1${']'.repeat(5000)}}`)}.c2ln`;
+    for (const args of [[], ['--json']]) {
+      const result = await runCli(['token', 'inspect', deep, ...args], { configDir: tempConfigDir() });
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe('');
+      expect(result.stderr.split('\n')[0]).toBe('latchkey: not a JWT: the payload nests arrays or objects deeper than 32 levels, which no real token does');
+    }
+  });
+
+  it('a 60 kB claim is shown cut short on one line (--json has all of it)', async () => {
+    const long = `${part('{"alg":"RS256"}')}.${part(JSON.stringify({ sub: 'x', note: 'n'.repeat(45_000) }))}.c2ln`;
+    const text = await runCli(['token', 'inspect', long], { configDir: tempConfigDir() });
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(`${'n'.repeat(1000)}… (44000 more characters; --json shows all)`);
+    const json = await runCli(['token', 'inspect', long, '--json'], { configDir: tempConfigDir() });
+    expect(JSON.parse(json.stdout).claims.note).toHaveLength(45_000);
+  });
+});
+
+describe('latchkey token inspect --verify as an SSRF tool (the token chooses the issuer)', () => {
+  let server: import('node:http').Server;
+  let base: string;
+  const hits: string[] = [];
+  beforeAll(async () => {
+    const { createServer } = await import('node:http');
+    server = createServer((req, res) => {
+      hits.push(req.url ?? '');
+      if (req.url === '/.well-known/openid-configuration') return void res.setHeader('content-type', 'application/json').end(JSON.stringify({ issuer: base, jwks_uri: `${base}/jwks` }));
+      if (req.url === '/jwks') return void res.writeHead(302, { location: 'http://internal.example/admin' }).end();
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const tokenFrom = (iss: string) =>
+    `${Buffer.from('{"alg":"RS256","kid":"k"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss, sub: 'x' })).toString('base64url')}.c2ln`;
+
+  it('an iss with a query, a fragment or a user name is refused before any request', async () => {
+    for (const iss of [`${base}/admin/delete?confirm=1&x=`, `${base}/#frag`, `http://user:pw@127.0.0.1:${new URL(base).port}`]) {
+      hits.length = 0;
+      const result = await runCli(['token', 'inspect', '--verify', tokenFrom(iss)], { configDir: tempConfigDir() });
+      expect(result.code, iss).toBe(2);
+      expect(result.stderr).toMatch(/has a query or fragment|carries a user name or password/);
+      expect(hits).toEqual([]);
+    }
+  });
+
+  it('says which URL it fetches before fetching it, and does not follow a JWKS redirect to plain http elsewhere', async () => {
+    hits.length = 0;
+    const result = await runCli(['token', 'inspect', '--verify', tokenFrom(base)], { configDir: tempConfigDir() });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`Fetching ${base}/.well-known/openid-configuration to check the signature…`);
+    expect(result.stderr).toContain(`Fetching ${base}/jwks to check the signature…`);
+    expect(result.stderr).toContain(`the JWKS's redirect to "http://internal.example/admin" cannot be fetched: its scheme http: is not https`);
+    expect(result.stderr).not.toContain('Fetching http://internal.example');
+    expect(hits).toEqual(['/.well-known/openid-configuration', '/jwks']);
+  });
+});
+
 describe('latchkey token inspect --verify (against the in-process IdP)', () => {
   let stack: Stack;
   let idToken: string;
