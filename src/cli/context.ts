@@ -5,7 +5,7 @@ import { createOutput, type Output } from '../io/output.js';
 import { safeJson } from '../io/text.js';
 import { platformConfigDir } from '../store/paths.js';
 import type { Profile, StorageSetting } from '../store/profile-keys.js';
-import { ProfileStore } from '../store/profiles.js';
+import { dictionary, ProfileStore } from '../store/profiles.js';
 import type { Credentials } from '../store/credentials.js';
 import type { Brand } from './brand.js';
 
@@ -69,7 +69,7 @@ export class Context {
 
   /** All profiles: the brand's built-in ones under the user's. */
   allProfiles(): Record<string, Profile> {
-    return { ...this.brand.builtinProfiles, ...this.profiles.read().profiles };
+    return dictionary({ ...this.brand.builtinProfiles, ...this.profiles.read().profiles });
   }
 
   /** The default profile's name, if any. */

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { ConfigError, UsageError } from '../errors.js';
 import { table } from '../io/format.js';
 import { PROFILE_KEYS, parseProfileValue, type Profile } from '../store/profile-keys.js';
-import { checkProfileName } from '../store/profiles.js';
+import { checkProfileName, dictionary } from '../store/profiles.js';
 import type { Brand } from './brand.js';
 import type { ContextFor } from './program.js';
 
@@ -85,7 +85,8 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
       if (!spec) throw new UsageError(`unknown key "${key}"`, { hint: `Known keys: ${PROFILE_KEYS.map((s) => s.key).join(', ')}.` });
       const parsed = value === '' && !spec.required ? undefined : parseOrUsage(key, value).value;
       await ctx.profiles.update((config) => {
-        const existing = config.profiles[name] ?? (ctx.brand.builtinProfiles?.[name] ? { ...ctx.brand.builtinProfiles[name] } : undefined);
+        const builtin = dictionary(ctx.brand.builtinProfiles)[name];
+        const existing = config.profiles[name] ?? (builtin ? { ...builtin } : undefined);
         if (!existing) throw missing(name, Object.keys(ctx.allProfiles()), n);
         const record = existing as unknown as Record<string, unknown>;
         if (parsed === undefined) delete record[spec.key];
@@ -123,7 +124,7 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
     .action(async (name: string, _options, command: Command) => {
       const ctx = contextFor(command);
       await ctx.profiles.update((config) => {
-        if (!config.profiles[name] && !ctx.brand.builtinProfiles?.[name]) throw missing(name, Object.keys(ctx.allProfiles()), n);
+        if (!config.profiles[name] && !dictionary(ctx.brand.builtinProfiles)[name]) throw missing(name, Object.keys(ctx.allProfiles()), n);
         config.defaultProfile = name;
       });
       if (ctx.json({ default: name })) return;

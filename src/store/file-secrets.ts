@@ -3,7 +3,7 @@ import { chmod, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { withLock } from './lock.js';
-import { ensurePrivateDir } from './profiles.js';
+import { dictionary, ensurePrivateDir } from './profiles.js';
 import type { SecretStore } from './secrets.js';
 
 type FileContents = Record<string, Record<string, string>>;
@@ -66,13 +66,16 @@ export class FileSecretStore implements SecretStore {
       await this.#tightenMode();
       text = await readFile(this.location, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return dictionary();
       throw error;
     }
     try {
       const value = JSON.parse(text) as unknown;
       if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
-      return value as FileContents;
+      // Account names are profile names: looked up as own keys only (`toString` is a name too).
+      const contents = dictionary<Record<string, string>>();
+      for (const [service, entries] of Object.entries(value as FileContents)) contents[service] = dictionary(entries);
+      return contents;
     } catch (error) {
       throw new ConfigError(`the credentials file ${this.location} is not valid JSON`, {
         hint: `It was left untouched. Move it aside (mv ${this.location} ${this.location}.bak) and log in again.`,

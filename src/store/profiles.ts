@@ -65,13 +65,13 @@ export class ProfileStore {
       text = readFileSync(this.path, 'utf8');
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return { profiles: {}, logins: {} };
+      if (code === 'ENOENT') return { profiles: dictionary(), logins: dictionary() };
       throw new ConfigError(`cannot read the config file ${this.path}: ${code ?? (error as Error).message}`, {
         hint: `Check its permissions (it should be readable by you), or point --config-dir elsewhere.`,
         cause: error,
       });
     }
-    if (text.trim() === '') return { profiles: {}, logins: {} };
+    if (text.trim() === '') return { profiles: dictionary(), logins: dictionary() };
     let data: unknown;
     try {
       data = JSON.parse(text);
@@ -81,7 +81,7 @@ export class ProfileStore {
     const problems = configProblems(data);
     if (problems.length > 0) throw this.#corrupt(`is not a valid ${this.#name} config: ${problems.slice(0, 3).join('; ')}`);
     const config = data as Partial<ConfigFile>;
-    return { ...config, profiles: config.profiles ?? {}, logins: config.logins ?? {} } as ConfigFile;
+    return { ...config, profiles: dictionary(config.profiles), logins: dictionary(config.logins) } as ConfigFile;
   }
 
   #corrupt(why: string, cause?: unknown): ConfigError {
@@ -126,7 +126,6 @@ export class ProfileStore {
   }
 }
 
-/** Create `dir` (and parents) with mode 0700; tighten it if it exists with a looser mode. */
 /**
  * Start loading what writing the config needs (conf, ~100 ms) while something slower happens
  * anyway, such as the user signing in in the browser.
@@ -135,6 +134,15 @@ export function preloadConfigWriter(): void {
   import('conf').catch(() => undefined);
 }
 
+/**
+ * A map keyed by names from outside (profile names, accounts) with no prototype: `toString` or
+ * `constructor` is a name like any other, never an inherited member found by a lookup.
+ */
+export function dictionary<T>(entries?: Record<string, T>): Record<string, T> {
+  return Object.assign(Object.create(null) as Record<string, T>, entries);
+}
+
+/** Create `dir` (and parents) with mode 0700; tighten it if it exists with a looser mode. */
 export function ensurePrivateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (process.platform !== 'win32') {

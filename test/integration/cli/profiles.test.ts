@@ -86,6 +86,33 @@ describe('profile round trip', () => {
     expect(readFileSync(join(configDir, 'config.json'), 'utf8')).toBe(before);
   });
 
+  it('names that are Object.prototype members are names like any other, never inherited lookups', async () => {
+    const configDir = tempConfigDir();
+    const run = (args: string[], input?: string) => runCli(args, { configDir, env: { LATCHKEY_STORAGE: 'file' }, ...(input !== undefined ? { input } : {}) });
+    // Not there yet: each is "does not exist" (exit 2), nothing logged in, nothing stored.
+    for (const name of ['toString', 'constructor', 'hasOwnProperty', 'valueOf']) {
+      const token = await run(['token', '-p', name]);
+      expect(token.code, name).toBe(2);
+      expect(token.stderr).toContain(`profile "${name}" does not exist`);
+      const login = await run(['login', '--with-token', '-p', name], 'abc');
+      expect(login.code, name).toBe(2);
+      expect((await run(['profile', 'use', name])).code).toBe(2);
+    }
+    const added = await run(['profile', 'add', 'constructor', '--issuer', ISSUER, '--client-id', 'cli']);
+    expect(added.code, added.stderr).toBe(0);
+    expect((await run(['login', '--with-token', '-p', 'constructor'], 'secret-constructor')).code).toBe(0);
+    expect((await run(['token', '-p', 'constructor'])).stdout).toBe('secret-constructor\n');
+    // The credentials file holds a "constructor" account; "toString" still finds nothing there.
+    expect((await run(['profile', 'add', 'toString', '--issuer', ISSUER, '--client-id', 'cli'])).code).toBe(0);
+    const none = await run(['token', '-p', 'toString']);
+    expect(none.code).toBe(3);
+    expect(none.stderr).toContain('profile "toString" is not logged in');
+    expect(JSON.parse((await run(['status', '--json'])).stdout).profiles.map((p: { name: string; loggedIn: boolean }) => [p.name, p.loggedIn])).toEqual([
+      ['constructor', true],
+      ['toString', false],
+    ]);
+  });
+
   it('ten parallel profile add all land (no lost update)', async () => {
     const configDir = tempConfigDir();
     const results = await Promise.all(
