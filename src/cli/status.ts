@@ -11,8 +11,6 @@ export interface ProfileStatus {
   loggedIn: boolean;
   subject: string | null;
   email: string | null;
-  /** False when subject/email were only read from an unverified token (`login --with-token`). */
-  identityVerified: boolean;
   expiresAt: string | null;
   storage: 'keychain' | 'file' | null;
   /** `env:<VAR>`, or how the stored credential was obtained (browser, with-token, …); null when none. */
@@ -43,7 +41,6 @@ export function registerStatus(program: Command, contextFor: ContextFor, brand: 
           loggedIn: override !== undefined || live,
           subject: override ? null : (state?.subject ?? null),
           email: override ? null : (state?.email ?? null),
-          identityVerified: override ? false : state?.identityVerified !== false,
           expiresAt: override ? null : (state?.expiresAt ?? null),
           storage: override ? null : (state?.storage ?? null),
           source: override ? `env:${override.variable}` : (state?.via ?? null),
@@ -61,7 +58,8 @@ export function registerStatus(program: Command, contextFor: ContextFor, brand: 
           const status = r.loggedIn ? 'logged in' : state ? 'expired' : 'not logged in';
           const expires = r.expiresAt ? `${r.expiresAt} (${relativeTime(new Date(r.expiresAt), now)})` : '-';
           const who = r.email ?? r.subject;
-          const as = who === null ? '-' : r.identityVerified ? safeText(who) : `${safeText(who)} (unverified)`;
+          // Read from a token nobody verified (login --with-token): never shown as an identity.
+          const as = who === null ? '-' : state?.identityVerified === false ? `${safeText(who)} (unverified)` : safeText(who);
           return [`${safeText(r.name)}${r.default ? ' *' : ''}`, status, as, expires, r.storage ?? '-', r.source ?? '-'];
         }),
       ]);
