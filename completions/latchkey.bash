@@ -7,7 +7,7 @@ _latchkey() {
     word="${COMP_WORDS[i]}"
     if ((skip)); then skip=0; continue; fi
     case "$word" in
-      -p|--profile|--config-dir|--token|--private-key|--key-id|--timeout|--issuer|--audience|--audience-priority|--jwks-uri|--clock-skew|--client-id|--scopes|--redirect-uri|--redirect-ports|--backend-url|--exchange-path|--exchange-encoding|--whoami-path|--token-env|--storage|--prompt|--assertion-audience|--ca-file) skip=1; continue ;;
+      -p|--profile|--config-dir|--token|--private-key|--key-id|--timeout|--issuer|--audience|--audience-priority|--jwks-uri|--clock-skew|--client-id|--scopes|--redirect-uri|--redirect-ports|--backend-url|--exchange-path|--exchange-encoding|--whoami-path|--token-env|--storage|--prompt|--assertion-audience|--ca-file|--token-endpoint-auth-method|--auth-param|--resource|--preset) skip=1; continue ;;
       -*) continue ;;
     esac
     case "${path:+$path }$word" in
@@ -40,6 +40,10 @@ _latchkey() {
     --prompt) return ;;
     --assertion-audience) COMPREPLY=($(compgen -W 'issuer token-endpoint' -- "$cur")); return ;;
     --ca-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    --token-endpoint-auth-method) COMPREPLY=($(compgen -W 'client_secret_basic client_secret_post private_key_jwt none' -- "$cur")); return ;;
+    --auth-param) return ;;
+    --resource) return ;;
+    --preset) COMPREPLY=($(compgen -W 'auth0 okta entra google keycloak' -- "$cur")); return ;;
   esac
   case "$path" in
     '') commands='login oauth logout status doctor token profile completion'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
@@ -52,7 +56,7 @@ _latchkey() {
     'token inspect') commands=''; options='--verify --check --issuer --audience --audience-priority --jwks-uri --clock-skew -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
     'profile') commands='list add set show use remove rm'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
     'profile list') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
-    'profile add') commands=''; options='--force --issuer --client-id --scopes --audience --redirect-uri --redirect-ports --backend-url --exchange-path --exchange-encoding --whoami-path --token-env --audience-priority --storage --prompt --assertion-audience --ca-file -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
+    'profile add') commands=''; options='--force --issuer --client-id --scopes --audience --redirect-uri --redirect-ports --backend-url --exchange-path --exchange-encoding --whoami-path --token-env --audience-priority --storage --prompt --assertion-audience --ca-file --token-endpoint-auth-method --auth-param --resource --preset -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
     'profile set') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1 ;;
     'profile show') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1 ;;
     'profile use') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1 ;;

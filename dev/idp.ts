@@ -42,6 +42,11 @@ export interface DevIdpOptions {
   extraSigningKeys?: number;
   /** Serve https with this key and certificate (PEM) instead of http. */
   tls?: { key: string; cert: string };
+  /**
+   * Issue RFC 9068 JWT access tokens for this resource (its `aud`), to every client, as Glewlwyd,
+   * Keycloak or Auth0 with an API do; default: opaque access tokens.
+   */
+  jwtAccessTokensFor?: string;
 }
 
 export interface DevIdp {
@@ -105,6 +110,21 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
       // Any client may introspect any token: tests ask whether a revoked token is still active.
       introspection: { enabled: true, allowedPolicy: async () => true },
       clientCredentials: { enabled: true },
+      ...(options.jwtAccessTokensFor
+        ? {
+            resourceIndicators: {
+              enabled: true,
+              defaultResource: () => options.jwtAccessTokensFor!,
+              useGrantedResource: () => true,
+              getResourceServerInfo: () => ({
+                scope: 'openid profile email offline_access account:usage:read account:usage:write',
+                audience: options.jwtAccessTokensFor!,
+                accessTokenFormat: 'jwt',
+                jwt: { sign: { alg: 'RS256' } },
+              }),
+            },
+          }
+        : {}),
     },
     pkce: { required: () => true },
     scopes: ['openid', 'offline_access', 'profile', 'email', 'account:usage:read', 'account:usage:write'],

@@ -46,14 +46,16 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
   for (const spec of PROFILE_KEYS) {
     const option = new Option(`--${spec.flag} ${spec.arg}`, spec.description);
     if (spec.default) option.default(undefined, spec.default);
+    if (spec.repeatable) option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
     add.addOption(option);
   }
-  add.action(async (name: string, options: Record<string, string | boolean | undefined>, command: Command) => {
+  add.action(async (name: string, options: Record<string, string | string[] | boolean | undefined>, command: Command) => {
     const ctx = contextFor(command);
     checkProfileName(name);
     const created: Record<string, unknown> = {};
     for (const spec of PROFILE_KEYS) {
-      const raw = options[camel(spec.flag)];
+      const given = options[camel(spec.flag)];
+      const raw = Array.isArray(given) ? given.join(',') : given;
       const preset = brand.defaults?.[spec.key];
       if (typeof raw === 'string') created[spec.key] = parseOrUsage(spec.key, raw).value;
       else if (preset !== undefined) created[spec.key] = preset;

@@ -116,5 +116,7 @@ async function tokenText(ctx: Context, input: string | undefined, profile: { nam
     ctx.out.info(`The stored access token of profile "${profile.name}" is opaque (not a JWT); inspecting its id_token.`);
     return { text: stored.record.idToken, backendCredential: false };
   }
-  return { text: stored.record.token, backendCredential: stored.record.kind !== 'oauth' };
+  // A browser or service login's token comes from the IdP: it is checked against the profile's
+  // issuer and client as if it were pasted. Only a backend session or an API key is the backend's.
+  return { text: stored.record.token, backendCredential: stored.record.kind === 'session' || stored.record.kind === 'api_key' };
 }

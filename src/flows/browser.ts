@@ -9,7 +9,7 @@ import { effective, type Profile } from '../store/profile-keys.js';
 import type { Credentials } from '../store/credentials.js';
 import { preloadConfigWriter } from '../store/profiles.js';
 import { completeLogin } from './complete.js';
-import { discover, loadOpenIdClient, oidcError } from './oidc.js';
+import { authorizationParameters, discover, loadOpenIdClient, oidcError, tokenParameters } from './oidc.js';
 import type { LoginResult } from './with-token.js';
 
 export interface BrowserLoginInput {
@@ -70,15 +70,13 @@ export async function browserLogin(input: BrowserLoginInput, deps: BrowserLoginD
   let succeeded = false;
   try {
     const parameters: Record<string, string> = {
+      ...authorizationParameters(profile),
       redirect_uri: listener.redirectUri,
-      scope: settings.scopes,
       code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
       code_challenge_method: 'S256',
       state,
       nonce,
     };
-    if (profile.audience) parameters.audience = profile.audience;
-    if (profile.prompt) parameters.prompt = profile.prompt;
     const authorizationUrl = client.buildAuthorizationUrl(config, parameters).href;
     const opening = input.openBrowser && !remote;
     // The browser gets a local start URL, never the authorization URL itself (another local user
@@ -119,7 +117,7 @@ export async function browserLogin(input: BrowserLoginInput, deps: BrowserLoginD
           expectedState: state,
           expectedNonce: nonce,
           idTokenExpected: true,
-        });
+        }, tokenParameters(profile));
       } catch (error) {
         throw oidcError(error, callback.url.searchParams.has('error') ? 'authorization' : 'token', profile.issuer);
       }

@@ -2,14 +2,14 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CryptoKey as JoseCryptoKey } from 'jose';
-import { UsageError } from '../errors.js';
+import { RejectedError, UsageError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import type { Http } from '../http.js';
 import type { Credentials } from '../store/credentials.js';
 import { effective, type Profile } from '../store/profile-keys.js';
 import type { StorageKind } from '../store/profiles.js';
 import type { CredentialRecord } from '../store/secrets.js';
-import { discover, loadOpenIdClient, oidcError, withClientAuth, type OidcConfiguration } from './oidc.js';
+import { discover, loadOpenIdClient, oidcError, tokenParameters, withClientAuth, type OidcConfiguration } from './oidc.js';
 import { resultOf, type LoginResult } from './with-token.js';
 
 /** How the service authenticates: a client secret, or a private key for private_key_jwt (RFC 7523). */
@@ -30,23 +30,24 @@ export async function clientCredentialsLogin(input: { profileName: string; profi
 
 /** `token` on an expired service credential: mint a new one the same way, in the same store. */
 export async function remintServiceToken(input: { profileName: string; profile: Profile; record: CredentialRecord; storage: StorageKind }, deps: ClientCredentialsDeps): Promise<CredentialRecord> {
-  const { record } = input;
-  const auth: ServiceAuth | undefined =
-    record.clientSecret !== undefined
-      ? { clientSecret: record.clientSecret }
-      : record.privateKeyPath !== undefined
-        ? { privateKeyPath: record.privateKeyPath, ...(record.keyId ? { keyId: record.keyId } : {}) }
-        : undefined;
+  const auth = serviceAuthOf(input.record);
   if (!auth) throw new UsageError(`the service credential of profile "${input.profileName}" has nothing to re-mint it with; log in again with --client-credentials`);
   const renewed = await mintServiceToken(input.profile, auth, deps);
   await deps.credentials.replace(input.profileName, renewed, input.storage);
   return renewed;
 }
 
+/** How a stored service credential authenticates (to re-mint it, or to revoke it). */
+export function serviceAuthOf(record: CredentialRecord): ServiceAuth | undefined {
+  if (record.clientSecret !== undefined) return { clientSecret: record.clientSecret };
+  if (record.privateKeyPath !== undefined) return { privateKeyPath: record.privateKeyPath, ...(record.keyId ? { keyId: record.keyId } : {}) };
+  return undefined;
+}
+
 async function mintServiceToken(profile: Profile, auth: ServiceAuth, deps: Pick<ClientCredentialsDeps, 'http' | 'clock'>): Promise<CredentialRecord> {
   const client = await loadOpenIdClient();
   const config = await serviceConfiguration(profile, auth, deps);
-  const parameters: Record<string, string> = {};
+  const parameters: Record<string, string> = tokenParameters(profile);
   // The default scopes are a user's (openid, offline_access): a service asks only for what the profile names.
   if (profile.scopes) parameters.scope = profile.scopes;
   if (profile.audience) parameters.audience = profile.audience;
@@ -54,7 +55,17 @@ async function mintServiceToken(profile: Profile, auth: ServiceAuth, deps: Pick<
   try {
     tokens = await client.clientCredentialsGrant(config, parameters);
   } catch (error) {
-    throw oidcError(error, 'token', profile.issuer);
+    const mapped = oidcError(error, 'token', profile.issuer);
+    // Servers differ on a private_key_jwt assertion's `aud` (RFC 7523 §3): the issuer, or the
+    // token endpoint. A refusal with the default is most often that.
+    if (mapped instanceof RejectedError && 'privateKeyPath' in auth && effective(profile).assertionAudience === 'issuer') {
+      throw new RejectedError(mapped.message, {
+        hint: "If the IdP expects the client assertion's aud to be its token endpoint: profile set <name> assertion-audience token-endpoint",
+        code: mapped.code,
+        cause: error,
+      });
+    }
+    throw mapped;
   }
   const now = deps.clock.now();
   const record: CredentialRecord = { kind: 'service', token: tokens.access_token, obtainedAt: now.toISOString(), via: 'client-credentials', subject: profile.clientId, ...auth };
@@ -63,16 +74,30 @@ async function mintServiceToken(profile: Profile, auth: ServiceAuth, deps: Pick<
   return record;
 }
 
-/** The discovered configuration with the service's client authentication. */
-async function serviceConfiguration(profile: Profile, auth: ServiceAuth, deps: Pick<ClientCredentialsDeps, 'http' | 'clock'>): Promise<OidcConfiguration> {
+/**
+ * The discovered configuration with the service's client authentication: the profile's
+ * `tokenEndpointAuthMethod` when set, else from discovery. Used to mint, and to revoke (RFC 7009
+ * §2.1: a confidential client authenticates there too).
+ */
+export async function serviceConfiguration(profile: Profile, auth: ServiceAuth, deps: Pick<ClientCredentialsDeps, 'http' | 'clock'>, discovered?: OidcConfiguration): Promise<OidcConfiguration> {
   const client = await loadOpenIdClient();
-  const discovered = await discover(profile, deps.http, deps.clock);
+  discovered ??= await discover(profile, deps.http, deps.clock);
   const metadata = discovered.serverMetadata();
+  const method = profile.tokenEndpointAuthMethod;
+  const secretMethods = ['client_secret_basic', 'client_secret_post'];
   if ('clientSecret' in auth) {
-    // client_secret_basic unless discovery says the IdP takes only client_secret_post.
+    if (method !== undefined && !secretMethods.includes(method)) {
+      throw new UsageError(`the profile's tokenEndpointAuthMethod is ${method}, which does not use a client secret`, { hint: 'Give --private-key <pem> for private_key_jwt, or: profile set <name> token-endpoint-auth-method client_secret_basic' });
+    }
+    // client_secret_basic unless the profile or discovery says client_secret_post: some servers
+    // do not form-decode Basic credentials (RFC 6749 §2.3.1), so ids with -_.~ fail there.
     const methods = metadata.token_endpoint_auth_methods_supported;
     const postOnly = Array.isArray(methods) && !methods.includes('client_secret_basic') && methods.includes('client_secret_post');
-    return withClientAuth(discovered, profile, deps.http, deps.clock, postOnly ? client.ClientSecretPost(auth.clientSecret) : client.ClientSecretBasic(auth.clientSecret));
+    const post = method === 'client_secret_post' || (method === undefined && postOnly);
+    return withClientAuth(discovered, profile, deps.http, deps.clock, post ? client.ClientSecretPost(auth.clientSecret) : client.ClientSecretBasic(auth.clientSecret));
+  }
+  if (method !== undefined && method !== 'private_key_jwt') {
+    throw new UsageError(`the profile's tokenEndpointAuthMethod is ${method}, not private_key_jwt, so --private-key cannot be used`, { hint: 'profile set <name> token-endpoint-auth-method private_key_jwt' });
   }
   const { key } = await loadPrivateKey(auth.privateKeyPath);
   // `aud` is one string: the issuer identifier (openid-client's default, current guidance), or

@@ -2,9 +2,9 @@ import { ConfigError, InterruptedError, RejectedError, TimeoutError } from '../e
 import { safeText } from '../io/text.js';
 import { requireWebUrl, UnsafeUrlError } from '../io/urls.js';
 import { preloadConfigWriter } from '../store/profiles.js';
-import { effective, type Profile } from '../store/profile-keys.js';
+import type { Profile } from '../store/profile-keys.js';
 import { completeLogin } from './complete.js';
-import { discover, loadOpenIdClient, oidcError, type OidcConfiguration } from './oidc.js';
+import { authorizationParameters, discover, loadOpenIdClient, oidcError, tokenParameters, type OidcConfiguration } from './oidc.js';
 import type { LoginResult } from './with-token.js';
 
 export interface DeviceLoginInput {
@@ -35,8 +35,7 @@ export async function deviceLogin(input: DeviceLoginInput, deps: DeviceLoginDeps
       hint: `Use the browser login: ${input.cliName} login (with --no-browser over SSH, and open the URL where you are).`,
     });
   }
-  const parameters: Record<string, string> = { scope: effective(profile).scopes };
-  if (profile.audience) parameters.audience = profile.audience;
+  const parameters = authorizationParameters(profile, { prompt: false });
   let authorization: Awaited<ReturnType<typeof client.initiateDeviceAuthorization>>;
   try {
     authorization = await client.initiateDeviceAuthorization(config, parameters);
@@ -63,7 +62,7 @@ export async function deviceLogin(input: DeviceLoginInput, deps: DeviceLoginDeps
   const progress = out.progress(`Waiting for the code to be entered (it expires in ${Math.round(authorization.expires_in / 60)} min; Ctrl-C to cancel)…`);
   let tokens: Awaited<ReturnType<typeof client.pollDeviceAuthorizationGrant>>;
   try {
-    tokens = await client.pollDeviceAuthorizationGrant(config, authorization, undefined, { signal });
+    tokens = await client.pollDeviceAuthorizationGrant(config, authorization, tokenParameters(profile), { signal });
   } catch (error) {
     if (deps.signal.aborted) throw new InterruptedError('login cancelled; nothing was stored');
     const code = (error as { error?: string }).error;

@@ -1,9 +1,10 @@
+import { AuthorizationResponseError, ClientError, ResponseBodyError, WWWAuthenticateChallengeError } from 'openid-client';
 import { ConfigError, FailureError, LatchkeyError, latchkeyErrorIn, NetworkError, RejectedError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import type { Http } from '../http.js';
 import { safeLine } from '../io/text.js';
 import { isLoopbackHost } from '../loopback/hosts.js';
-import type { Profile } from '../store/profile-keys.js';
+import { authParamsOf, effective, type Profile } from '../store/profile-keys.js';
 
 type OpenIdClient = typeof import('openid-client');
 export type OidcConfiguration = import('openid-client').Configuration;
@@ -50,36 +51,50 @@ export async function withClientAuth(config: OidcConfiguration, profile: Profile
 }
 
 /**
- * One clear error for whatever openid-client threw: our own errors (network) pass through; an
- * OAuth error response is a rejection (exit 4); a failed check is named.
+ * The authorization request's parameters from the profile: its `authParams` first, then the
+ * ones with keys of their own (which `authParams` cannot replace): scope, audience (Auth0),
+ * prompt, resource (RFC 8707).
  */
-export function oidcError(error: unknown, step: 'discovery' | 'authorization' | 'token' | 'refresh' | 'device' | 'revocation', issuer: string): LatchkeyError {
+export function authorizationParameters(profile: Profile, { prompt = true } = {}): Record<string, string> {
+  const parameters: Record<string, string> = { ...authParamsOf(profile), scope: effective(profile).scopes };
+  if (profile.audience) parameters.audience = profile.audience;
+  if (prompt && profile.prompt) parameters.prompt = profile.prompt;
+  if (profile.resource) parameters.resource = profile.resource;
+  return parameters;
+}
+
+/** Extra token request parameters: the RFC 8707 resource, sent in token requests too (§2.2). */
+export function tokenParameters(profile: Profile): Record<string, string> {
+  return profile.resource ? { resource: profile.resource } : {};
+}
+
+/** The OAuth step an error happened in, for messages. */
+export type OidcStep = 'discovery' | 'authorization' | 'token' | 'refresh' | 'device' | 'revocation';
+
+/**
+ * One clear error for whatever openid-client threw, told apart by its error classes: our own
+ * errors (network) pass through; an OAuth error response, with or without a body, is a rejection
+ * (exit 4) that names the HTTP status; a 5xx is the IdP's outage (exit 5); a failed check is named.
+ */
+export function oidcError(error: unknown, step: OidcStep, issuer: string): LatchkeyError {
   const ours = latchkeyErrorIn(error);
   if (ours) return ours;
-  const err = error as Error & { code?: string; error?: string; error_description?: string; status?: number; cause?: unknown };
-  const oauth = oauthErrorOf(err);
-  if (oauth) {
-    const what = step === 'authorization' ? 'the sign-in' : `the ${step} request`;
-    const description = oauth.description ? `: ${safeLine(oauth.description)}` : '';
-    return new RejectedError(`the IdP refused ${what} (${safeLine(oauth.error)}${description})`, {
-      code: oauth.error === 'access_denied' ? 'access_denied' : 'idp_rejected',
+  if (step === 'discovery') return discoveryError(error, issuer);
+  const what = step === 'authorization' ? 'the sign-in' : `the ${step} request`;
+  const refusal = refusalOf(error);
+  if (refusal) {
+    if (refusal.status !== undefined && refusal.status >= 500 && refusal.error === undefined) {
+      return new NetworkError(`the IdP answered ${what} with HTTP ${refusal.status}; nothing was stored`, { hint: 'The IdP is having trouble: try again in a moment.', code: 'idp_unavailable', cause: error });
+    }
+    // The OAuth error when the IdP gave one; else the HTTP status is all there is to name.
+    const said = refusal.error !== undefined ? `${safeLine(refusal.error)}${refusal.description ? `: ${safeLine(refusal.description)}` : ''}` : `HTTP ${refusal.status ?? '?'}, with no error in the body`;
+    return new RejectedError(`the IdP refused ${what} (${said})`, {
+      code: refusal.error === 'access_denied' ? 'access_denied' : 'idp_rejected',
       cause: error,
     });
   }
   const message = specificMessage(error);
-  if (step === 'discovery') {
-    if (err?.code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED') {
-      return new ConfigError(`the discovery document of ${issuer} names a different issuer`, {
-        hint: 'Set the issuer exactly as the IdP writes it (with or without the trailing "/"): profile set <name> issuer <url>',
-        cause: error,
-      });
-    }
-    return new ConfigError(`could not discover the issuer ${issuer}: ${message}`, {
-      hint: 'Check the issuer URL: /.well-known/openid-configuration must answer there.',
-      cause: error,
-    });
-  }
-  if (err?.code === 'OAUTH_JWT_CLAIM_COMPARISON_FAILED' || err?.code === 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED' || err?.code === 'OAUTH_INVALID_RESPONSE') {
+  if (error instanceof ClientError && error.code !== undefined && FAILED_CHECKS.has(error.code)) {
     // A mix-up (RFC 9207 iss), a wrong nonce, aud, azp, iss or time: the answer is refused (exit 4).
     return new RejectedError(`the IdP's answer failed a check: ${message}; nothing was stored`, {
       hint: "If your clock is off, set it right; otherwise the IdP or something between you and it is misbehaving. Report it with --debug's output.",
@@ -87,20 +102,67 @@ export function oidcError(error: unknown, step: 'discovery' | 'authorization' | 
       cause: error,
     });
   }
-  if (err instanceof Error && err.name === 'TypeError' && /fetch/i.test(message)) return new NetworkError(`could not reach the IdP: ${message}`, { cause: error });
+  if (error instanceof TypeError && /fetch/i.test(message)) return new NetworkError(`could not reach the IdP: ${message}`, { cause: error });
   return new FailureError(`the ${step} step failed: ${message}`, { cause: error });
 }
 
-/** The OAuth error of an error response: in the body, the callback, or a 401's WWW-Authenticate (invalid_client). */
-function oauthErrorOf(err: { code?: string; error?: string; error_description?: string; status?: number; cause?: unknown }): { error: string; description?: string } | undefined {
-  if (err?.code === 'OAUTH_RESPONSE_BODY_ERROR' || err?.code === 'OAUTH_AUTHORIZATION_RESPONSE_ERROR') {
-    return { error: err.error ?? 'error', ...(err.error_description ? { description: err.error_description } : {}) };
+// openid-client's ClientError codes (oauth4webapi's) for a response that failed a check.
+const FAILED_CHECKS = new Set(['OAUTH_JWT_CLAIM_COMPARISON_FAILED', 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED', 'OAUTH_INVALID_RESPONSE']);
+
+/**
+ * What the IdP said when it refused: the OAuth error of a JSON body, of the callback, or of a
+ * 401's WWW-Authenticate (invalid_client), with the HTTP status; or only the status when the
+ * answer had no usable body (Glewlwyd answers 400/401/403 with none).
+ */
+export function refusalOf(error: unknown): { error?: string; description?: string; status?: number } | undefined {
+  const described = (e: { error: string; error_description?: string | undefined }, status?: number) => ({
+    error: e.error,
+    ...(e.error_description ? { description: e.error_description } : {}),
+    ...(status !== undefined ? { status } : {}),
+  });
+  if (error instanceof ResponseBodyError) return described(error, error.status);
+  if (error instanceof AuthorizationResponseError) return described(error);
+  if (error instanceof WWWAuthenticateChallengeError) {
+    const parameters = error.cause[0]?.parameters;
+    return parameters?.error ? described({ error: parameters.error, error_description: parameters.error_description }, error.status) : { status: error.status };
   }
-  if (err?.code === 'OAUTH_WWW_AUTHENTICATE_CHALLENGE') {
-    const parameters = (Array.isArray(err.cause) ? (err.cause[0] as { parameters?: Record<string, string> } | undefined)?.parameters : undefined) ?? {};
-    return { error: parameters.error ?? `HTTP ${err.status ?? 401}`, ...(parameters.error_description ? { description: parameters.error_description } : {}) };
-  }
+  // An error status whose body is not an OAuth error (empty, HTML, not JSON): openid-client hands
+  // over the Response itself.
+  if (error instanceof ClientError && error.cause instanceof Response && error.cause.status >= 400) return { status: error.cause.status };
   return undefined;
+}
+
+/**
+ * Discovery failures say what was fetched and what came back: a 5xx is the IdP's outage (exit 5);
+ * a 404, another status or a page that is not a discovery document is a wrong URL (exit 2); a
+ * document for another issuer names both.
+ */
+function discoveryError(error: unknown, issuer: string): LatchkeyError {
+  const url = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+  const named = discoveredIssuerOf(error);
+  if (named !== undefined) {
+    return new ConfigError(`the discovery document of ${issuer} names the issuer ${JSON.stringify(named)}, not ${JSON.stringify(issuer)}`, {
+      hint: 'Set the issuer exactly as the IdP writes it (with or without the trailing "/"): profile set <name> issuer <url>',
+      cause: error,
+    });
+  }
+  const status = refusalOf(error)?.status;
+  if (status !== undefined && status >= 500) {
+    return new NetworkError(`the IdP answered HTTP ${status} to ${url}`, { hint: 'The IdP is having trouble: try again in a moment.', code: 'idp_unavailable', cause: error });
+  }
+  const why = status !== undefined ? `it answered HTTP ${status}` : specificMessage(error);
+  return new ConfigError(`could not discover the issuer ${issuer}: ${url}: ${why}`, {
+    hint: 'Check the issuer URL (profile set <name> issuer <url>): /.well-known/openid-configuration must answer there.',
+    code: 'discovery_failed',
+    cause: error,
+  });
+}
+
+/** The issuer a discovery document named, when it differs from the one asked for. */
+function discoveredIssuerOf(error: unknown): string | undefined {
+  if (!(error instanceof ClientError) || error.code !== 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED') return undefined;
+  const cause = error.cause as { attribute?: unknown; body?: { issuer?: unknown } } | undefined;
+  return cause?.attribute === 'issuer' ? String(cause.body?.issuer) : undefined;
 }
 
 /** openid-client wraps oauth4webapi's precise error ("unexpected JWT "iss" (issuer) claim value") in a generic one. */

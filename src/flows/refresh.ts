@@ -5,7 +5,7 @@ import type { Credentials } from '../store/credentials.js';
 import type { Profile } from '../store/profile-keys.js';
 import type { StorageKind } from '../store/profiles.js';
 import type { CredentialRecord } from '../store/secrets.js';
-import { discover, loadOpenIdClient, oidcError } from './oidc.js';
+import { discover, loadOpenIdClient, oidcError, tokenParameters } from './oidc.js';
 
 export interface RefreshInput {
   profileName: string;
@@ -35,7 +35,7 @@ export async function refreshCredential(input: RefreshInput, deps: RefreshDeps):
   const config = await discover(input.profile, deps.http, deps.clock);
   let tokens: Awaited<ReturnType<typeof client.refreshTokenGrant>>;
   try {
-    tokens = await client.refreshTokenGrant(config, record.refreshToken);
+    tokens = await client.refreshTokenGrant(config, record.refreshToken, tokenParameters(input.profile));
   } catch (error) {
     const mapped = oidcError(error, 'refresh', input.profile.issuer);
     if (mapped instanceof RejectedError) {

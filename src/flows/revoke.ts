@@ -3,6 +3,7 @@ import type { Output } from '../io/output.js';
 import { withRetryAfter, type Http } from '../http.js';
 import type { Profile } from '../store/profile-keys.js';
 import type { CredentialRecord } from '../store/secrets.js';
+import { serviceAuthOf, serviceConfiguration } from './client-credentials.js';
 import { discover, loadOpenIdClient, oidcError } from './oidc.js';
 
 /**
@@ -18,7 +19,11 @@ export async function revokeAtIdp(input: { profileName: string; profile: Profile
   if (tokens.length === 0) return;
   try {
     const client = await loadOpenIdClient();
-    const config = await discover(profile, deps.http, deps.clock);
+    let config = await discover(profile, deps.http, deps.clock);
+    // A service token is revoked with the client authentication that minted it (RFC 7009 §2.1):
+    // without it a confidential client's revocation is refused (401) and the token stays active.
+    const serviceAuth = record.kind === 'service' ? serviceAuthOf(record) : undefined;
+    if (serviceAuth) config = await serviceConfiguration(profile, serviceAuth, deps, config);
     if (!config.serverMetadata().revocation_endpoint) {
       deps.out.debug(`${profile.issuer} advertises no revocation_endpoint; nothing revoked`);
       return;

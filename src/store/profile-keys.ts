@@ -20,7 +20,25 @@ export interface Profile {
   assertionAudience?: 'issuer' | 'token-endpoint';
   /** Extra CA certificates (PEM file) to trust for this profile's IdP and backend. */
   caFile?: string;
+  /** Force the token endpoint's client authentication; default: from discovery. */
+  tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
+  /** Extra authorization parameters, `key=value` each (values percent-decoded when sent). */
+  authParams?: string[];
+  /** RFC 8707 resource indicator, sent in authorization and token requests. */
+  resource?: string;
+  /** The IdP whose documented quirks were applied as defaults (see src/presets.ts). */
+  preset?: PresetName;
 }
+
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
+export const PRESET_NAMES = ['auth0', 'okta', 'entra', 'google', 'keycloak'] as const;
+export type PresetName = (typeof PRESET_NAMES)[number];
+
+/**
+ * Parameters latchkey sets itself (the login's security, or a profile key of their own): an
+ * `authParams` entry may not replace them.
+ */
+const RESERVED_AUTH_PARAMS = new Set(['state', 'nonce', 'code_challenge', 'code_challenge_method', 'redirect_uri', 'response_type', 'client_id', 'scope', 'audience', 'prompt', 'resource', 'request', 'request_uri']);
 
 export type StorageSetting = 'auto' | 'keychain' | 'file';
 export type ProfileKey = keyof Profile;
@@ -40,6 +58,8 @@ export interface KeySpec {
   required?: boolean;
   /** Turn the flag/`profile set` text into the stored value; throws a one-line reason. */
   parse(raw: string): unknown;
+  /** The flag may be given several times (`--auth-param a=1 --auth-param b=2`). */
+  repeatable?: boolean;
   /** JSON schema of the stored value, for conf's write-time validation. */
   schema: Record<string, unknown>;
 }
@@ -233,7 +253,74 @@ export const PROFILE_KEYS: readonly KeySpec[] = [
     },
     schema: string,
   },
+  {
+    key: 'tokenEndpointAuthMethod',
+    flag: 'token-endpoint-auth-method',
+    arg: '<client_secret_basic|client_secret_post|private_key_jwt|none>',
+    description: 'client authentication at the token endpoint (default: from discovery)',
+    parse: oneOf('token endpoint auth method', ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const),
+    schema: { enum: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] },
+  },
+  {
+    key: 'authParams',
+    flag: 'auth-param',
+    arg: '<key=value>',
+    description: 'extra authorization parameter (repeatable; e.g. organization=org_123, acr_values=…)',
+    repeatable: true,
+    parse: (raw) =>
+      list(raw).map((entry) => {
+        const at = entry.indexOf('=');
+        const key = at > 0 ? entry.slice(0, at) : '';
+        if (!/^[A-Za-z0-9_.-]+$/.test(key)) throw new Error(`auth param "${entry}" is not key=value`);
+        if (RESERVED_AUTH_PARAMS.has(key)) throw new Error(`auth param "${key}" is set by latchkey itself (or by its own profile key) and cannot be overridden`);
+        return entry;
+      }),
+    schema: { type: 'array', items: string },
+  },
+  {
+    key: 'resource',
+    flag: 'resource',
+    arg: '<uri>',
+    description: 'RFC 8707 resource indicator (the API the tokens are for)',
+    parse: (raw) => {
+      let url: URL;
+      try {
+        url = new URL(raw.trim());
+      } catch {
+        throw new Error(`resource "${raw}" is not an absolute URI`);
+      }
+      if (url.hash) throw new Error('resource must not have a fragment (RFC 8707 §2)');
+      return raw.trim();
+    },
+    schema: string,
+  },
+  {
+    key: 'preset',
+    flag: 'preset',
+    arg: `<${PRESET_NAMES.join('|')}>`,
+    description: "the IdP's documented quirks as defaults (detected from the issuer when not given)",
+    parse: oneOf('preset', PRESET_NAMES),
+    schema: { enum: [...PRESET_NAMES] },
+  },
 ];
+
+/** The extra authorization parameters of a profile, decoded, as a record. */
+export function authParamsOf(profile: Profile): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const entry of profile.authParams ?? []) {
+    const at = entry.indexOf('=');
+    params[entry.slice(0, at)] = safeDecode(entry.slice(at + 1));
+  }
+  return params;
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
 
 const BY_KEY = new Map(PROFILE_KEYS.map((spec) => [spec.key as string, spec]));
 

@@ -128,7 +128,16 @@ export function inspect(decoded: DecodedJwt, options: InspectOptions): Inspectio
   const accepted = [...(options.clientId ? [options.clientId] : []), ...(options.knownAudiences ?? []), ...(options.audiencePriority ?? [])];
   const kindsWithAudience = kind !== 'logout_token' || options.clientId !== undefined;
   if (accepted.length > 0 && kindsWithAudience && !all.some((a) => accepted.includes(a))) {
-    add('error', 'audience_mismatch', `the token's audience ${JSON.stringify(all)} contains neither the client id nor any known audience (${accepted.join(', ')})`);
+    const shown = typeof c.aud === 'string' ? JSON.stringify(c.aud) : JSON.stringify(all);
+    if (kind === 'access_token' || kind === 'service_token') {
+      // RFC 9068 §3: an access token's `aud` names the API it is for; its client is `client_id`
+      // (or `azp`). Another name there is normal, worth knowing at most.
+      const client = typeof c.client_id === 'string' ? c.client_id : typeof c.azp === 'string' ? c.azp : undefined;
+      const whose = client === undefined ? 'it names no client' : client === options.clientId ? 'its client is this profile\'s' : `its client is ${JSON.stringify(client)}`;
+      add('info', 'audience_mismatch', `the access token is for ${shown} (the API that accepts it, not a client); ${whose}`);
+    } else {
+      add('error', 'audience_mismatch', `the token's audience ${shown} contains neither the client id nor any known audience (${accepted.join(', ')})`);
+    }
   }
   if (kind === 'id_token' && all.length > 1 && typeof c.azp !== 'string') {
     add('error', 'azp_missing', `the id_token has ${all.length} audiences and no "azp": a verifier cannot tell which client it was issued to`);

@@ -41,8 +41,14 @@ export function renderInspection(result: Inspection, options: RenderOptions): st
   if (result.claims) section('Claims', result.claims);
   lines.push('');
   lines.push(`${paint(1, 'Kind')}       ${show(result.kind)}`);
-  const all = result.audience.all.map(show).join(', ') || '(none)';
-  lines.push(`${paint(1, 'Audience')}   ${result.audience.chosen === null ? 'none chosen' : show(result.audience.chosen)}  (all: ${all})`);
+  const aud = result.claims?.aud;
+  if (typeof aud === 'string' || result.audience.all.length <= 1) {
+    // One audience (`aud` a string, or a one-item array) is just that: nothing was chosen among several.
+    lines.push(`${paint(1, 'Audience')}   ${result.audience.all.length === 0 ? '(none)' : show(result.audience.all[0])}`);
+  } else {
+    const all = result.audience.all.map(show).join(', ');
+    lines.push(`${paint(1, 'Audience')}   ${result.audience.chosen === null ? 'none chosen' : show(result.audience.chosen)}  (all: ${all})`);
+  }
   const signature = result.signature;
   lines.push(
     `${paint(1, 'Signature')}  ${!signature.checked ? 'not checked (--verify checks it against the issuer\'s keys)' : signature.valid ? paint(32, `valid (keys from ${show(signature.jwksUri)})`) : paint(31, 'INVALID')}`,
