@@ -103,7 +103,7 @@ export async function browserLogin(input: BrowserLoginInput, deps: BrowserLoginD
     import('jose').catch(() => undefined);
     const progress = out.progress('Waiting for the sign-in in the browser… (Ctrl-C to cancel)');
     try {
-      callback = await waitFor(listener.received, input.timeoutMs, deps.signal, input.cliName);
+      callback = await waitFor(listener.received, input.timeoutMs, deps.signal, { cliName: input.cliName, profileName, redirectUri: listener.redirectUri });
     } finally {
       progress.stop();
     }
@@ -134,7 +134,8 @@ export async function browserLogin(input: BrowserLoginInput, deps: BrowserLoginD
 }
 
 /** The callback, or a timeout (exit 5) or Ctrl-C (exit 130), whichever comes first. */
-function waitFor(received: Promise<ReceivedCallback>, timeoutMs: number, signal: AbortSignal, cliName: string): Promise<ReceivedCallback> {
+function waitFor(received: Promise<ReceivedCallback>, timeoutMs: number, signal: AbortSignal, names: { cliName: string; profileName: string; redirectUri: string }): Promise<ReceivedCallback> {
+  const { cliName, profileName, redirectUri } = names;
   return new Promise((resolve, reject) => {
     const onAbort = () => {
       clearTimeout(timer);
@@ -144,6 +145,12 @@ function waitFor(received: Promise<ReceivedCallback>, timeoutMs: number, signal:
       signal.removeEventListener('abort', onAbort);
       reject(
         new TimeoutError(`no sign-in arrived within ${Math.round(timeoutMs / 1000)} s; nothing was stored`, {
+          // The usual cause when the browser shows an error page of the IdP: it refused the
+          // redirect URI, and never sends the browser back here.
+          details: [
+            `If the browser shows an error from the IdP, it most likely does not accept the redirect URI ${redirectUri}: many IdPs need the exact one registered for the client, port included (${cliName} doctor checks it).`,
+            `Fix: register it at the IdP, or use the one registered: ${cliName} profile set ${profileName} redirect-uri http://127.0.0.1:PORT/callback`,
+          ],
           hint: `Run ${cliName} login again (--timeout <seconds> to wait longer; --device where no browser can reach this machine).`,
         }),
       );

@@ -3,7 +3,9 @@ import { browserUnreachable, type RunEnvironment } from '../io/environment.js';
 import { TLS_UNCHECKED, tlsChecksDisabled, type Http } from '../http.js';
 import { isLoopbackHost } from '../loopback/hosts.js';
 import { startCallbackListener } from '../loopback/listener.js';
-import { effective, type Profile } from '../store/profile-keys.js';
+import { safeLine } from '../io/text.js';
+import { requireWebUrl } from '../io/urls.js';
+import { authParamsOf, effective, type Profile } from '../store/profile-keys.js';
 import type { SecretStore } from '../store/secrets.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
@@ -147,6 +149,8 @@ async function issuerChecks({ profile, profileName, cliName }: DoctorInput, deps
     }
   }
 
+  if (typeof document.authorization_endpoint === 'string') checks.push(await redirectCheck({ profile, profileName, cliName }, document.authorization_endpoint, deps));
+
   // The server's Date has a one-second resolution and the request took `ms`: allow for both.
   const date = Date.parse(response.headers.get('date') ?? '');
   if (Number.isNaN(date)) {
@@ -164,6 +168,48 @@ async function issuerChecks({ profile, profileName, cliName }: DoctorInput, deps
     });
   }
   return checks;
+}
+
+/**
+ * Whether the IdP accepts the profile's redirect URI: an authorization request with it (no login
+ * happens; the request is never followed). An IdP that refuses a redirect URI shows its error in
+ * the browser only, so a login would wait until the timeout. A redirect to its login page (or
+ * the page itself) means accepted; an error sent back to the redirect URI means accepted, the
+ * rest of the request refused; a 4xx page means refused.
+ */
+async function redirectCheck({ profile, profileName, cliName }: Pick<DoctorInput, 'profile' | 'profileName' | 'cliName'>, endpoint: string, deps: DoctorDeps): Promise<Check> {
+  const configured = effective(profile).redirectUri;
+  const redirect = new URL(configured);
+  // Port 0 means "any free port": the IdP must accept whichever one a login gets.
+  if (redirect.port === '0') redirect.port = String(49152 + Math.floor(Math.random() * 16000));
+  let url: URL;
+  try {
+    url = requireWebUrl(endpoint);
+  } catch (error) {
+    return { name: 'redirect', status: 'fail', detail: `the authorization_endpoint cannot be used: ${(error as Error).message}` };
+  }
+  const params = { ...authParamsOf(profile), client_id: profile.clientId, redirect_uri: redirect.href, response_type: 'code', scope: effective(profile).scopes, state: 'latchkey-doctor', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' };
+  for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
+  const fix = `Register ${configured.includes(':0/') ? 'a loopback redirect URI for any port' : configured} for client ${profile.clientId} at the IdP, or use the one it has: ${cliName} profile set ${profileName} redirect-uri http://127.0.0.1:PORT/callback`;
+  try {
+    const { value: response } = await timed(() => deps.http.fetch(url.href, { redirect: 'manual' }));
+    await response.body?.cancel();
+    const location = response.headers.get('location');
+    if (response.status >= 300 && response.status < 400 && location) {
+      const back = new URL(location, url);
+      if (back.origin === redirect.origin && back.pathname === redirect.pathname) {
+        const error = back.searchParams.get('error');
+        return error
+          ? { name: 'redirect', status: 'warn', detail: `the IdP accepts the redirect URI, but refused the request: ${safeLine(error)}${back.searchParams.get('error_description') ? ` (${safeLine(back.searchParams.get('error_description')!)})` : ''}`, next: 'Check the profile\'s scopes, audience and auth params.' }
+          : { name: 'redirect', status: 'ok', detail: `the IdP accepts ${redirect.href}` };
+      }
+      return { name: 'redirect', status: 'ok', detail: `the IdP accepts ${redirect.href} (it answered with its sign-in page)` };
+    }
+    if (response.ok) return { name: 'redirect', status: 'ok', detail: `the IdP accepts ${redirect.href} (it answered with its sign-in page)` };
+    return { name: 'redirect', status: 'fail', detail: `the IdP refused an authorization request with redirect_uri ${redirect.href} (HTTP ${response.status}): it does not accept that redirect URI, or the client id`, next: fix };
+  } catch (error) {
+    return { name: 'redirect', status: 'fail', detail: (error as Error).message };
+  }
 }
 
 async function keychainCheck({ profile, envPrefix, profileName, cliName }: DoctorInput, deps: DoctorDeps): Promise<Check> {
