@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import { detectEnvironment } from '../io/environment.js';
+import { needsClientSecret, type Profile } from '../store/profile-keys.js';
 import { readAll } from '../io/output.js';
 import type { Brand } from './brand.js';
 import type { Context } from './context.js';
@@ -76,10 +77,17 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
     reportLogin(ctx, result);
     return;
   }
+  const userSecret = !options.clientCredentials && needsClientSecret(profile);
+  if (!options.clientCredentials && (options.privateKey !== undefined || options.keyId !== undefined || (options.clientSecretStdin && !userSecret))) {
+    throw new UsageError('--client-secret-stdin, --private-key and --key-id go with --client-credentials (--client-secret-stdin also with a profile whose client has a secret)');
+  }
+  // A user login whose client has a secret (Google's Desktop clients): from stdin or the environment.
+  const clientSecret = userSecret ? await userClientSecret(ctx, options, name, profile) : undefined;
+  const secret = clientSecret !== undefined ? { clientSecret } : {};
   if (options.device) {
     const { deviceLogin } = await import('../flows/device.js');
     const result = await deviceLogin(
-      { profileName: name, profile, openBrowser: options.browser !== false, cliName: ctx.brand.name },
+      { profileName: name, profile, openBrowser: options.browser !== false, cliName: ctx.brand.name, ...secret },
       { http: await ctx.http(profile), credentials: await ctx.credentials(), clock: ctx.deps.clock, out: ctx.out, openBrowser: ctx.deps.openBrowser, signal: ctx.signal },
     );
     reportLogin(ctx, result);
@@ -95,18 +103,35 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
     reportLogin(ctx, result);
     return;
   }
-  if (options.clientSecretStdin || options.privateKey !== undefined || options.keyId !== undefined) {
-    throw new UsageError('--client-secret-stdin, --private-key and --key-id go with --client-credentials');
-  }
-
   const timeout = Number(options.timeout ?? '300');
   if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout must be a number of seconds, got "${options.timeout}"`);
   const { browserLogin } = await import('../flows/browser.js');
   const result = await browserLogin(
-    { profileName: name, profile, timeoutMs: timeout * 1000, openBrowser: options.browser !== false, cliName: ctx.brand.name, environment: detectEnvironment(ctx.deps.env) },
+    { profileName: name, profile, timeoutMs: timeout * 1000, openBrowser: options.browser !== false, cliName: ctx.brand.name, environment: detectEnvironment(ctx.deps.env), ...secret },
     { http: await ctx.http(profile), credentials: await ctx.credentials(), clock: ctx.deps.clock, out: ctx.out, openBrowser: ctx.deps.openBrowser, signal: ctx.signal },
   );
   reportLogin(ctx, result);
+}
+
+/** The client secret of a user login's client: `--client-secret-stdin`, else `<PREFIX>_CLIENT_SECRET`. */
+async function userClientSecret(ctx: Context, options: LoginOptions, name: string, profile: Profile): Promise<string> {
+  if (options.clientSecretStdin) return readSecretFromStdin(ctx);
+  const fromEnv = ctx.env('CLIENT_SECRET');
+  if (fromEnv) return fromEnv;
+  throw new UsageError(`profile "${name}" authenticates its client with a secret (tokenEndpointAuthMethod ${profile.tokenEndpointAuthMethod}), and none was given`, {
+    hint: `Set ${ctx.envName('CLIENT_SECRET')}, or pipe it with --client-secret-stdin (it is kept in the keychain with the credential).`,
+  });
+}
+
+async function readSecretFromStdin(ctx: Context): Promise<string> {
+  if (ctx.deps.streams.stdin.isTTY) throw new UsageError('--client-secret-stdin reads the secret from stdin, and stdin is a terminal', { hint: `Pipe it: printf %s "$SECRET" | ${ctx.brand.name} login --client-secret-stdin` });
+  const secret = (
+    await readAll(ctx.deps.streams.stdin, 16 * 1024).catch((error: Error) => {
+      throw new UsageError(`could not read the client secret from stdin: ${error.message}`);
+    })
+  ).trim();
+  if (!secret) throw new UsageError('the client secret on stdin is empty');
+  return secret;
 }
 
 /** The service's credentials: a secret from stdin or the environment, or a private key file. */
@@ -118,14 +143,7 @@ async function serviceAuth(ctx: Context, options: LoginOptions): Promise<import(
     return { privateKeyPath: options.privateKey, ...(options.keyId ? { keyId: options.keyId } : {}) };
   }
   if (options.keyId !== undefined) throw new UsageError('--key-id goes with --private-key');
-  if (options.clientSecretStdin) {
-    if (ctx.deps.streams.stdin.isTTY) throw new UsageError('--client-secret-stdin reads the secret from stdin, and stdin is a terminal', { hint: `Pipe it: printf %s "$SECRET" | ${ctx.brand.name} login --client-credentials --client-secret-stdin` });
-    const secret = (await readAll(ctx.deps.streams.stdin, 16 * 1024).catch((error: Error) => {
-      throw new UsageError(`could not read the client secret from stdin: ${error.message}`);
-    })).trim();
-    if (!secret) throw new UsageError('the client secret on stdin is empty');
-    return { clientSecret: secret };
-  }
+  if (options.clientSecretStdin) return { clientSecret: await readSecretFromStdin(ctx) };
   if (fromEnv) return { clientSecret: fromEnv };
   throw new UsageError('--client-credentials needs the client secret or a private key', {
     hint: `Pipe the secret with --client-secret-stdin, set ${envName}, or give --private-key <pem> for private_key_jwt.`,

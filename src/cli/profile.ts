@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { ConfigError, UsageError } from '../errors.js';
 import { table } from '../io/format.js';
 import { PROFILE_KEYS, parseProfileValue, type Profile } from '../store/profile-keys.js';
+import { applyPreset, presetFor } from '../store/presets.js';
 import { checkProfileName, dictionary } from '../store/profiles.js';
 import type { Brand } from './brand.js';
 import type { ContextFor } from './program.js';
@@ -61,16 +62,23 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
       else if (preset !== undefined) created[spec.key] = preset;
       else if (spec.required) throw new UsageError(`--${spec.flag} is required`, { hint: `${n} profile add ${name} --issuer <url> --client-id <id>` });
     }
+    // The IdP's documented quirks, for every key not given (--preset, or detected from the issuer).
+    const preset = presetFor(created as unknown as Profile);
+    const { profile: withPreset, applied } = preset ? applyPreset(created as unknown as Profile, preset) : { profile: created as unknown as Profile, applied: [] };
     const result = await ctx.profiles.update((config) => {
       if (config.profiles[name] && !options.force) {
         throw new UsageError(`profile "${name}" already exists`, { hint: `Change it with "${n} profile set ${name} <key> <value>", or replace it with --force.` });
       }
-      config.profiles[name] = created as unknown as Profile;
+      config.profiles[name] = withPreset;
       const madeDefault = config.defaultProfile === undefined || !config.profiles[config.defaultProfile];
       if (madeDefault) config.defaultProfile = name;
       return { madeDefault };
     });
-    if (ctx.json({ name, default: result.madeDefault, profile: created })) return;
+    if (ctx.json({ name, default: result.madeDefault, profile: withPreset })) return;
+    if (preset) {
+      ctx.out.info(`Applied the ${preset.title} preset${applied.length ? `: ${applied.join('; ')}` : ''}. Change any key with ${n} profile set ${name} <key> <value>.`);
+      for (const line of preset.advice(withPreset)) ctx.out.info(`  - ${line.replaceAll('<name>', name).replaceAll('<ENV>', brand.envPrefix)}`);
+    }
     ctx.out.info(`Added profile "${name}"${result.madeDefault ? ' (default)' : ''}. Next: ${n} login${result.madeDefault ? '' : ` -p ${name}`}`);
   });
 

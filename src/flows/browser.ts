@@ -9,7 +9,7 @@ import { effective, type Profile } from '../store/profile-keys.js';
 import type { Credentials } from '../store/credentials.js';
 import { preloadConfigWriter } from '../store/profiles.js';
 import { completeLogin } from './complete.js';
-import { authorizationParameters, discover, loadOpenIdClient, oidcError, tokenParameters } from './oidc.js';
+import { authorizationParameters, discover, loadOpenIdClient, oidcError, tokenParameters, userClientAuth } from './oidc.js';
 import type { LoginResult } from './with-token.js';
 
 export interface BrowserLoginInput {
@@ -23,6 +23,8 @@ export interface BrowserLoginInput {
   cliName: string;
   /** Where this runs: over SSH or without a display, a local browser cannot be opened. */
   environment?: RunEnvironment;
+  /** The client secret of a client that has one (Google's Desktop clients); kept with the credential. */
+  clientSecret?: string;
 }
 
 export interface BrowserLoginDeps {
@@ -47,13 +49,13 @@ export async function browserLogin(input: BrowserLoginInput, deps: BrowserLoginD
   const { out, clock } = deps;
   const settings = effective(profile);
   const client = await loadOpenIdClient();
-  const config = await discover(profile, deps.http, clock);
+  const config = await discover(profile, deps.http, clock, await userClientAuth(profile, input.clientSecret));
   const where = input.environment;
   const remote = where !== undefined && input.openBrowser && browserUnreachable(where);
   if (remote && config.serverMetadata().device_authorization_endpoint) {
     out.info(`No browser can be opened here (${where.ssh ? 'an SSH session' : 'no display'}); using the device flow instead. For the browser login, pass --no-browser and open the URL elsewhere.`);
     const { deviceLogin } = await import('./device.js');
-    return deviceLogin({ profileName, profile, openBrowser: false, cliName: input.cliName, config }, deps);
+    return deviceLogin({ profileName, profile, openBrowser: false, cliName: input.cliName, config, ...(input.clientSecret !== undefined ? { clientSecret: input.clientSecret } : {}) }, deps);
   }
 
   const codeVerifier = client.randomPKCECodeVerifier();
@@ -121,7 +123,7 @@ export async function browserLogin(input: BrowserLoginInput, deps: BrowserLoginD
       } catch (error) {
         throw oidcError(error, callback.url.searchParams.has('error') ? 'authorization' : 'token', profile.issuer);
       }
-      const result = await completeLogin({ profileName, profile, tokens, config, via: 'browser', cliName: input.cliName }, deps);
+      const result = await completeLogin({ profileName, profile, tokens, config, via: 'browser', cliName: input.cliName, ...(input.clientSecret !== undefined ? { clientSecret: input.clientSecret } : {}) }, deps);
       succeeded = true;
       return result;
     } finally {

@@ -18,6 +18,8 @@ export interface CompleteLoginInput {
   config: OidcConfiguration;
   via: 'browser' | 'device';
   cliName: string;
+  /** Kept with the credential: refresh and revocation authenticate with it too. */
+  clientSecret?: string;
 }
 
 export interface CompleteLoginDeps {
@@ -66,6 +68,7 @@ export async function completeLogin(input: CompleteLoginInput, deps: CompleteLog
     const ttl = tokens.expiresIn();
     if (ttl !== undefined) record.expiresAt = new Date(now.getTime() + ttl * 1000).toISOString();
   }
+  if (input.clientSecret !== undefined) record.clientSecret = input.clientSecret;
   return resultOf(profileName, await deps.credentials.save(profileName, profile, record));
 }
 
@@ -76,11 +79,16 @@ export async function completeLogin(input: CompleteLoginInput, deps: CompleteLog
 async function verifyIdTokenSignature(idToken: string, config: OidcConfiguration, clientId: string, deps: Pick<CompleteLoginDeps, 'http' | 'clock'>): Promise<void> {
   const metadata = config.serverMetadata();
   if (!metadata.jwks_uri) throw new FailureError("the IdP's discovery document has no jwks_uri, so the id_token's signature cannot be checked; nothing was stored");
-  const { createRemoteJWKSet, customFetch, jwtVerify, errors } = await import('jose');
+  const { createRemoteJWKSet, customFetch, decodeJwt: peek, jwtVerify, errors } = await import('jose');
   const jwks = createRemoteJWKSet(new URL(metadata.jwks_uri), { [customFetch]: deps.http.fetch as never });
+  // Entra ID's multi-tenant issuers (common, organizations) publish the template
+  // https://login.microsoftonline.com/{tenantid}/v2.0: each token's issuer is its own tenant's
+  // (`tid`), as openid-client also checks it.
+  const tid = metadata.issuer.includes('{tenantid}') ? peek(idToken).tid : undefined;
+  const issuer = typeof tid === 'string' ? metadata.issuer.replace('{tenantid}', tid) : metadata.issuer;
   let iat: unknown;
   try {
-    ({ payload: { iat } } = await jwtVerify(idToken, jwks, { algorithms: [...ASYMMETRIC_ALGS], issuer: metadata.issuer, audience: clientId, currentDate: deps.clock.now(), clockTolerance: 60 }));
+    ({ payload: { iat } } = await jwtVerify(idToken, jwks, { algorithms: [...ASYMMETRIC_ALGS], issuer, audience: clientId, currentDate: deps.clock.now(), clockTolerance: 60 }));
   } catch (error) {
     const reason =
       error instanceof errors.JWKSMultipleMatchingKeys

@@ -4,7 +4,7 @@ import { requireWebUrl, UnsafeUrlError } from '../io/urls.js';
 import { preloadConfigWriter } from '../store/profiles.js';
 import type { Profile } from '../store/profile-keys.js';
 import { completeLogin } from './complete.js';
-import { authorizationParameters, discover, loadOpenIdClient, oidcError, tokenParameters, type OidcConfiguration } from './oidc.js';
+import { authorizationParameters, discover, loadOpenIdClient, oidcError, tokenParameters, userClientAuth, type OidcConfiguration } from './oidc.js';
 import type { LoginResult } from './with-token.js';
 
 export interface DeviceLoginInput {
@@ -15,6 +15,8 @@ export interface DeviceLoginInput {
   cliName: string;
   /** The issuer already discovered (the browser login hands over its own). */
   config?: OidcConfiguration;
+  /** The client secret of a client that has one; kept with the credential. */
+  clientSecret?: string;
 }
 
 /** The same side effects as the browser login's. */
@@ -29,7 +31,7 @@ export async function deviceLogin(input: DeviceLoginInput, deps: DeviceLoginDeps
   const { profile, profileName } = input;
   const { out } = deps;
   const client = await loadOpenIdClient();
-  const config = input.config ?? (await discover(profile, deps.http, deps.clock));
+  const config = input.config ?? (await discover(profile, deps.http, deps.clock, await userClientAuth(profile, input.clientSecret)));
   if (!config.serverMetadata().device_authorization_endpoint) {
     throw new ConfigError(`the IdP at ${profile.issuer} does not offer the device flow (no device_authorization_endpoint)`, {
       hint: `Use the browser login: ${input.cliName} login (with --no-browser over SSH, and open the URL where you are).`,
@@ -73,7 +75,7 @@ export async function deviceLogin(input: DeviceLoginInput, deps: DeviceLoginDeps
   } finally {
     progress.stop();
   }
-  return completeLogin({ profileName, profile, tokens, config, via: 'device', cliName: input.cliName }, deps);
+  return completeLogin({ profileName, profile, tokens, config, via: 'device', cliName: input.cliName, ...(input.clientSecret !== undefined ? { clientSecret: input.clientSecret } : {}) }, deps);
 }
 
 /** A verification URI of the IdP's answer, serialized, or exit 4: it is never shown or opened unchecked. */

@@ -68,6 +68,17 @@ export function tokenParameters(profile: Profile): Record<string, string> {
   return profile.resource ? { resource: profile.resource } : {};
 }
 
+/**
+ * How this profile's client authenticates at the token endpoint in a user login: a public client
+ * (none), unless it has a client secret (Google's Desktop clients, a confidential CLI client):
+ * then `tokenEndpointAuthMethod`, basic by default.
+ */
+export async function userClientAuth(profile: Profile, clientSecret: string | undefined): Promise<import('openid-client').ClientAuth> {
+  const client = await loadOpenIdClient();
+  if (clientSecret === undefined || profile.tokenEndpointAuthMethod === 'none') return client.None();
+  return profile.tokenEndpointAuthMethod === 'client_secret_post' ? client.ClientSecretPost(clientSecret) : client.ClientSecretBasic(clientSecret);
+}
+
 /** The OAuth step an error happened in, for messages. */
 export type OidcStep = 'discovery' | 'authorization' | 'token' | 'refresh' | 'device' | 'revocation';
 

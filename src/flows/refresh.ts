@@ -5,7 +5,7 @@ import type { Credentials } from '../store/credentials.js';
 import type { Profile } from '../store/profile-keys.js';
 import type { StorageKind } from '../store/profiles.js';
 import type { CredentialRecord } from '../store/secrets.js';
-import { discover, loadOpenIdClient, oidcError, tokenParameters } from './oidc.js';
+import { discover, loadOpenIdClient, oidcError, tokenParameters, userClientAuth } from './oidc.js';
 
 export interface RefreshInput {
   profileName: string;
@@ -32,7 +32,7 @@ export async function refreshCredential(input: RefreshInput, deps: RefreshDeps):
     throw new NotLoggedInError(`the credential of profile "${input.profileName}" cannot be renewed (no refresh token)`, { hint: `Run: ${input.cliName} login -p ${input.profileName}` });
   }
   const client = await loadOpenIdClient();
-  const config = await discover(input.profile, deps.http, deps.clock);
+  const config = await discover(input.profile, deps.http, deps.clock, await userClientAuth(input.profile, record.clientSecret));
   let tokens: Awaited<ReturnType<typeof client.refreshTokenGrant>>;
   try {
     tokens = await client.refreshTokenGrant(config, record.refreshToken, tokenParameters(input.profile));

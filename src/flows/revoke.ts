@@ -4,7 +4,7 @@ import { withRetryAfter, type Http } from '../http.js';
 import type { Profile } from '../store/profile-keys.js';
 import type { CredentialRecord } from '../store/secrets.js';
 import { serviceAuthOf, serviceConfiguration } from './client-credentials.js';
-import { discover, loadOpenIdClient, oidcError } from './oidc.js';
+import { discover, loadOpenIdClient, oidcError, userClientAuth } from './oidc.js';
 
 /**
  * RFC 7009: revoke the IdP tokens of a credential at logout, the refresh token first (it
@@ -19,7 +19,7 @@ export async function revokeAtIdp(input: { profileName: string; profile: Profile
   if (tokens.length === 0) return;
   try {
     const client = await loadOpenIdClient();
-    let config = await discover(profile, deps.http, deps.clock);
+    let config = await discover(profile, deps.http, deps.clock, record.kind === 'service' ? undefined : await userClientAuth(profile, record.clientSecret));
     // A service token is revoked with the client authentication that minted it (RFC 7009 §2.1):
     // without it a confidential client's revocation is refused (401) and the token stays active.
     const serviceAuth = record.kind === 'service' ? serviceAuthOf(record) : undefined;

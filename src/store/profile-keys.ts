@@ -304,6 +304,11 @@ export const PROFILE_KEYS: readonly KeySpec[] = [
   },
 ];
 
+/** Whether a user login of this profile needs a client secret (`tokenEndpointAuthMethod` client_secret_*). */
+export function needsClientSecret(profile: Profile): boolean {
+  return profile.tokenEndpointAuthMethod === 'client_secret_basic' || profile.tokenEndpointAuthMethod === 'client_secret_post';
+}
+
 /** The extra authorization parameters of a profile, decoded, as a record. */
 export function authParamsOf(profile: Profile): Record<string, string> {
   const params: Record<string, string> = {};

@@ -73,6 +73,8 @@ export function decodeJwt(input: string): DecodedJwt {
   const compact = normalizeTokenInput(input);
   if (compact.length === 0) throw new NotAJwtError('the input is empty');
   if (compact.length > MAX_TOKEN_LENGTH) throw new NotAJwtError(`the input is ${compact.length} characters long (at most ${MAX_TOKEN_LENGTH})`);
+  // Google's OAuth access tokens are opaque by design: say what it is rather than what it is not.
+  if (/^ya29\./.test(compact)) throw new NotAJwtError('this is a Google OAuth access token (ya29.…), opaque by design: only Google can read it. Inspect the id_token instead, the JWT of a Google login');
   const parts = compact.split('.');
   if (parts.length !== 3 && parts.length !== 5) {
     throw new NotAJwtError(`expected 3 dot-separated parts (or 5 for an encrypted JWT), got ${parts.length}`);

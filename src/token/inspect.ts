@@ -1,5 +1,6 @@
 import { relativeTime } from '../io/format.js';
 import { audiences, type DecodedJwt, type JsonObject } from './decode.js';
+import { idpDiagnostics, issuerMatches, jweDiagnostics } from './idp-diagnostics.js';
 
 export type DiagnosticLevel = 'error' | 'warning' | 'info';
 
@@ -17,7 +18,14 @@ export type DiagnosticCode =
   | 'azp_missing'
   | 'encrypted'
   | 'logout_token_nonce'
-  | 'logout_token_subject_missing';
+  | 'logout_token_subject_missing'
+  // IdP-specific (src/token/idp-diagnostics.ts; the README's table).
+  | 'entra_v1_token'
+  | 'entra_graph_token'
+  | 'auth0_opaque_token'
+  | 'okta_org_token'
+  | 'keycloak_refresh_token'
+  | 'auth_time_invalid';
 
 export interface Diagnostic {
   level: DiagnosticLevel;
@@ -98,11 +106,12 @@ export function inspect(decoded: DecodedJwt, options: InspectOptions): Inspectio
 
   if (decoded.format === 'jwe') {
     add('info', 'encrypted', 'the token is encrypted (JWE): only its header can be read; the recipient holds the key');
+    diagnostics.push(...jweDiagnostics(header));
     return { header, claims: null, kind: 'unknown', audience: { chosen: null, all: [] }, diagnostics, signature: { checked: false } };
   }
   const c = claims!;
   if (alg === undefined || alg.toLowerCase() === 'none') add('error', 'alg_none', 'the token is not signed (alg "none"): anybody could have written it; no server should accept it');
-  else if (SYMMETRIC.test(alg)) add('warning', 'alg_symmetric', `the token is signed with a shared secret (${alg}): only holders of that secret can check it, and latchkey/backend refuses it`);
+  else if (SYMMETRIC.test(alg) && c.typ !== 'Refresh' && c.typ !== 'Offline') add('warning', 'alg_symmetric', `the token is signed with a shared secret (${alg}): only holders of that secret can check it, and latchkey/backend refuses it`);
 
   const all = audiences(c);
   const kind = classify(header, c, options);
@@ -119,7 +128,7 @@ export function inspect(decoded: DecodedJwt, options: InspectOptions): Inspectio
     add('error', 'issued_in_future', `the token was issued ${ago(iat, now)} (${iso(iat)}): this clock or the issuer's is wrong`);
   }
 
-  if (options.expectedIssuer !== undefined && c.iss !== options.expectedIssuer) {
+  if (options.expectedIssuer !== undefined && !issuerMatches(options.expectedIssuer, c)) {
     const got = typeof c.iss === 'string' ? `"${c.iss}"` : 'no issuer';
     const slash = typeof c.iss === 'string' && c.iss.replace(/\/$/, '') === options.expectedIssuer.replace(/\/$/, '') ? ' (they differ only in the trailing "/", and issuers are compared exactly)' : '';
     add('error', 'issuer_mismatch', `the token has ${got}, but the expected issuer is "${options.expectedIssuer}"${slash}`);
@@ -146,6 +155,7 @@ export function inspect(decoded: DecodedJwt, options: InspectOptions): Inspectio
     if ('nonce' in c) add('error', 'logout_token_nonce', 'a logout_token must not contain "nonce" (OIDC Back-Channel Logout 1.0 §2.4): this one would be refused');
     if (typeof c.sub !== 'string' && typeof c.sid !== 'string') add('error', 'logout_token_subject_missing', 'a logout_token must contain "sub" or "sid"');
   }
+  diagnostics.push(...idpDiagnostics(header, c, { kind, now, skew, ...(options.expectedIssuer !== undefined ? { expectedIssuer: options.expectedIssuer } : {}) }));
   return { header, claims: c, kind, audience: { chosen, all }, diagnostics, signature: { checked: false } };
 }
 

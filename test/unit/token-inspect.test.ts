@@ -141,3 +141,57 @@ describe('rendering attacker-controlled claims', () => {
     expect(lines).toContainEqual(`  exp  ${now - 3 * 3600}  ${new Date((now - 3 * 3600) * 1000).toISOString()} (3 h ago)`);
   });
 });
+
+describe('IdP-aware diagnosis: the cause a token shows, with its fix', () => {
+  const ENTRA_V2 = 'https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0';
+  const hs = (claims: JWTPayload) => new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode('realm-secret-of-32-bytes-long!!!'));
+
+  it('an Entra v1.0 token where a v2.0 issuer is expected: error, and the manifest fix', async () => {
+    const v1 = await jwt({ ...base, iss: 'https://sts.windows.net/9188040d-6c67-4c5b-b112-36a304b66dad/', ver: '1.0', aud: 'api://app', scp: 'read' });
+    const result = await run(v1, { expectedIssuer: ENTRA_V2 });
+    const d = result.diagnostics.find((x) => x.code === 'entra_v1_token')!;
+    expect(d.level).toBe('error');
+    expect(d.message).toContain('"requestedAccessTokenVersion": 2');
+  });
+
+  it('an Entra Graph token (nonce in its header): only Graph can verify it', async () => {
+    const graph = await jwt({ ...base, aud: '00000003-0000-0000-c000-000000000000', scp: 'User.Read' }, { nonce: 'abc' });
+    expect((await run(graph)).diagnostics).toContainEqual(expect.objectContaining({ code: 'entra_graph_token', level: 'warning', message: expect.stringContaining('only Graph can verify') }));
+  });
+
+  it('a multi-tenant Entra issuer (common) matches the token of any tenant named by its tid', async () => {
+    const tid = '9188040d-6c67-4c5b-b112-36a304b66dad';
+    const token = await jwt({ ...base, iss: ENTRA_V2, tid, aud: 'cli', nonce: 'n' });
+    expect(codes(await run(token, { expectedIssuer: 'https://login.microsoftonline.com/common/v2.0' }))).not.toContain('issuer_mismatch');
+    const forged = await jwt({ ...base, iss: ENTRA_V2, tid: 'another-tenant', aud: 'cli', nonce: 'n' });
+    expect(codes(await run(forged, { expectedIssuer: 'https://login.microsoftonline.com/common/v2.0' }))).toContain('issuer_mismatch');
+  });
+
+  it('an Auth0 opaque access token (JWE, dir, no audience asked): the fix is the audience', async () => {
+    const jwe = await new CompactEncrypt(new TextEncoder().encode('{}')).setProtectedHeader({ alg: 'dir', enc: 'A256GCM', iss: 'https://acme.eu.auth0.com/' }).encrypt(new Uint8Array(32));
+    const result = await run(jwe);
+    expect(result.diagnostics).toContainEqual(expect.objectContaining({ code: 'auth0_opaque_token', message: expect.stringContaining('profile set <name> audience') }));
+  });
+
+  it('a Google ya29. access token is named as such (exit 2: not a JWT, and why)', () => {
+    expect(() => decodeJwt('ya29.a0AfB_byC-opaque-google-token')).toThrow(/Google OAuth access token \(ya29\.…\), opaque by design/);
+  });
+
+  it('an Okta org authorization server access token: not for third-party validation', async () => {
+    const token = await jwt({ ...base, iss: 'https://acme.okta.com', aud: 'https://acme.okta.com', cid: 'cli', scp: ['openid'], scope: 'openid' });
+    expect((await run(token)).diagnostics).toContainEqual(expect.objectContaining({ code: 'okta_org_token', message: expect.stringContaining('/oauth2/default') }));
+    const custom = await jwt({ ...base, iss: 'https://acme.okta.com/oauth2/default', aud: 'api://default', scope: 'openid' });
+    expect(codes(await run(custom))).not.toContain('okta_org_token');
+  });
+
+  it('a Keycloak refresh token (HS-signed, typ Refresh): info, by design, and no alg_symmetric warning', async () => {
+    const result = await run(await hs({ ...base, iss: 'https://kc.example/realms/acme', aud: 'https://kc.example/realms/acme', typ: 'Refresh', azp: 'cli' }));
+    expect(result.diagnostics).toContainEqual(expect.objectContaining({ code: 'keycloak_refresh_token', level: 'info' }));
+    expect(codes(result)).not.toContain('alg_symmetric');
+  });
+
+  it('auth_time 0 (warning) or in the future (error)', async () => {
+    expect((await run(await jwt({ ...base, aud: 'cli', nonce: 'n', auth_time: 0 }))).diagnostics).toContainEqual(expect.objectContaining({ code: 'auth_time_invalid', level: 'warning' }));
+    expect((await run(await jwt({ ...base, aud: 'cli', nonce: 'n', auth_time: now + 3600 }))).diagnostics).toContainEqual(expect.objectContaining({ code: 'auth_time_invalid', level: 'error' }));
+  });
+});
