@@ -43,7 +43,7 @@ _latchkey() {
     --token-endpoint-auth-method) COMPREPLY=($(compgen -W 'client_secret_basic client_secret_post private_key_jwt none' -- "$cur")); return ;;
     --auth-param) return ;;
     --resource) return ;;
-    --preset) COMPREPLY=($(compgen -W 'auth0 okta entra google keycloak' -- "$cur")); return ;;
+    --preset) COMPREPLY=($(compgen -W 'auth0 okta entra google keycloak none' -- "$cur")); return ;;
   esac
   case "$path" in
     '') commands='login oauth logout status doctor token profile completion'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;

@@ -127,7 +127,7 @@ complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_su
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l token-endpoint-auth-method -d 'client authentication at the token endpoint (default: from discovery)' -x -a 'client_secret_basic client_secret_post private_key_jwt none'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l auth-param -d 'extra authorization parameter (repeatable; e.g. organization=org_123, acr_values=…)' -x
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l resource -d 'RFC 8707 resource indicator (the API the tokens are for)' -x
-complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l preset -d 'the IdP'\''s documented quirks as defaults (detected from the issuer when not given)' -x -a 'auth0 okta entra google keycloak'
+complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l preset -d 'the IdP'\''s documented quirks as defaults (detected from the issuer when not given; none: no preset)' -x -a 'auth0 okta entra google keycloak none'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -s V -l version -d 'output the version number'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(latchkey __complete profiles 2>/dev/null)'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l json -d 'machine-readable output on stdout'

@@ -47,10 +47,26 @@ export interface DevIdpOptions {
    * Keycloak or Auth0 with an API do; default: opaque access tokens.
    */
   jwtAccessTokensFor?: string;
+  /** The `aud` of those access tokens when it is not the resource itself (Keycloak's "account"). */
+  accessTokenAudience?: string;
+  /** Serve under this path (Keycloak's /realms/NAME, Entra's /TENANT/v2.0): the issuer includes it. */
+  issuerPath?: string;
+  /** The issuer's origin when it is reached through a proxy under another name (https://login.microsoftonline.com). */
+  publicOrigin?: string;
+  /** Extra claims of every account, in the id_token (Entra's tid). */
+  accountClaims?: Record<string, unknown>;
+  /** Offer token revocation (default true; Entra ID has none). */
+  revocation?: boolean;
+  /** When to issue a refresh token, by the authorization request's PKCE challenge; default: offline_access granted. */
+  refreshTokenFor?: (codeChallenge: string | undefined, scopes: Set<string>) => boolean;
+  /** Called with every request before the provider sees it (rewrite its URL, add headers): a thin proxy in front. */
+  front?: (req: import('node:http').IncomingMessage) => void;
 }
 
 export interface DevIdp {
   issuer: string;
+  /** The port it listens on (127.0.0.1), whatever name the issuer uses. */
+  port: number;
   clientId: string;
   /** The private signing key (its public half is in the JWKS): tests re-sign tampered tokens with it. */
   signingKey: JWK & { kid: string };
@@ -80,7 +96,9 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
 
   const server: Server = options.tls ? createHttpsServer(options.tls) : createServer();
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
-  const issuer = `${options.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const origin = options.publicOrigin ?? `${options.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const issuer = `${origin}${options.issuerPath ?? ''}`;
+  const extraClaims = options.accountClaims ?? {};
 
   const provider = new Provider(issuer, {
     clients: [
@@ -99,14 +117,14 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
     cookies: { keys: ['latchkey-dev-cookie-key'] },
     findAccount: (_ctx, id) => ({
       accountId: id,
-      claims: () => ({ sub: id, email: `${id}@example.com`, email_verified: true, name: id }),
+      claims: () => ({ sub: id, email: `${id}@example.com`, email_verified: true, name: id, ...extraClaims }),
     }),
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+    claims: { openid: ['sub', ...Object.keys(extraClaims)], email: ['email', 'email_verified'], profile: ['name'] },
     conformIdTokenClaims: false,
     features: {
       devInteractions: { enabled: true },
       deviceFlow: { enabled: options.deviceFlow ?? true },
-      revocation: { enabled: true },
+      revocation: { enabled: options.revocation ?? true },
       // Any client may introspect any token: tests ask whether a revoked token is still active.
       introspection: { enabled: true, allowedPolicy: async () => true },
       clientCredentials: { enabled: true },
@@ -118,7 +136,7 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
               useGrantedResource: () => true,
               getResourceServerInfo: () => ({
                 scope: 'openid profile email offline_access account:usage:read account:usage:write',
-                audience: options.jwtAccessTokensFor!,
+                audience: options.accessTokenAudience ?? options.jwtAccessTokensFor!,
                 accessTokenFormat: 'jwt',
                 jwt: { sign: { alg: 'RS256' } },
               }),
@@ -131,12 +149,15 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
     ...(options.clientAuthMethods ? { clientAuthMethods: options.clientAuthMethods } : {}),
     ttl: { AccessToken: options.accessTokenTtl ?? 3600, IdToken: 3600, RefreshToken: 86400, Interaction: 600, Session: 3600, Grant: 86400, DeviceCode: options.deviceCodeTtl ?? 600, ClientCredentials: options.clientCredentialsTtl ?? 600 },
     // Refresh tokens for the native client whenever offline_access was granted.
-    issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    issueRefreshToken: async (_ctx, client, code) =>
+      client.grantTypeAllowed('refresh_token') &&
+      (options.refreshTokenFor ? options.refreshTokenFor((code as unknown as { codeChallenge?: string }).codeChallenge, code.scopes) : code.scopes.has('offline_access')),
   });
   provider.proxy = false;
 
   const idp: DevIdp = {
     issuer,
+    port: (server.address() as AddressInfo).port,
     clientId,
     signingKey,
     tamperIdToken: undefined,
@@ -161,6 +182,18 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
   });
   // Quiet: the dev IdP's own warnings about development settings are expected here.
   provider.on('server_error', (_ctx, error) => console.error('dev IdP error:', error));
-  server.on('request', provider.callback());
+  const callback = provider.callback();
+  server.on('request', (req, res) => {
+    options.front?.(req);
+    const mount = options.issuerPath;
+    if (mount) {
+      // Mounted under the issuer's path, as behind express' app.use(path, …): oidc-provider reads
+      // the mount path from originalUrl.
+      if (!req.url?.startsWith(mount)) return void res.writeHead(404).end();
+      (req as typeof req & { originalUrl?: string }).originalUrl = req.url;
+      req.url = req.url.slice(mount.length) || '/';
+    }
+    void callback(req, res);
+  });
   return idp;
 }

@@ -29,10 +29,23 @@ function log(entry: Record<string, unknown>): void {
 
 const cookies = new Map<string, string>();
 
+/**
+ * fetch as a browser behind HTTPS_PROXY would (an IdP reached under its public name, e.g. the
+ * Entra model): undici's proxy agent, trusting NODE_EXTRA_CA_CERTS; loopback goes direct.
+ */
+let send: (url: URL, init: RequestInit) => Promise<Response> = (url, init) => fetch(url, init);
+if (process.env.HTTPS_PROXY) {
+  const [{ EnvHttpProxyAgent, fetch: proxyFetch }, { readFileSync }, { rootCertificates }] = await Promise.all([import('undici'), import('node:fs'), import('node:tls')]);
+  const extra = process.env.NODE_EXTRA_CA_CERTS ? [readFileSync(process.env.NODE_EXTRA_CA_CERTS, 'utf8')] : [];
+  const tls = { ca: [...rootCertificates, ...extra] };
+  const agent = new EnvHttpProxyAgent({ connect: tls, requestTls: tls, noProxy: 'localhost,127.0.0.1,::1' });
+  send = (url, init) => proxyFetch(url, { ...(init as object), dispatcher: agent } as never) as unknown as Promise<Response>;
+}
+
 async function go(url: URL, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);
   if (cookies.size > 0) headers.set('cookie', [...cookies].map(([k, v]) => `${k}=${v}`).join('; '));
-  const response = await fetch(url, { ...init, headers, redirect: 'manual' });
+  const response = await send(url, { ...init, headers, redirect: 'manual' });
   for (const line of response.headers.getSetCookie()) {
     const [pair] = line.split(';');
     const at = pair!.indexOf('=');

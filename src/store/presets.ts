@@ -8,7 +8,7 @@ import type { PresetName, Profile } from './profile-keys.js';
  * the registration steps behind each one.
  */
 export interface Preset {
-  name: PresetName;
+  name: Exclude<PresetName, 'none'>;
   /** The IdP's name as users know it. */
   title: string;
   /** Whether an issuer URL is this IdP's. */
@@ -97,7 +97,7 @@ export const PRESETS: readonly Preset[] = [
   },
 ];
 
-/** The preset named, or the one whose IdP serves `issuer`. */
+/** The preset named, or the one whose IdP serves `issuer`; none for `preset: none`. */
 export function presetFor(profile: Pick<Profile, 'issuer' | 'preset'>): Preset | undefined {
   if (profile.preset) return PRESETS.find((preset) => preset.name === profile.preset);
   let issuer: URL;

@@ -32,7 +32,8 @@ export interface Profile {
 
 export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
 export const PRESET_NAMES = ['auth0', 'okta', 'entra', 'google', 'keycloak'] as const;
-export type PresetName = (typeof PRESET_NAMES)[number];
+/** A preset, or `none`: no quirks applied, none detected. */
+export type PresetName = (typeof PRESET_NAMES)[number] | 'none';
 
 /**
  * Parameters latchkey sets itself (the login's security, or a profile key of their own): an
@@ -297,10 +298,10 @@ export const PROFILE_KEYS: readonly KeySpec[] = [
   {
     key: 'preset',
     flag: 'preset',
-    arg: `<${PRESET_NAMES.join('|')}>`,
-    description: "the IdP's documented quirks as defaults (detected from the issuer when not given)",
-    parse: oneOf('preset', PRESET_NAMES),
-    schema: { enum: [...PRESET_NAMES] },
+    arg: `<${PRESET_NAMES.join('|')}|none>`,
+    description: "the IdP's documented quirks as defaults (detected from the issuer when not given; none: no preset)",
+    parse: oneOf('preset', [...PRESET_NAMES, 'none'] as const),
+    schema: { enum: [...PRESET_NAMES, 'none'] },
   },
 ];
 
