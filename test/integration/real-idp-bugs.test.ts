@@ -172,3 +172,23 @@ describe('tokenEndpointAuthMethod', () => {
     expect((await setup.run(['profile', 'set', 'demo', 'token-endpoint-auth-method', 'basic'])).stderr).toContain('token endpoint auth method must be one of client_secret_basic, client_secret_post, private_key_jwt, none');
   });
 });
+
+describe('resource (RFC 8707) and authParams', () => {
+  it('are sent in the authorization request, and the resource in the token request too', async () => {
+    const seen: Array<{ path: string; resource?: unknown; acr?: unknown }> = [];
+    stack.idp.hooks.before = (ctx: KoaContext) => {
+      const params = ctx.path === '/auth' ? (ctx.query as Record<string, unknown>) : ((ctx.request as unknown as { body?: Record<string, unknown> }).body ?? {});
+      if (ctx.path === '/auth' || ctx.path === '/token') seen.push({ path: ctx.path, resource: params.resource, acr: params.acr_values });
+      return false;
+    };
+    const setup = await loginSetup(stack, ['--resource', API, '--auth-param', 'acr_values=urn:mfa'], { backend: false });
+    const login = await setup.run(['login']);
+    expect(login.code, login.stderr).toBe(0);
+    expect(seen.find((s) => s.path === '/auth')).toMatchObject({ resource: API, acr: 'urn:mfa' });
+    expect(JSON.parse(Buffer.from(stored(setup.configDir).token.split('.')[1], 'base64url').toString()).aud).toBe(API);
+    const reserved = await setup.run(['profile', 'set', 'demo', 'authParams', 'state=mine']);
+    expect(reserved.code).toBe(2);
+    expect(reserved.stderr).toContain('auth param "state" is set by latchkey itself');
+  });
+});
+
