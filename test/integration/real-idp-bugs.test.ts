@@ -177,14 +177,18 @@ describe('resource (RFC 8707) and authParams', () => {
   it('are sent in the authorization request, and the resource in the token request too', async () => {
     const seen: Array<{ path: string; resource?: unknown; acr?: unknown }> = [];
     stack.idp.hooks.before = (ctx: KoaContext) => {
-      const params = ctx.path === '/auth' ? (ctx.query as Record<string, unknown>) : ((ctx.request as unknown as { body?: Record<string, unknown> }).body ?? {});
-      if (ctx.path === '/auth' || ctx.path === '/token') seen.push({ path: ctx.path, resource: params.resource, acr: params.acr_values });
+      if (ctx.path === '/auth') seen.push({ path: ctx.path, resource: ctx.query.resource, acr: ctx.query.acr_values });
       return false;
+    };
+    stack.idp.hooks.after = (ctx: KoaContext) => {
+      const params = (ctx as unknown as { oidc?: { params?: Record<string, unknown> } }).oidc?.params;
+      if (ctx.path === '/token') seen.push({ path: ctx.path, resource: params?.resource });
     };
     const setup = await loginSetup(stack, ['--resource', API, '--auth-param', 'acr_values=urn:mfa'], { backend: false });
     const login = await setup.run(['login']);
     expect(login.code, login.stderr).toBe(0);
     expect(seen.find((s) => s.path === '/auth')).toMatchObject({ resource: API, acr: 'urn:mfa' });
+    expect(seen.find((s) => s.path === '/token')).toMatchObject({ resource: API });
     expect(JSON.parse(Buffer.from(stored(setup.configDir).token.split('.')[1], 'base64url').toString()).aud).toBe(API);
     const reserved = await setup.run(['profile', 'set', 'demo', 'authParams', 'state=mine']);
     expect(reserved.code).toBe(2);
