@@ -78,9 +78,14 @@ export class Context {
     return config.defaultProfile ?? Object.keys(this.brand.builtinProfiles ?? {})[0];
   }
 
+  /** The profile this run is about, if any: `-p`, then `<PREFIX>_PROFILE`, then the default. */
+  selectedProfileName(): string | undefined {
+    return this.options.profile || this.env('PROFILE') || this.defaultProfileName();
+  }
+
   /** The profile this run is about: `-p`, then `<PREFIX>_PROFILE`, then the default. */
   profileName(): string {
-    const name = this.options.profile || this.env('PROFILE') || this.defaultProfileName();
+    const name = this.selectedProfileName();
     if (!name) {
       throw new ConfigError('no profile is configured', {
         hint: `Add one: ${this.brand.name} profile add <name> --issuer <url> --client-id <id>`,

@@ -14,10 +14,21 @@ export function registerDoctor(program: Command, contextFor: ContextFor, brand: 
     .addHelpText('after', `\nExamples:\n  $ ${n} doctor\n  $ ${n} doctor -p prod --json`)
     .action(async (_options, command: Command) => {
       const ctx = contextFor(command);
-      const { name, profile } = ctx.requireProfile();
+      // With no profile at all, everything but the IdP is still worth checking.
+      const selected = ctx.selectedProfileName() === undefined ? undefined : ctx.requireProfile();
+      const name = selected?.name;
+      const profile = selected?.profile;
+      const storageOverride = ctx.storageOverride();
       const { runDoctor } = await import('../flows/doctor.js');
       const checks = await runDoctor(
-        { profileName: name, profile, cliName: n, envPrefix: brand.envPrefix, environment: detectEnvironment(ctx.deps.env), env: ctx.deps.env },
+        {
+          ...(selected ? { profileName: selected.name, profile: selected.profile } : {}),
+          ...(storageOverride ? { storageOverride } : {}),
+          cliName: n,
+          envPrefix: brand.envPrefix,
+          environment: detectEnvironment(ctx.deps.env),
+          env: ctx.deps.env,
+        },
         {
           http: await ctx.http(profile),
           clock: ctx.deps.clock,
@@ -25,7 +36,7 @@ export function registerDoctor(program: Command, contextFor: ContextFor, brand: 
         },
       );
       const failed = checks.filter((c) => c.status === 'fail').length;
-      if (!ctx.json({ profile: name, ok: failed === 0, checks })) {
+      if (!ctx.json({ profile: name ?? null, ok: failed === 0, checks })) {
         const rows = table(checks.map((c) => [c.status, c.name, c.detail]));
         checks.forEach((check, i) => {
           ctx.out.data(rows[i]!);

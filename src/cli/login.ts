@@ -84,10 +84,12 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
   // A user login whose client has a secret (Google's Desktop clients): from stdin or the environment.
   const clientSecret = userSecret ? await userClientSecret(ctx, options, name, profile) : undefined;
   const secret = clientSecret !== undefined ? { clientSecret } : {};
+  const timeout = Number(options.timeout ?? '300');
+  if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout must be a number of seconds, got "${options.timeout}"`);
   if (options.device) {
     const { deviceLogin } = await import('../flows/device.js');
     const result = await deviceLogin(
-      { profileName: name, profile, openBrowser: options.browser !== false, cliName: ctx.brand.name, ...secret },
+      { profileName: name, profile, openBrowser: options.browser !== false, cliName: ctx.brand.name, timeoutMs: timeout * 1000, ...secret },
       { http: await ctx.http(profile), credentials: await ctx.credentials(), clock: ctx.deps.clock, out: ctx.out, openBrowser: ctx.deps.openBrowser, signal: ctx.signal },
     );
     reportLogin(ctx, result);
@@ -103,11 +105,9 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
     reportLogin(ctx, result);
     return;
   }
-  const timeout = Number(options.timeout ?? '300');
-  if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout must be a number of seconds, got "${options.timeout}"`);
   const { browserLogin } = await import('../flows/browser.js');
   const result = await browserLogin(
-    { profileName: name, profile, timeoutMs: timeout * 1000, openBrowser: options.browser !== false, cliName: ctx.brand.name, environment: detectEnvironment(ctx.deps.env), ...secret },
+    { profileName: name, profile, timeoutMs: timeout * 1000, openBrowser: options.browser !== false, cliName: ctx.brand.name, environment: detectEnvironment(ctx.deps.env), interactive: ctx.deps.streams.stdin.isTTY === true || ctx.deps.streams.stderr.isTTY === true, ...secret },
     { http: await ctx.http(profile), credentials: await ctx.credentials(), clock: ctx.deps.clock, out: ctx.out, openBrowser: ctx.deps.openBrowser, signal: ctx.signal },
   );
   reportLogin(ctx, result);

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
-import { envOverride } from '../flows/get-token.js';
+import { NotLoggedInError } from '../errors.js';
+import { envOverride, loginAgainHint } from '../flows/get-token.js';
 import { relativeTime, table } from '../io/format.js';
 import { safeText } from '../io/text.js';
+import type { ConfigFile } from '../store/profiles.js';
 import type { Brand } from './brand.js';
 import type { ContextFor } from './program.js';
 
@@ -17,7 +19,11 @@ export interface ProfileStatus {
   source: string | null;
 }
 
-/** `status`: reads only the config, so it never unlocks the keychain. */
+/**
+ * `status`: reads only the config, so it never unlocks the keychain. Exit 3 when the profile
+ * asked about (`-p`, else the default) is not usable, so `status -p prod && deploy` can gate; 0
+ * when it is, or when `<PREFIX>_TOKEN` is in force.
+ */
 export function registerStatus(program: Command, contextFor: ContextFor, brand: Brand): void {
   program
     .command('status')
@@ -46,23 +52,36 @@ export function registerStatus(program: Command, contextFor: ContextFor, brand: 
           source: override ? `env:${override.variable}` : (state?.via ?? null),
         };
       });
-      if (ctx.json({ profiles: rows })) return;
-      if (rows.length === 0) {
-        ctx.out.info(`No profiles yet. Add one: ${brand.name} profile add <name> --issuer <url> --client-id <id>`);
-        return;
+      const globalToken = envOverride({ globalTokenEnv: ctx.envName('TOKEN') }, ctx.deps.env);
+      const printed = ctx.json(globalToken ? { profiles: rows, envCredential: globalToken.variable } : { profiles: rows });
+      if (!printed && rows.length === 0) {
+        if (globalToken) ctx.out.info(`${globalToken.variable} is set: it is the credential in force (no profile is needed for it).`);
+        else ctx.out.info(`No profiles yet. Add one: ${brand.name} profile add <name> --issuer <url> --client-id <id>`);
       }
-      const lines = table([
-        ['PROFILE', 'STATUS', 'AS', 'EXPIRES', 'STORAGE', 'SOURCE'],
-        ...rows.map((r) => {
-          const state = config.logins[r.name];
-          const status = r.loggedIn ? 'logged in' : state ? 'expired' : 'not logged in';
-          const expires = r.expiresAt ? `${r.expiresAt} (${relativeTime(new Date(r.expiresAt), now)})` : '-';
-          const who = r.email ?? r.subject;
-          // Read from a token nobody verified (login --with-token): never shown as an identity.
-          const as = who === null ? '-' : state?.identityVerified === false ? `${safeText(who)} (unverified)` : safeText(who);
-          return [`${safeText(r.name)}${r.default ? ' *' : ''}`, status, as, expires, r.storage ?? '-', r.source ?? '-'];
-        }),
-      ]);
-      for (const line of lines) ctx.out.data(line);
+      if (!printed && rows.length > 0) for (const line of statusTable(rows, config, now)) ctx.out.data(line);
+      // The exit code a script gates on: is the profile asked about (or the default) usable?
+      const target = rows.find((r) => r.name === (only || defaultName));
+      if (target?.loggedIn || (!target && globalToken)) return;
+      if (!target) throw new NotLoggedInError('no profile is configured, and no credential is in the environment', { hint: `Add one: ${brand.name} profile add <name> --issuer <url> --client-id <id>, or set ${ctx.envName('TOKEN')}.` });
+      const state = config.logins[target.name];
+      throw new NotLoggedInError(state ? `the credential of profile "${target.name}" expired at ${state.expiresAt}` : `profile "${target.name}" is not logged in`, {
+        hint: state ? loginAgainHint(state, { profileName: target.name, program: brand.name }) : `Run: ${brand.name} login -p ${target.name}`,
+      });
     });
+}
+
+/** The human view: one row per profile. */
+function statusTable(rows: ProfileStatus[], config: ConfigFile, now: Date): string[] {
+  return table([
+    ['PROFILE', 'STATUS', 'AS', 'EXPIRES', 'STORAGE', 'SOURCE'],
+    ...rows.map((r) => {
+      const state = config.logins[r.name];
+      const status = r.loggedIn ? 'logged in' : state ? 'expired' : 'not logged in';
+      const expires = r.expiresAt ? `${r.expiresAt} (${relativeTime(new Date(r.expiresAt), now)})` : '-';
+      const who = r.email ?? r.subject;
+      // Read from a token nobody verified (login --with-token): never shown as an identity.
+      const as = who === null ? '-' : state?.identityVerified === false ? `${safeText(who)} (unverified)` : safeText(who);
+      return [`${safeText(r.name)}${r.default ? ' *' : ''}`, status, as, expires, r.storage ?? '-', r.source ?? '-'];
+    }),
+  ]);
 }

@@ -50,34 +50,35 @@ export function registerTokenInspect(token: Command, contextFor: ContextFor, bra
       // The profile's issuer and client id describe IdP tokens; a stored backend session is not one.
       const idp = backendCredential ? undefined : profile?.profile;
       const expectedIssuer = flags.issuer ?? idp?.issuer;
+      const own = [profile?.profile.audience, profile?.profile.resource].filter((a): a is string => a !== undefined);
       const result = inspect(decoded, {
         now: ctx.deps.clock.now(),
         clockSkewSec: skew,
         ...(expectedIssuer !== undefined ? { expectedIssuer } : {}),
         ...(idp ? { clientId: idp.clientId } : {}),
-        knownAudiences: [...list(flags.audience), ...(profile?.profile.audience ? [profile.profile.audience] : [])],
+        knownAudiences: [...list(flags.audience), ...own],
         audiencePriority: flags.audiencePriority !== undefined ? list(flags.audiencePriority) : (profile?.profile.audiencePriority ?? []),
+        ownAudiences: own,
       });
+      let failure: LatchkeyError | undefined;
       if (flags.verify) {
-        const { verifySignature } = await import('../token/verify.js');
-        const verified = await verifySignature(
+        const { verifyForInspection } = await import('../token/verify.js');
+        const verified = await verifyForInspection(
           decoded,
-          {
-            ...(flags.jwksUri ? { jwksUri: flags.jwksUri } : {}),
-            ...(flags.issuer ? { issuer: flags.issuer } : {}),
-            // Before any request: which host is contacted (the issuer may be the token's own claim).
-            announce: (url) => ctx.out.info(`Fetching ${url} to check the signature…`),
-          },
-          await ctx.http(profile?.profile),
+          { trustedIssuer: expectedIssuer, jwksUri: flags.jwksUri, backendCredential, announce: (message) => ctx.out.info(message) },
+          () => ctx.http(profile?.profile),
         );
         result.signature = verified.signature;
         result.diagnostics.push(...verified.diagnostics);
+        failure = verified.failure;
       }
 
       if (!ctx.json(result)) {
         const color = ctx.out.color && ctx.deps.streams.stdout.isTTY === true;
         for (const line of renderInspection(result, { now: ctx.deps.clock.now(), color })) ctx.out.data(line);
       }
+      // The decode and diagnostics are printed whatever happened to the signature check; then its failure.
+      if (failure) throw failure;
       if ((flags.check || flags.verify) && hasErrors(result)) {
         throw new LatchkeyError(`the token has ${result.diagnostics.filter((d) => d.level === 'error').length} error-level problem(s): see Diagnostics`, ExitCode.rejected, { code: 'token_problems' });
       }
@@ -106,9 +107,9 @@ async function tokenText(ctx: Context, input: string | undefined, profile: { nam
     });
     if (input === '-' || text.trim() !== '') return { text, backendCredential: false };
   }
-  if (!profile) throw new UsageError('no token to inspect', { hint: `Pass one: ${ctx.brand.name} token inspect <JWT>, or pipe it and use -.` });
-  const override = envOverride({ profile: profile.profile, globalTokenEnv: ctx.envName('TOKEN') }, ctx.deps.env);
+  const override = envOverride({ profile: profile?.profile, globalTokenEnv: ctx.envName('TOKEN') }, ctx.deps.env);
   if (override) return { text: override.token, backendCredential: false };
+  if (!profile) throw new UsageError('no token to inspect', { hint: `Pass one: ${ctx.brand.name} token inspect <JWT>, or pipe it and use -.` });
   const stored = await (await ctx.credentials()).load(profile.name);
   if (!stored) throw new NotLoggedInError(`profile "${profile.name}" is not logged in, so it has no token to inspect`, { hint: `Pass a token: ${ctx.brand.name} token inspect <JWT>` });
   // IdPs often issue opaque access tokens; an OAuth login's id_token is then the JWT to look at.

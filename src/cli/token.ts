@@ -13,6 +13,13 @@ export function registerToken(program: Command, contextFor: ContextFor, brand: B
     .addHelpText('after', `\nExamples:\n  $ curl -H "Authorization: Bearer $(${n} token)" https://api.example.com/me\n  $ ${n} token inspect eyJhbGciOi...`)
     .action(async (options: { refresh?: boolean }, command: Command) => {
       const ctx = contextFor(command);
+      // <PREFIX>_TOKEN is a credential on its own, as gh's GH_TOKEN: no profile needed (CI).
+      const envToken = ctx.env('TOKEN')?.trim();
+      if (envToken && !ctx.selectedProfileName()) {
+        if (ctx.json({ profile: null, token: envToken, source: `env:${ctx.envName('TOKEN')}` })) return;
+        ctx.out.data(envToken);
+        return;
+      }
       const { name } = ctx.requireProfile();
       const result = await ctx.token({ forceRenew: options.refresh === true });
       if (ctx.json({ profile: name, token: result.token, source: result.source.type === 'env' ? `env:${result.source.variable}` : result.source.via })) return;

@@ -1,4 +1,4 @@
-import { InterruptedError, TimeoutError } from '../errors.js';
+import { InterruptedError, TimeoutError, UsageError } from '../errors.js';
 import type { BrowserOpener } from '../io/browser.js';
 import type { Clock } from '../io/clock.js';
 import type { Output } from '../io/output.js';
@@ -25,6 +25,8 @@ export interface BrowserLoginInput {
   environment?: RunEnvironment;
   /** The client secret of a client that has one (Google's Desktop clients); kept with the credential. */
   clientSecret?: string;
+  /** A terminal is attached (stdin or stderr): someone may be there to read a URL or a code. */
+  interactive?: boolean;
 }
 
 export interface BrowserLoginDeps {
@@ -52,10 +54,19 @@ export async function browserLogin(input: BrowserLoginInput, deps: BrowserLoginD
   const config = await discover(profile, deps.http, clock, await userClientAuth(profile, input.clientSecret));
   const where = input.environment;
   const remote = where !== undefined && input.openBrowser && browserUnreachable(where);
+  const why = where?.ssh ? 'an SSH session' : 'no display';
+  if (remote && where.ci && input.interactive === false) {
+    // CI without a terminal: no browser, and nobody to read a URL or a code. Waiting would only
+    // end at the timeout (or the device code's 10 minutes).
+    throw new UsageError(`no browser can be opened here (${why}) and this is CI (CI is set, no terminal): nobody can sign in interactively; nothing was stored`, {
+      hint: `In CI, log in without a person: echo "$TOKEN" | ${input.cliName} login --with-token, or ${input.cliName} login --client-credentials. (${input.cliName} login --device, if someone will enter the code.)`,
+      code: 'not_interactive',
+    });
+  }
   if (remote && config.serverMetadata().device_authorization_endpoint) {
-    out.info(`No browser can be opened here (${where.ssh ? 'an SSH session' : 'no display'}); using the device flow instead. For the browser login, pass --no-browser and open the URL elsewhere.`);
+    out.info(`No browser can be opened here (${why}); using the device flow instead, for at most ${Math.round(input.timeoutMs / 1000)} s (--timeout). For the browser login, pass --no-browser and open the URL elsewhere.`);
     const { deviceLogin } = await import('./device.js');
-    return deviceLogin({ profileName, profile, openBrowser: false, cliName: input.cliName, config, ...(input.clientSecret !== undefined ? { clientSecret: input.clientSecret } : {}) }, deps);
+    return deviceLogin({ profileName, profile, openBrowser: false, cliName: input.cliName, config, timeoutMs: input.timeoutMs, ...(input.clientSecret !== undefined ? { clientSecret: input.clientSecret } : {}) }, deps);
   }
 
   const codeVerifier = client.randomPKCECodeVerifier();

@@ -1,3 +1,4 @@
+import { ResponseBodyError } from 'openid-client';
 import { ConfigError, InterruptedError, RejectedError, TimeoutError } from '../errors.js';
 import { safeText } from '../io/text.js';
 import { requireWebUrl, UnsafeUrlError } from '../io/urls.js';
@@ -17,6 +18,8 @@ export interface DeviceLoginInput {
   config?: OidcConfiguration;
   /** The client secret of a client that has one; kept with the credential. */
   clientSecret?: string;
+  /** The login's time limit (--timeout): the wait ends then, or when the code expires, whichever is first. */
+  timeoutMs?: number;
 }
 
 /** The same side effects as the browser login's. */
@@ -57,18 +60,27 @@ export async function deviceLogin(input: DeviceLoginInput, deps: DeviceLoginDeps
   // While the user confirms: load what the rest of the login needs (id_token check, config write).
   preloadConfigWriter();
   import('jose').catch(() => undefined);
-  // The IdP says when the code expired (expired_token); a local deadline a little later ends
-  // the wait even if it never does. Ctrl-C ends it at once.
-  const expiry = AbortSignal.timeout((authorization.expires_in + 30) * 1000);
-  const signal = AbortSignal.any([deps.signal, expiry]);
-  const progress = out.progress(`Waiting for the code to be entered (it expires in ${Math.round(authorization.expires_in / 60)} min; Ctrl-C to cancel)…`);
+  // The wait ends at the login's --timeout, or when the code expires (the IdP says expired_token;
+  // a local deadline a little later ends it even if it never does), whichever comes first.
+  // Ctrl-C ends it at once, not at the next poll.
+  const expiresMs = (authorization.expires_in + 30) * 1000;
+  const limited = input.timeoutMs !== undefined && input.timeoutMs < expiresMs;
+  const deadline = AbortSignal.timeout(limited ? input.timeoutMs! : expiresMs);
+  const signal = AbortSignal.any([deps.signal, deadline]);
+  const progress = out.progress(
+    limited
+      ? `Waiting for the code to be entered (at most ${Math.round(input.timeoutMs! / 1000)} s; Ctrl-C to cancel)…`
+      : `Waiting for the code to be entered (it expires in ${Math.round(authorization.expires_in / 60)} min; Ctrl-C to cancel)…`,
+  );
   let tokens: Awaited<ReturnType<typeof client.pollDeviceAuthorizationGrant>>;
   try {
-    tokens = await client.pollDeviceAuthorizationGrant(config, authorization, tokenParameters(profile), { signal });
+    tokens = await untilAborted(client.pollDeviceAuthorizationGrant(config, authorization, tokenParameters(profile), { signal }), signal);
   } catch (error) {
     if (deps.signal.aborted) throw new InterruptedError('login cancelled; nothing was stored');
-    const code = (error as { error?: string }).error;
-    if (expiry.aborted || code === 'expired_token') {
+    if (deadline.aborted && limited) {
+      throw new TimeoutError(`no sign-in arrived within ${Math.round(input.timeoutMs! / 1000)} s; nothing was stored`, { hint: `Run ${input.cliName} login --device again (--timeout <seconds> to wait longer).` });
+    }
+    if (deadline.aborted || (error instanceof ResponseBodyError && error.error === 'expired_token')) {
       throw new TimeoutError('the code expired before it was entered; nothing was stored', { hint: `Run ${input.cliName} login --device again.`, code: 'expired_token' });
     }
     throw oidcError(error, 'device', profile.issuer);
@@ -76,6 +88,16 @@ export async function deviceLogin(input: DeviceLoginInput, deps: DeviceLoginDeps
     progress.stop();
   }
   return completeLogin({ profileName, profile, tokens, config, via: 'device', cliName: input.cliName, ...(input.clientSecret !== undefined ? { clientSecret: input.clientSecret } : {}) }, deps);
+}
+
+/** `promise`, or the signal's abort at once (openid-client notices it only at its next poll). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** A verification URI of the IdP's answer, serialized, or exit 4: it is never shown or opened unchecked. */

@@ -4,8 +4,8 @@ import { TLS_UNCHECKED, tlsChecksDisabled, type Http } from '../http.js';
 import { isLoopbackHost } from '../loopback/hosts.js';
 import { startCallbackListener } from '../loopback/listener.js';
 import { safeLine } from '../io/text.js';
-import { requireWebUrl } from '../io/urls.js';
-import { authParamsOf, effective, type Profile } from '../store/profile-keys.js';
+import { requireWebUrl, sameIssuer } from '../io/urls.js';
+import { authParamsOf, effective, type Profile, type StorageSetting } from '../store/profile-keys.js';
 import type { SecretStore } from '../store/secrets.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
@@ -20,8 +20,11 @@ export interface Check {
 }
 
 export interface DoctorInput {
-  profileName: string;
-  profile: Profile;
+  /** Absent with no profile at all: the environment, proxy, TLS, keychain and port are still checked. */
+  profileName?: string;
+  profile?: Profile;
+  /** `<PREFIX>_STORAGE` for this run: it decides as the profile's `storage` would (as login does). */
+  storageOverride?: StorageSetting;
   cliName: string;
   envPrefix: string;
   environment: RunEnvironment;
@@ -42,16 +45,18 @@ const PROBE_ACCOUNT = '__doctor_probe__';
  * against the IdP's, the keychain (a probe write, read and delete), the loopback port.
  */
 export async function runDoctor(input: DoctorInput, deps: DoctorDeps): Promise<Check[]> {
-  const checks: Check[] = [environmentCheck(input), proxyCheck(input.profile.issuer, input.env)];
+  const { profile, profileName } = input;
+  const checks: Check[] = [environmentCheck(input), proxyCheck(profile?.issuer, input.env)];
   if (tlsChecksDisabled(input.env)) checks.push({ name: 'tls', status: 'fail', detail: TLS_UNCHECKED, next: "Unset it; trust a private CA with the profile's caFile or NODE_EXTRA_CA_CERTS instead." });
-  checks.push(...(await issuerChecks(input, deps)));
+  if (profile && profileName) checks.push(...(await issuerChecks({ profile, profileName, cliName: input.cliName }, deps)));
+  else checks.push({ name: 'profile', status: 'skip', detail: 'no profile yet: the IdP is not checked', next: `Add one: ${input.cliName} profile add <name> --issuer <url> --client-id <id>, then run doctor again.` });
   checks.push(await keychainCheck(input, deps));
   checks.push(await portCheck(input));
   return checks;
 }
 
 function environmentCheck({ environment: where, cliName }: DoctorInput): Check {
-  const seen = [where.ssh && 'SSH session', where.wsl && 'WSL', where.container && 'container', where.noDisplay && 'no display', where.browserCommand && 'BROWSER set'].filter(Boolean).join(', ');
+  const seen = [where.ci && 'CI', where.ssh && 'SSH session', where.wsl && 'WSL', where.container && 'container', where.noDisplay && 'no display', where.browserCommand && 'BROWSER set'].filter(Boolean).join(', ');
   if (!browserUnreachable(where)) {
     return { name: 'environment', status: 'ok', detail: seen ? `${seen}: a browser can be opened` : 'a browser can be opened', ...(where.wsl ? { next: 'On WSL the Windows browser opens through wslview (package wslu).' } : {}) };
   }
@@ -59,7 +64,9 @@ function environmentCheck({ environment: where, cliName }: DoctorInput): Check {
     name: 'environment',
     status: 'warn',
     detail: `${seen}: no local browser can be opened`,
-    next: `${cliName} login uses the device flow when the IdP offers it; otherwise it prints the URL${where.ssh ? ' and an ssh -L command to forward the port' : ''}. Or set BROWSER to a command that opens URLs.`,
+    next: where.ci
+      ? `Nobody can sign in here: in CI use ${cliName} login --with-token (a token from a secret) or --client-credentials.`
+      : `${cliName} login uses the device flow when the IdP offers it; otherwise it prints the URL${where.ssh ? ' and an ssh -L command to forward the port' : ''}. Or set BROWSER to a command that opens URLs.`,
   };
 }
 
@@ -81,19 +88,25 @@ export function proxyFor(url: string, env: NodeJS.ProcessEnv): { variable: strin
   return { variable, proxy: env[variable]! };
 }
 
-function proxyCheck(issuer: string, env: NodeJS.ProcessEnv): Check {
-  const found = proxyFor(issuer, env);
+function proxyCheck(issuer: string | undefined, env: NodeJS.ProcessEnv): Check {
+  const found = proxyFor(issuer ?? 'https://idp.example/', env);
   if (!found) return { name: 'proxy', status: 'ok', detail: 'no proxy variable set: direct connections' };
-  if ('bypassedBy' in found) return { name: 'proxy', status: 'ok', detail: `the issuer is reached directly: ${found.bypassedBy}` };
-  let shown = found.proxy;
-  try {
-    const url = new URL(found.proxy);
-    if (url.password) url.password = 'REDACTED';
-    shown = url.href;
-  } catch {
-    return { name: 'proxy', status: 'fail', detail: `${found.variable} is not a URL`, next: `Set ${found.variable} to http://proxy.example:3128 (or unset it).` };
-  }
+  if (issuer === undefined && 'variable' in found) return { name: 'proxy', status: 'ok', detail: `https hosts are reached through ${found.variable}=${redactProxy(found.proxy)} (loopback never is)` };
+  if ('bypassedBy' in found) return { name: 'proxy', status: 'ok', detail: `${issuer === undefined ? 'hosts are' : 'the issuer is'} reached directly: ${found.bypassedBy}` };
+  const shown = redactProxy(found.proxy);
+  if (shown === undefined) return { name: 'proxy', status: 'fail', detail: `${found.variable} is not a URL`, next: `Set ${found.variable} to http://proxy.example:3128 (or unset it).` };
   return { name: 'proxy', status: 'ok', detail: `the issuer is reached through ${found.variable}=${shown}` };
+}
+
+/** A proxy URL with its password hidden; undefined when it is not a URL. */
+function redactProxy(proxy: string): string | undefined {
+  try {
+    const url = new URL(proxy);
+    if (url.password) url.password = 'REDACTED';
+    return url.href;
+  } catch {
+    return undefined;
+  }
 }
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
@@ -102,7 +115,7 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }>
   return { value, ms: Math.round(performance.now() - started) };
 }
 
-async function issuerChecks({ profile, profileName, cliName }: DoctorInput, deps: DoctorDeps): Promise<Check[]> {
+async function issuerChecks({ profile, profileName, cliName }: { profile: Profile; profileName: string; cliName: string }, deps: DoctorDeps): Promise<Check[]> {
   const url = `${profile.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
   let response: Response;
   let ms: number;
@@ -126,7 +139,7 @@ async function issuerChecks({ profile, profileName, cliName }: DoctorInput, deps
   }
   if (!response.ok || typeof document.issuer !== 'string') {
     checks.push({ name: 'discovery', status: 'fail', detail: `${url} answered ${response.status}${response.ok ? ' without a discovery document' : ''}`, ms, next: `Check the issuer: ${cliName} profile set ${profileName} issuer <url>` });
-  } else if (document.issuer !== profile.issuer) {
+  } else if (!sameIssuer(document.issuer, profile.issuer)) {
     checks.push({ name: 'discovery', status: 'fail', detail: `the document names issuer ${document.issuer}, the profile ${profile.issuer}`, ms, next: `${cliName} profile set ${profileName} issuer ${document.issuer}` });
   } else {
     const device = typeof document.device_authorization_endpoint === 'string' ? ', device flow offered' : '';
@@ -177,7 +190,7 @@ async function issuerChecks({ profile, profileName, cliName }: DoctorInput, deps
  * the page itself) means accepted; an error sent back to the redirect URI means accepted, the
  * rest of the request refused; a 4xx page means refused.
  */
-async function redirectCheck({ profile, profileName, cliName }: Pick<DoctorInput, 'profile' | 'profileName' | 'cliName'>, endpoint: string, deps: DoctorDeps): Promise<Check> {
+async function redirectCheck({ profile, profileName, cliName }: { profile: Profile; profileName: string; cliName: string }, endpoint: string, deps: DoctorDeps): Promise<Check> {
   const configured = effective(profile).redirectUri;
   const redirect = new URL(configured);
   // Port 0 means "any free port": the IdP must accept whichever one a login gets.
@@ -212,8 +225,9 @@ async function redirectCheck({ profile, profileName, cliName }: Pick<DoctorInput
   }
 }
 
-async function keychainCheck({ profile, envPrefix, profileName, cliName }: DoctorInput, deps: DoctorDeps): Promise<Check> {
-  const storage = effective(profile).storage;
+async function keychainCheck({ profile, envPrefix, profileName, cliName, storageOverride }: DoctorInput, deps: DoctorDeps): Promise<Check> {
+  const storage = storageOverride ?? (profile ? effective(profile).storage : 'auto');
+  const fixStorage = storageOverride ? `unset ${envPrefix}_STORAGE (it says ${storageOverride} for this run)` : `${cliName} profile set ${profileName ?? '<name>'} storage auto`;
   const value = `probe-${Date.now()}`;
   try {
     const { ms } = await timed(async () => {
@@ -225,27 +239,27 @@ async function keychainCheck({ profile, envPrefix, profileName, cliName }: Docto
     return { name: 'keychain', status: 'ok', detail: `${deps.keychain.location}: write, read and delete work (${ms} ms)`, ms };
   } catch (error) {
     const reason = (error as Error).message;
-    if (storage === 'file') return { name: 'keychain', status: 'ok', detail: `not reachable (${reason}), and not used: the profile stores in the credentials file` };
+    if (storage === 'file') return { name: 'keychain', status: 'ok', detail: `not reachable (${reason}), and not used: ${storageOverride ? `${envPrefix}_STORAGE=file` : 'the profile stores in the credentials file'}` };
     return {
       name: 'keychain',
       status: storage === 'keychain' ? 'fail' : 'warn',
       detail: reason,
       next:
         storage === 'keychain'
-          ? `Start or unlock it (Linux: a Secret Service such as gnome-keyring on D-Bus), or allow the file: ${cliName} profile set ${profileName} storage auto`
+          ? `Start or unlock it (Linux: a Secret Service such as gnome-keyring on D-Bus), or allow the file: ${fixStorage}`
           : `Credentials will go to the 0600 credentials file instead (storage: auto). To keep them in a keychain, start or unlock one; to silence this, ${envPrefix}_STORAGE=file.`,
     };
   }
 }
 
 async function portCheck({ profile, profileName, cliName }: DoctorInput): Promise<Check> {
-  const settings = effective(profile);
+  const settings = effective(profile ?? { issuer: '', clientId: '' });
   const port = new URL(settings.redirectUri).port;
   try {
     const listener = await startCallbackListener({ redirectUri: settings.redirectUri, redirectPorts: settings.redirectPorts, expectedState: 'doctor' });
     await listener.close();
     return { name: 'port', status: 'ok', detail: port === '0' ? 'the login listener gets a free loopback port' : `loopback port ${listener.port} is free` };
   } catch (error) {
-    return { name: 'port', status: 'fail', detail: (error as Error).message, next: `Close what holds it, or: ${cliName} profile set ${profileName} redirect-ports 8086,8087` };
+    return { name: 'port', status: 'fail', detail: (error as Error).message, next: `Close what holds it, or: ${cliName} profile set ${profileName ?? '<name>'} redirect-ports 8086,8087` };
   }
 }

@@ -30,12 +30,20 @@ export interface GetTokenDeps {
 }
 
 /** The env var overriding the stored credential, if one is set: `<PREFIX>_TOKEN`, then the profile's `tokenEnv`. */
-export function envOverride(input: Pick<GetTokenInput, 'profile' | 'globalTokenEnv'>, env: NodeJS.ProcessEnv): { variable: string; token: string } | undefined {
-  for (const variable of [input.globalTokenEnv, input.profile.tokenEnv]) {
+export function envOverride(input: { profile?: Profile | undefined; globalTokenEnv: string }, env: NodeJS.ProcessEnv): { variable: string; token: string } | undefined {
+  for (const variable of [input.globalTokenEnv, input.profile?.tokenEnv]) {
     const token = variable ? env[variable]?.trim() : undefined;
     if (variable && token) return { variable, token };
   }
   return undefined;
+}
+
+/** How to get a new credential: the way this one came (a CI token is piped again, not a browser login). */
+export function loginAgainHint(record: Pick<CredentialRecord, 'via'>, input: { profileName: string; program?: string | undefined }): string {
+  const program = input.program ?? 'latchkey';
+  if (record.via === 'with-token' || record.via === 'token-arg') return `Pipe a current token: echo "$TOKEN" | ${program} login --with-token -p ${input.profileName}`;
+  if (record.via === 'client-credentials') return `Run: ${program} login --client-credentials -p ${input.profileName}`;
+  return `Run: ${program} login -p ${input.profileName}`;
 }
 
 /**
@@ -59,9 +67,7 @@ export async function getToken(input: GetTokenInput, deps: GetTokenDeps): Promis
     const renewable = record.refreshToken !== undefined || record.kind === 'service';
     if (!renewable || !deps.renew) {
       const what = expired ? `expired at ${record.expiresAt}` : 'cannot be renewed (it has no refresh token)';
-      throw new NotLoggedInError(`the credential of profile "${input.profileName}" ${what}`, {
-        hint: `Run: ${input.program ?? 'latchkey'} login -p ${input.profileName}`,
-      });
+      throw new NotLoggedInError(`the credential of profile "${input.profileName}" ${what}`, { hint: loginAgainHint(record, input) });
     }
     const renewed = await deps.renew(stored);
     return { token: renewed.token, source: { type: 'stored', via: renewed.via } };

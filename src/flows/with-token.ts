@@ -5,6 +5,7 @@ import type { Credentials } from '../store/credentials.js';
 import type { Profile } from '../store/profile-keys.js';
 import type { LoginState } from '../store/profiles.js';
 import type { CredentialRecord } from '../store/secrets.js';
+import { relativeTime } from '../io/format.js';
 import { peekClaims } from '../token/decode.js';
 
 export interface WithTokenInput {
@@ -45,6 +46,15 @@ export async function loginWithToken(input: WithTokenInput, deps: WithTokenDeps)
 
   const record: CredentialRecord = { kind: 'api_key', token, obtainedAt: deps.clock.now().toISOString(), via: input.via };
   const claims = peekClaims(token);
+  const exp = claims && typeof claims.exp === 'number' && Number.isFinite(claims.exp) ? claims.exp : undefined;
+  if (exp !== undefined && exp * 1000 <= deps.clock.now().getTime()) {
+    // Stored, it would only make `token` fail later, far from where the mistake was made.
+    const at = new Date(exp * 1000);
+    throw new RejectedError(`the token expired at ${Number.isNaN(at.getTime()) ? exp : at.toISOString()}${Number.isNaN(at.getTime()) ? '' : ` (${relativeTime(at, deps.clock.now())})`}; nothing was stored`, {
+      hint: `Pipe a current one: echo "$TOKEN" | ${input.cliName ?? 'latchkey'} login --with-token -p ${input.profileName}`,
+      code: 'token_expired',
+    });
+  }
   if (claims) {
     // Read, not verified: anyone can write any claim into a JWT. Shown labelled as such.
     if (typeof claims.sub === 'string') record.subject = claims.sub;

@@ -9,6 +9,8 @@ export interface RunEnvironment {
   noDisplay: boolean;
   /** BROWSER is set: the user said how to open URLs, whatever the rest says. */
   browserCommand: boolean;
+  /** CI is set (GitHub Actions, GitLab, Jenkins… all set it): nobody is there to sign in. */
+  ci: boolean;
 }
 
 function readSmall(path: string): string {
@@ -28,6 +30,7 @@ export function detectEnvironment(env: NodeJS.ProcessEnv = process.env, platform
     container: linux && (existsSync('/.dockerenv') || existsSync('/run/.containerenv') || Boolean(env.container) || /docker|kubepods|containerd|lxc/.test(readSmall('/proc/1/cgroup'))),
     noDisplay: linux && !wsl && !env.DISPLAY && !env.WAYLAND_DISPLAY,
     browserCommand: Boolean(env.BROWSER?.trim()),
+    ci: Boolean(env.CI) && !/^(false|0)$/i.test(env.CI ?? ''),
   };
 }
 

@@ -1,5 +1,19 @@
 import { isLoopbackHost } from '../loopback/hosts.js';
 
+/**
+ * Whether two issuer identifiers are the same, by one rule for login, doctor and inspection:
+ * openid-client's (their parsed forms are equal, so `https://idp.example` and
+ * `https://idp.example/` are; `https://idp.example/a` and `…/a/` are not).
+ */
+export function sameIssuer(a: unknown, b: unknown): boolean {
+  if (typeof a !== 'string' || typeof b !== 'string') return false;
+  try {
+    return new URL(a).href === new URL(b).href;
+  } catch {
+    return a === b;
+  }
+}
+
 /** Why a URL from outside was refused; the caller wraps it in the error its step calls for. */
 export class UnsafeUrlError extends Error {}
 

@@ -37,6 +37,8 @@ export type TokenKind = 'id_token' | 'access_token' | 'logout_token' | 'client_a
 
 export interface SignatureResult {
   checked: boolean;
+  /** Why it was not checked (a backend session, no issuer to trust, alg none…), or why it could not be. */
+  reason?: string;
   /** With --verify: whether the signature verified against the issuer's keys. */
   valid?: boolean;
   /** Where the keys came from. */
@@ -65,6 +67,8 @@ export interface InspectOptions {
   knownAudiences?: readonly string[];
   /** Ordered audiences for classification (the profile's `audiencePriority`). */
   audiencePriority?: readonly string[];
+  /** The profile's own audiences (`audience`, `resource`): chosen when the priority chooses none. */
+  ownAudiences?: readonly string[];
 }
 
 export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
@@ -115,7 +119,7 @@ export function inspect(decoded: DecodedJwt, options: InspectOptions): Inspectio
 
   const all = audiences(c);
   const kind = classify(header, c, options);
-  const chosen = chooseAudience(all, options.audiencePriority ?? []);
+  const chosen = chooseAudience(all, options.audiencePriority ?? []) ?? chooseAudience(all, options.ownAudiences ?? []);
 
   const skew = options.clockSkewSec ?? 60;
   const now = options.now.getTime() / 1000;

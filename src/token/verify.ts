@@ -1,6 +1,6 @@
-import { FailureError, UsageError } from '../errors.js';
+import { FailureError, latchkeyErrorIn, type LatchkeyError, UsageError } from '../errors.js';
 import type { Http } from '../http.js';
-import { requireWebUrl, UnsafeUrlError } from '../io/urls.js';
+import { requireWebUrl, sameIssuer, UnsafeUrlError } from '../io/urls.js';
 import { ASYMMETRIC_ALGS as ASYMMETRIC } from './algs.js';
 import type { DecodedJwt } from './decode.js';
 import type { Diagnostic, SignatureResult } from './inspect.js';
@@ -14,6 +14,49 @@ export interface VerifyOptions {
   announce?: (url: string) => void;
 }
 
+
+/** What `token inspect --verify` found; `failure` is set when the check could not run (network, a bad answer). */
+export interface Verification {
+  signature: SignatureResult;
+  diagnostics: Diagnostic[];
+  failure?: LatchkeyError;
+}
+
+/**
+ * `token inspect --verify` as a whole: which keys may be trusted, then the check. The keys are
+ * those of the issuer the user trusts (`--issuer`, else the profile's), never of one a token
+ * names for itself: a forged token from an attacker's issuer would verify against the attacker's
+ * keys. When the check cannot run, the decode and diagnostics still stand: the outcome says why.
+ */
+export async function verifyForInspection(
+  decoded: DecodedJwt,
+  options: { trustedIssuer?: string | undefined; jwksUri?: string | undefined; backendCredential: boolean; announce?: (message: string) => void },
+  http: () => Promise<Http>,
+): Promise<Verification> {
+  const skip = (reason: string): Verification => ({ signature: { checked: false, reason }, diagnostics: [] });
+  if (options.backendCredential) return skip("not verifiable: this is the backend's own session or API key, not a token of the IdP");
+  if (decoded.format === 'jwe') return skip('not verifiable: the token is encrypted (JWE), for its recipient only');
+  const alg = typeof decoded.header.alg === 'string' ? decoded.header.alg : 'none';
+  if (alg.toLowerCase() === 'none') return skip('refused: alg none (the token is not signed)');
+  if (!ASYMMETRIC.includes(alg)) return skip(`not verifiable: ${alg} is ${/^HS/.test(alg) ? 'a shared-secret signature: only holders of the secret can check it' : 'not an algorithm issuers publish keys for'}`);
+  const tokenIssuer = typeof decoded.claims?.iss === 'string' ? decoded.claims.iss : undefined;
+  if (!options.trustedIssuer && !options.jwksUri) {
+    return skip(`not verified: no issuer to trust. The token names ${tokenIssuer ? JSON.stringify(tokenIssuer) : 'no issuer'}, which proves nothing by itself; give --issuer <url> (or use a profile)`);
+  }
+  if (options.trustedIssuer && tokenIssuer !== undefined && tokenIssuer !== options.trustedIssuer) {
+    options.announce?.(`Checking the signature with the keys of ${options.trustedIssuer}; the token names another issuer (${tokenIssuer}).`);
+  }
+  try {
+    return await verifySignature(
+      decoded,
+      { ...(options.jwksUri ? { jwksUri: options.jwksUri } : {}), ...(options.trustedIssuer ? { issuer: options.trustedIssuer } : {}), announce: (url) => options.announce?.(`Fetching ${url} to check the signature…`) },
+      await http(),
+    );
+  } catch (error) {
+    const failure = latchkeyErrorIn(error) ?? new FailureError(`the signature check failed: ${(error as Error).message}`, { cause: error });
+    return { signature: { checked: false, reason: `could not be checked: ${failure.message}` }, diagnostics: [], failure };
+  }
+}
 
 /**
  * `token inspect --verify`: check the signature against the issuer's published keys (its JWKS,
@@ -86,7 +129,8 @@ async function discoverJwksUri(issuer: string | undefined, http: Http, announce:
     throw new UsageError(`the issuer ${JSON.stringify(issuer.slice(0, 200))} has a query or fragment, which no issuer identifier has; nothing was fetched`);
   }
   const document = (await fetchJson(`${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`, http, "the issuer's discovery document", announce)) as Record<string, unknown>;
-  if (document.issuer !== issuer) {
+  // Entra ID's multi-tenant issuers publish a template ({tenantid}): their keys serve every tenant.
+  if (!sameIssuer(document.issuer, issuer) && !(typeof document.issuer === 'string' && document.issuer.includes('{tenantid}'))) {
     throw new FailureError(`the discovery document at ${issuer} names issuer ${JSON.stringify(document.issuer)}, not ${JSON.stringify(issuer)}: its keys say nothing about this token`);
   }
   if (typeof document.jwks_uri !== 'string') throw new FailureError(`the discovery document of ${issuer} has no jwks_uri`);

@@ -106,20 +106,31 @@ describe('latchkey token inspect --verify as an SSRF tool (the token chooses the
   const tokenFrom = (iss: string) =>
     `${Buffer.from('{"alg":"RS256","kid":"k"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss, sub: 'x' })).toString('base64url')}.c2ln`;
 
-  it('an iss with a query, a fragment or a user name is refused before any request', async () => {
+  it("never fetches what the token names for itself: without --issuer (or a profile) nothing is contacted, and the view says why", async () => {
+    hits.length = 0;
+    const result = await runCli(['token', 'inspect', '--verify', tokenFrom(`${base}/admin/delete?confirm=1&x=`)], { configDir: tempConfigDir() });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/Signature\s+not verified: no issuer to trust\. The token names "http:\/\/127\.0\.0\.1:\d+\/admin\/delete\?confirm=1&x=", which proves nothing by itself; give --issuer <url>/);
+    expect(hits).toEqual([]);
+  });
+
+  it('an --issuer with a query, a fragment or a user name is refused before any request', async () => {
     for (const iss of [`${base}/admin/delete?confirm=1&x=`, `${base}/#frag`, `http://user:pw@127.0.0.1:${new URL(base).port}`]) {
       hits.length = 0;
-      const result = await runCli(['token', 'inspect', '--verify', tokenFrom(iss)], { configDir: tempConfigDir() });
+      const result = await runCli(['token', 'inspect', '--verify', '--issuer', iss, tokenFrom(iss)], { configDir: tempConfigDir() });
       expect(result.code, iss).toBe(2);
       expect(result.stderr).toMatch(/has a query or fragment|carries a user name or password/);
+      // The decode is printed all the same; only the check could not run.
+      expect(result.stdout).toMatch(/Signature\s+could not be checked/);
       expect(hits).toEqual([]);
     }
   });
 
   it('says which URL it fetches before fetching it, and does not follow a JWKS redirect to plain http elsewhere', async () => {
     hits.length = 0;
-    const result = await runCli(['token', 'inspect', '--verify', tokenFrom(base)], { configDir: tempConfigDir() });
+    const result = await runCli(['token', 'inspect', '--verify', '--issuer', base, tokenFrom(base)], { configDir: tempConfigDir() });
     expect(result.code).toBe(2);
+    expect(result.stdout).toMatch(/Kind\s+/);
     expect(result.stderr).toContain(`Fetching ${base}/.well-known/openid-configuration to check the signature…`);
     expect(result.stderr).toContain(`Fetching ${base}/jwks to check the signature…`);
     expect(result.stderr).toContain(`the JWKS's redirect to "http://internal.example/admin" cannot be fetched: its scheme http: is not https`);
