@@ -70,12 +70,16 @@ export async function exchangeIdToken(input: ExchangeInput, http: Http, clock: C
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
     answer = parsed as Record<string, unknown>;
   } catch {
-    throw new FailureError(`the backend's ${where} answered ${response.status} without a JSON object; nothing was stored`, { code: 'exchange_bad_response' });
+    throw new FailureError(`the backend's ${where} answered ${response.status} without a JSON object; nothing was stored`, {
+      hint: `Is ${where} the CLI-auth endpoint? It must answer JSON with the credential ({"token": …}). Check the profile's exchangePath (${input.cliName} profile set ${input.profileName} exchange-path /your/path), or ask the backend team.`,
+      code: 'exchange_bad_response',
+    });
   }
   const key = CREDENTIAL_KEYS.find((k) => typeof answer[k] === 'string' && answer[k] !== '');
   if (!key) {
     const keys = Object.keys(answer).slice(0, 20).join(', ') || 'none';
     throw new FailureError(`the backend's answer has no credential (looked for ${CREDENTIAL_KEYS.join(', ')}; it had: ${keys}); nothing was stored`, {
+      hint: 'Ask the backend team to return the credential under one of those keys.',
       code: 'exchange_no_credential',
     });
   }

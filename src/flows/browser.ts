@@ -77,6 +77,7 @@ export async function browserLogin(input: BrowserLoginInput, deps: BrowserLoginD
     redirectPorts: settings.redirectPorts,
     expectedState: state,
     log: (line) => out.debug(line),
+    profileSetCommand: `${input.cliName} profile set ${profileName}`,
   });
 
   let callback: ReceivedCallback | undefined;

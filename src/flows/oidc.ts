@@ -99,8 +99,14 @@ export function oidcError(error: unknown, step: OidcStep, issuer: string): Latch
     }
     // The OAuth error when the IdP gave one; else the HTTP status is all there is to name.
     const said = refusal.error !== undefined ? `${safeLine(refusal.error)}${refusal.description ? `: ${safeLine(refusal.description)}` : ''}` : `HTTP ${refusal.status ?? '?'}, with no error in the body`;
+    const denied = refusal.error === 'access_denied';
     return new RejectedError(`the IdP refused ${what} (${said})`, {
-      code: refusal.error === 'access_denied' ? 'access_denied' : 'idp_rejected',
+      code: denied ? 'access_denied' : 'idp_rejected',
+      hint: denied
+        ? "You cancelled, or the IdP did not let you in: run the login again, or ask the IdP's admin to assign you to the application."
+        : step === 'authorization'
+          ? "Check the profile's scopes, audience and auth params (doctor checks the request), or ask the IdP's admin."
+          : "Check the profile's client id and how it authenticates (doctor), or ask the IdP's admin.",
       cause: error,
     });
   }
@@ -157,11 +163,14 @@ function discoveryError(error: unknown, issuer: string): LatchkeyError {
       cause: error,
     });
   }
-  const status = refusalOf(error)?.status;
+  const response = error instanceof ClientError && error.cause instanceof Response ? error.cause : undefined;
+  const status = response?.status;
   if (status !== undefined && status >= 500) {
     return new NetworkError(`the IdP answered HTTP ${status} to ${url}`, { hint: 'The IdP is having trouble: try again in a moment.', code: 'idp_unavailable', cause: error });
   }
-  const why = status !== undefined ? `it answered HTTP ${status}` : specificMessage(error);
+  // A 404, or a page that is not a discovery document (HTML of a web app, a login page): a wrong URL.
+  const type = response?.headers.get('content-type')?.split(';')[0];
+  const why = response ? `it answered HTTP ${status}${type ? ` (${safeLine(type, 80)})` : ''}${status! < 300 ? ', not a discovery document' : ''}` : specificMessage(error);
   return new ConfigError(`could not discover the issuer ${issuer}: ${url}: ${why}`, {
     hint: 'Check the issuer URL (profile set <name> issuer <url>): /.well-known/openid-configuration must answer there.',
     code: 'discovery_failed',

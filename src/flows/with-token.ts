@@ -6,7 +6,7 @@ import type { Profile } from '../store/profile-keys.js';
 import type { LoginState } from '../store/profiles.js';
 import type { CredentialRecord } from '../store/secrets.js';
 import { relativeTime } from '../io/format.js';
-import { peekClaims } from '../token/decode.js';
+import { normalizeTokenInput, pastedTokenProblem, peekClaims } from '../token/decode.js';
 
 export interface WithTokenInput {
   profileName: string;
@@ -40,9 +40,11 @@ export interface LoginResult {
  * backend is asked first, and a token it refuses is not stored.
  */
 export async function loginWithToken(input: WithTokenInput, deps: WithTokenDeps): Promise<LoginResult> {
-  const token = input.token.trim();
-  if (!token) throw new UsageError('no token given', { hint: `Pipe it on stdin: echo "$TOKEN" | ${input.cliName ?? 'latchkey'} login --with-token` });
-  if (/\s/.test(token)) throw new UsageError('the token contains whitespace; give exactly one token');
+  const token = normalizeTokenInput(input.token);
+  const pipe = `echo "$TOKEN" | ${input.cliName ?? 'latchkey'} login --with-token -p ${input.profileName}`;
+  if (!token) throw new UsageError('no token given', { hint: `Pipe it on stdin: ${pipe}` });
+  const problem = pastedTokenProblem(token);
+  if (problem) throw new UsageError(problem, { hint: `Then pipe it again: ${pipe}` });
 
   const record: CredentialRecord = { kind: 'api_key', token, obtainedAt: deps.clock.now().toISOString(), via: input.via };
   const claims = peekClaims(token);

@@ -7,6 +7,7 @@ export function relativeTime(date: Date, now: Date): string {
     [3600, 'h'],
     [60, 'min'],
   ];
+  if (abs === 0) return 'now';
   let text = `${abs} s`;
   for (const [size, unit] of units) {
     if (abs >= size) {

@@ -17,6 +17,8 @@ export interface CallbackListenerOptions {
   expectedState: string;
   /** Told about each request (method, path and what was answered; never the query). */
   log?: (line: string) => void;
+  /** For the hints: the command to run, e.g. `latchkey profile set prod`. */
+  profileSetCommand?: string;
 }
 
 export type CallbackResult = { ok: true } | { ok: false };
@@ -192,9 +194,11 @@ export async function startCallbackListener(options: CallbackListenerOptions): P
     taken.push(candidate);
   }
   if (servers.length === 0) {
-    const list = taken.join(', ');
-    throw new FailureError(`port ${list} on ${host} ${taken.length > 1 ? 'are' : 'is'} already in use, so the login callback cannot be received`, {
-      hint: 'Close the program holding it (another login still waiting?), or give fallback ports: profile set <name> redirect-ports 8086,8087.',
+    const many = taken.length > 1;
+    const list = many ? `ports ${taken.slice(0, -1).join(', ')} and ${taken.at(-1)}` : `port ${taken[0]}`;
+    const set = options.profileSetCommand ?? 'profile set <name>';
+    throw new FailureError(`${list} on ${host} ${many ? 'are' : 'is'} already in use, so the login callback cannot be received`, {
+      hint: `Close the program holding ${many ? 'them' : 'it'} (another login still waiting?), or give ${many ? 'other ' : ''}fallback ports: ${set} redirect-ports 8491,8492.`,
       code: 'port_in_use',
     });
   }

@@ -3,6 +3,7 @@ import { KeychainUnavailableError } from '../errors.js';
 import type { Output } from '../io/output.js';
 import { effective, type Profile, type StorageSetting } from './profile-keys.js';
 import { withLock } from './lock.js';
+import { configDirError } from './paths.js';
 import { ensurePrivateDir, type LoginState, type ProfileStore, type StorageKind } from './profiles.js';
 import { parseRecord, serializeRecord, type CredentialRecord, type SecretStore } from './secrets.js';
 
@@ -44,8 +45,13 @@ export class Credentials {
    * after "Logged out".
    */
   async exclusive<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    ensurePrivateDir(this.#o.profiles.dir);
-    return withLock(join(this.#o.profiles.dir, `${name}.refresh.lock`), fn);
+    const dir = this.#o.profiles.dir;
+    try {
+      ensurePrivateDir(dir);
+    } catch (error) {
+      throw configDirError(error, dir, 'write') ?? error;
+    }
+    return withLock(join(dir, `${name}.refresh.lock`), fn);
   }
 
   /** Store `record` for `name` and return the facts `status` shows. */
@@ -62,17 +68,22 @@ export class Credentials {
       } catch (error) {
         if (setting === 'keychain' || !(error instanceof KeychainUnavailableError)) {
           if (error instanceof KeychainUnavailableError) {
-            throw new KeychainUnavailableError(error.message, {
-              hint: `Profile "${name}" requires the keychain (storage: keychain). Start or unlock it, or allow the file fallback: ${this.#o.cliName ?? 'latchkey'} profile set ${name} storage auto (or ${this.#o.envPrefix ?? 'LATCHKEY'}_STORAGE=file for one run).`,
-              cause: error,
-            });
+            const envName = `${this.#o.envPrefix ?? 'LATCHKEY'}_STORAGE`;
+            // The variable, when it is what demands the keychain, is the thing to change.
+            const hint =
+              this.#o.storageOverride === 'keychain'
+                ? `${envName}=keychain requires the keychain for this run. Start or unlock it, or allow the file fallback: unset ${envName} (or ${envName}=auto / file).`
+                : `Profile "${name}" requires the keychain (storage: keychain). Start or unlock it, or allow the file fallback: ${this.#o.cliName ?? 'latchkey'} profile set ${name} storage auto (or ${envName}=file for one run).`;
+            throw new KeychainUnavailableError(error.message, { hint, cause: error });
           }
           throw error;
         }
         used = this.#o.file;
         if (!this.#warnedFallback) {
           this.#warnedFallback = true;
-          this.#o.out.warn(`the OS keychain is not reachable (${error.message.replace(/^.*?: /, '')}); storing the credential in ${used.location} (mode 600) instead`);
+          // The raw D-Bus or keychain text says little to most users: it goes to --debug.
+          this.#o.out.debug(`keychain: ${error.message}`);
+          this.#o.out.warn(`the OS keychain is not reachable (${keychainProblem(error.message)}); storing the credential in ${used.location} (mode 600) instead`);
         }
       }
     }
@@ -126,6 +137,14 @@ export class Credentials {
     }
     return removed || state !== undefined;
   }
+}
+
+/** A keychain failure in words a user knows; the raw text is for --debug. */
+function keychainProblem(message: string): string {
+  if (/dbus|secret.?service|org\.freedesktop|no such interface|service unknown|not provided by any \.service/i.test(message)) return 'no Secret Service on this session';
+  if (/timed? ?out|did not answer/i.test(message)) return 'it did not answer in time';
+  if (/locked|unlock|cancel/i.test(message)) return 'it is locked';
+  return message.replace(/^.*?: /, '').slice(0, 120);
 }
 
 export function loginStateOf(record: CredentialRecord, storage: StorageKind): LoginState {

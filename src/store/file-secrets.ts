@@ -3,6 +3,7 @@ import { chmod, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { withLock } from './lock.js';
+import { configDirError } from './paths.js';
 import { dictionary, ensurePrivateDir } from './profiles.js';
 import type { SecretStore } from './secrets.js';
 
@@ -67,7 +68,7 @@ export class FileSecretStore implements SecretStore {
       text = await readFile(this.location, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return dictionary();
-      throw error;
+      throw configDirError(error, this.#dir, 'read') ?? error;
     }
     try {
       const value = JSON.parse(text) as unknown;
@@ -94,13 +95,17 @@ export class FileSecretStore implements SecretStore {
   }
 
   async #update<T>(change: (contents: FileContents) => T): Promise<T> {
-    ensurePrivateDir(this.#dir);
-    return withLock(`${this.location}.lock`, async () => {
-      const contents = await this.#read();
-      const result = change(contents);
-      await writeFileAtomic(this.location, `${JSON.stringify(contents, null, 2)}\n`);
-      return result;
-    });
+    try {
+      ensurePrivateDir(this.#dir);
+      return await withLock(`${this.location}.lock`, async () => {
+        const contents = await this.#read();
+        const result = change(contents);
+        await writeFileAtomic(this.location, `${JSON.stringify(contents, null, 2)}\n`);
+        return result;
+      });
+    } catch (error) {
+      throw configDirError(error, this.#dir, 'write') ?? error;
+    }
   }
 }
 

@@ -1,5 +1,7 @@
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ConfigError } from '../errors.js';
 
 /**
  * The platform's config directory for `name`: `$XDG_CONFIG_HOME/name` or `~/.config/name` on
@@ -10,4 +12,49 @@ export function platformConfigDir(name: string, env: NodeJS.ProcessEnv = process
   if (platform === 'win32') return join(env.APPDATA ?? join(homedir(), 'AppData', 'Roaming'), name);
   if (platform === 'darwin') return join(homedir(), 'Library', 'Application Support', name);
   return join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), name);
+}
+
+const FS_REASONS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is used up',
+  EROFS: 'the file system is read-only',
+  ENOTDIR: 'a file is where a directory should be',
+  EEXIST: 'a file is where a directory should be',
+  EISDIR: 'a directory is where a file should be',
+};
+
+/**
+ * A file system failure we can foresee, in the config dir, as one line that names the place and
+ * what to do (exit 2), instead of "unexpected error: EACCES". Undefined for anything else.
+ */
+export function configDirError(error: unknown, dir: string, action: 'read' | 'write'): ConfigError | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const reason = code === undefined ? undefined : FS_REASONS[code];
+  if (reason === undefined) return undefined;
+  // ENOTDIR names the path asked for; the culprit is the file somewhere above it.
+  const where = code === 'ENOTDIR' ? (fileAbove(dir) ?? dir) : ((error as NodeJS.ErrnoException).path ?? dir);
+  const fix =
+    code === 'ENOSPC' || code === 'EDQUOT'
+      ? 'Free some space and run it again; nothing was changed.'
+      : code === 'ENOTDIR' || code === 'EEXIST' || code === 'EISDIR'
+        ? `Move ${where} aside, or use another config dir: --config-dir <dir>.`
+        : code === 'EROFS'
+          ? 'Use a config dir on a writable file system: --config-dir <dir>.'
+          : `Make ${dir} yours and writable (chmod u+rwx ${dir}), or use another config dir: --config-dir <dir>.`;
+  const what = where === dir ? `the config dir ${dir}` : where;
+  return new ConfigError(`cannot ${action} ${what}: ${reason} (${code})`, { hint: fix, code: 'config_dir_unusable', cause: error });
+}
+
+/** The nearest existing path at or above `dir` that is not a directory. */
+function fileAbove(dir: string): string | undefined {
+  for (let path = dir; ; path = dirname(path)) {
+    try {
+      if (!statSync(path).isDirectory()) return path;
+    } catch {
+      // not there: look higher
+    }
+    if (dirname(path) === path) return undefined;
+  }
 }

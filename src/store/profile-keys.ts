@@ -193,7 +193,7 @@ export const PROFILE_KEYS: readonly KeySpec[] = [
     key: 'tokenEnv',
     flag: 'token-env',
     arg: '<name>',
-    description: 'env var that overrides the stored credential (e.g. ACM_API_KEY)',
+    description: 'env var that overrides the stored credential (e.g. MYAPP_TOKEN)',
     parse: (raw) => {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(raw)) throw new Error(`token env "${raw}" is not an environment variable name`);
       return raw;

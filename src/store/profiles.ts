@@ -2,6 +2,7 @@ import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, UsageError } from '../errors.js';
 import { withLock } from './lock.js';
+import { configDirError } from './paths.js';
 import { PROFILE_KEYS, PROFILE_NAME, profileProblems, type Profile } from './profile-keys.js';
 
 /** Where a credential was stored, as `status` reports it. */
@@ -66,12 +67,16 @@ export class ProfileStore {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return { profiles: dictionary(), logins: dictionary() };
-      throw new ConfigError(`cannot read the config file ${this.path}: ${code ?? (error as Error).message}`, {
-        hint: `Check its permissions (it should be readable by you), or point --config-dir elsewhere.`,
-        cause: error,
-      });
+      throw (
+        configDirError(error, this.dir, 'read') ??
+        new ConfigError(`cannot read the config file ${this.path}: ${code ?? (error as Error).message}`, {
+          hint: `Check its permissions (it should be readable by you), or point --config-dir elsewhere.`,
+          cause: error,
+        })
+      );
     }
-    if (text.trim() === '') return { profiles: dictionary(), logins: dictionary() };
+    // Empty is as corrupt as truncated: something cut the file short. It is never rewritten.
+    if (text.trim() === '') throw this.#corrupt('is empty');
     let data: unknown;
     try {
       data = JSON.parse(text);
@@ -102,13 +107,17 @@ export class ProfileStore {
    * disk now; what it leaves is written atomically. Throwing from `change` writes nothing.
    */
   async update<T>(change: (config: ConfigFile) => T): Promise<T> {
-    ensurePrivateDir(this.dir);
-    return withLock(`${this.path}.lock`, async () => {
-      const config = this.read();
-      const result = change(config);
-      await this.#write(config);
-      return result;
-    });
+    try {
+      ensurePrivateDir(this.dir);
+      return await withLock(`${this.path}.lock`, async () => {
+        const config = this.read();
+        const result = change(config);
+        await this.#write(config);
+        return result;
+      });
+    } catch (error) {
+      throw configDirError(error, this.dir, 'write') ?? error;
+    }
   }
 
   async #write(config: ConfigFile): Promise<void> {

@@ -29,12 +29,30 @@ export class NotAJwtError extends UsageError {
   }
 }
 
-/** Trim whitespace and an `Authorization: Bearer` style prefix, as pasted from a log. */
+/**
+ * A token as people paste it: surrounding whitespace, quotes ("…", '…', `…`), an
+ * `Authorization: Bearer` prefix (from a log or curl -v), and a JWT wrapped over several lines
+ * (a terminal, an e-mail) are taken off. An opaque token keeps any whitespace inside it, for the
+ * caller to refuse with a reason.
+ */
 export function normalizeTokenInput(text: string): string {
   let token = text.trim();
-  const bearer = /^(?:authorization:\s*)?bearer\s+/i.exec(token);
-  if (bearer) token = token.slice(bearer[0].length).trim();
+  for (let round = 0; round < 2; round += 1) {
+    const quoted = /^(["'`])([\s\S]*)\1$/.exec(token);
+    if (quoted) token = quoted[2]!.trim();
+    const bearer = /^(?:authorization:\s*)?bearer\s+/i.exec(token);
+    if (bearer) token = token.slice(bearer[0].length).trim();
+  }
+  // A JWT's parts never hold whitespace: one found between base64url characters is a line wrap.
+  if (/\s/.test(token) && /^[A-Za-z0-9_\-.\s]+$/.test(token) && token.replace(/\s+/g, '').split('.').length >= 3) token = token.replace(/\s+/g, '');
   return token;
+}
+
+/** Why a pasted token cannot be used as it is, and what to strip; undefined when it is fine. */
+export function pastedTokenProblem(token: string): string | undefined {
+  const at = token.search(/\s/);
+  if (at >= 0) return `the token contains whitespace (character ${at + 1}); give exactly one token: strip spaces and line breaks, quotes and any "Authorization: Bearer" prefix`;
+  return undefined;
 }
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
@@ -72,6 +90,8 @@ function exceedsDepth(value: unknown, limit: number): boolean {
 export function decodeJwt(input: string): DecodedJwt {
   const compact = normalizeTokenInput(input);
   if (compact.length === 0) throw new NotAJwtError('the input is empty');
+  const pasted = pastedTokenProblem(compact);
+  if (pasted) throw new NotAJwtError(pasted);
   if (compact.length > MAX_TOKEN_LENGTH) throw new NotAJwtError(`the input is ${compact.length} characters long (at most ${MAX_TOKEN_LENGTH})`);
   // Google's OAuth access tokens are opaque by design: say what it is rather than what it is not.
   if (/^ya29\./.test(compact)) throw new NotAJwtError('this is a Google OAuth access token (ya29.…), opaque by design: only Google can read it. Inspect the id_token instead, the JWT of a Google login');

@@ -128,7 +128,7 @@ describe('the loopback callback listener', () => {
       );
       await expect(
         startCallbackListener({ redirectUri: `http://127.0.0.1:${holder.port}/callback`, redirectPorts: [second.port], expectedState: STATE }),
-      ).rejects.toThrow(`port ${holder.port}, ${second.port} on 127.0.0.1 are already in use`);
+      ).rejects.toThrow(`ports ${holder.port} and ${second.port} on 127.0.0.1 are already in use`);
     } finally {
       await holder.close();
       await second.close();

@@ -124,6 +124,8 @@ describe('latchkey login (browser, against oidc-provider and the reference backe
       const login = await setup.run(['login']);
       expect(login.code).toBe(1);
       expect(login.stderr).toContain(`port ${port} on 127.0.0.1 is already in use`);
+      // The hint names the real profile, not a placeholder.
+      expect(login.stderr).toContain('fallback ports: latchkey profile set demo redirect-ports');
       expect(Date.now() - started).toBeLessThan(10_000);
       expect(setup.uaLog()).toEqual([]);
 
