@@ -11,7 +11,7 @@ _latchkey() {
       -*) continue ;;
     esac
     case "${path:+$path }$word" in
-      'login'|'oauth'|'logout'|'status'|'doctor'|'token'|'token inspect'|'profile'|'profile list'|'profile add'|'profile set'|'profile show'|'profile use'|'profile remove'|'profile rm'|'completion') path="${path:+$path }$word" ;;
+      'login'|'oauth'|'logout'|'status'|'doctor'|'token'|'token inspect'|'profile'|'profile list'|'profile add'|'profile set'|'profile show'|'profile use'|'profile remove'|'profile rm'|'completion'|'help'|'version') path="${path:+$path }$word" ;;
       *) positional=$((positional + 1)) ;;
     esac
   done
@@ -46,7 +46,7 @@ _latchkey() {
     --preset) COMPREPLY=($(compgen -W 'auth0 okta entra google keycloak none' -- "$cur")); return ;;
   esac
   case "$path" in
-    '') commands='login oauth logout status doctor token profile completion'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
+    '') commands='login oauth logout status doctor token profile completion help version'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
     'login') commands=''; options='--with-token --token --device --client-credentials --client-secret-stdin --private-key --key-id --no-browser --timeout -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
     'oauth') commands=''; options='--no-browser --timeout -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
     'logout') commands=''; options='--all --no-revoke -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
@@ -63,6 +63,8 @@ _latchkey() {
     'profile remove') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1 ;;
     'profile rm') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1 ;;
     'completion') commands='bash zsh fish'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
+    'help') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
+    'version') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
     *) return ;;
   esac
   if [[ "$cur" == -* ]]; then

@@ -9,6 +9,8 @@ complete -c latchkey -n '__fish_use_subcommand' -a 'doctor' -d 'check what a log
 complete -c latchkey -n '__fish_use_subcommand' -a 'token' -d 'print the profile'\''s credential, for $(latchkey token); renews it first when expired'
 complete -c latchkey -n '__fish_use_subcommand' -a 'profile' -d 'manage profiles (where to log in, and what to do with the result)'
 complete -c latchkey -n '__fish_use_subcommand' -a 'completion' -d 'print a shell completion script'
+complete -c latchkey -n '__fish_use_subcommand' -a 'help' -d 'help on a command, or on a topic: environment'
+complete -c latchkey -n '__fish_use_subcommand' -a 'version' -d 'print latchkey'\''s version (--json: with Node.js and the platform)'
 complete -c latchkey -n '__fish_use_subcommand' -s V -l version -d 'output the version number'
 complete -c latchkey -n '__fish_use_subcommand' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(latchkey __complete profiles 2>/dev/null)'
 complete -c latchkey -n '__fish_use_subcommand' -l json -d 'machine-readable output on stdout'
@@ -118,7 +120,7 @@ complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_su
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l exchange-path -d 'the backend'\''s CLI-auth endpoint' -x
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l exchange-encoding -d 'body of the exchange: form (token=<id_token>) or json ({"token": …})' -x -a 'form json'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l whoami-path -d 'GET endpoint used to check a token given with --with-token' -x
-complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l token-env -d 'env var that overrides the stored credential (e.g. ACM_API_KEY)' -x
+complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l token-env -d 'env var that overrides the stored credential (e.g. MYAPP_TOKEN)' -x
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l audience-priority -d 'ordered audiences for `token inspect` classification' -x
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l storage -d 'where the credential is kept' -x -a 'auto keychain file'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l prompt -d '`prompt` authorization parameter (e.g. consent)' -x
@@ -183,3 +185,17 @@ complete -c latchkey -n '__fish_seen_subcommand_from completion' -l debug -d 'tr
 complete -c latchkey -n '__fish_seen_subcommand_from completion' -l no-color -d 'no colours (also NO_COLOR)'
 complete -c latchkey -n '__fish_seen_subcommand_from completion' -l config-dir -d 'configuration directory' -r -F
 complete -c latchkey -n '__fish_seen_subcommand_from completion' -s h -l help -d 'display help'
+complete -c latchkey -n '__fish_seen_subcommand_from help' -s V -l version -d 'output the version number'
+complete -c latchkey -n '__fish_seen_subcommand_from help' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(latchkey __complete profiles 2>/dev/null)'
+complete -c latchkey -n '__fish_seen_subcommand_from help' -l json -d 'machine-readable output on stdout'
+complete -c latchkey -n '__fish_seen_subcommand_from help' -l debug -d 'trace HTTP exchanges on stderr (secrets redacted)'
+complete -c latchkey -n '__fish_seen_subcommand_from help' -l no-color -d 'no colours (also NO_COLOR)'
+complete -c latchkey -n '__fish_seen_subcommand_from help' -l config-dir -d 'configuration directory' -r -F
+complete -c latchkey -n '__fish_seen_subcommand_from help' -s h -l help -d 'display help'
+complete -c latchkey -n '__fish_seen_subcommand_from version' -s V -l version -d 'output the version number'
+complete -c latchkey -n '__fish_seen_subcommand_from version' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(latchkey __complete profiles 2>/dev/null)'
+complete -c latchkey -n '__fish_seen_subcommand_from version' -l json -d 'machine-readable output on stdout'
+complete -c latchkey -n '__fish_seen_subcommand_from version' -l debug -d 'trace HTTP exchanges on stderr (secrets redacted)'
+complete -c latchkey -n '__fish_seen_subcommand_from version' -l no-color -d 'no colours (also NO_COLOR)'
+complete -c latchkey -n '__fish_seen_subcommand_from version' -l config-dir -d 'configuration directory' -r -F
+complete -c latchkey -n '__fish_seen_subcommand_from version' -s h -l help -d 'display help'

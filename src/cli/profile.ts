@@ -47,6 +47,7 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
   for (const spec of PROFILE_KEYS) {
     const option = new Option(`--${spec.flag} ${spec.arg}`, spec.description);
     if (spec.default) option.default(undefined, spec.default);
+    if (spec.choices) option.choices([...spec.choices]);
     if (spec.repeatable) option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
     add.addOption(option);
   }

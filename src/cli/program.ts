@@ -10,6 +10,7 @@ import { registerStatus } from './status.js';
 import { registerToken } from './token.js';
 import { registerCompletion } from './completion.js';
 import { registerDoctor } from './doctor.js';
+import { registerHelp } from './help.js';
 
 /** Builds the Context for the command being run (global options merged from every level). */
 export type ContextFor = (command: Command) => Context;
@@ -36,9 +37,15 @@ export function createProgram(brand: Brand, deps: Deps, signal: AbortSignal, ext
     .option('--no-color', 'no colours (also NO_COLOR)')
     .addOption(new Option('--config-dir <dir>', 'configuration directory').env(`${brand.envPrefix}_CONFIG_DIR`))
     .showSuggestionAfterError()
+    // gh's "inherited flags": every subcommand's help lists the global options too. Set before
+    // the commands are added, which copy it.
+    .configureHelp({ showGlobalOptions: true })
     .configureOutput({
       writeOut: (text) => void deps.streams.stdout.write(text),
       writeErr: (text) => void deps.streams.stderr.write(text),
+      // Help wraps to the terminal it is shown on (80 columns when not a terminal).
+      getOutHelpWidth: () => (deps.streams.stdout.isTTY ? ((deps.streams.stdout as { columns?: number }).columns ?? 80) : 80),
+      getErrHelpWidth: () => (deps.streams.stderr.isTTY ? ((deps.streams.stderr as { columns?: number }).columns ?? 80) : 80),
       outputError: (text, write) => write(`${brand.name}: ${text.replace(/^error: /, '').trimEnd()}\n  Run "${brand.name} --help" for usage.\n`),
     })
     .addHelpText(
@@ -48,6 +55,8 @@ Examples:
   $ ${brand.name} profile add prod --issuer https://idp.example.com --client-id cli
   $ ${brand.name} login
   $ curl -H "Authorization: Bearer $(${brand.name} token)" https://api.example.com/me
+
+Environment variables: ${brand.name} help environment
 
 Exit codes:
 ${EXIT_CODES.join('\n')}`,
@@ -62,6 +71,7 @@ ${EXIT_CODES.join('\n')}`,
   registerToken(program, contextFor, brand);
   registerProfile(program, contextFor, brand);
   registerCompletion(program, contextFor, brand);
+  registerHelp(program, contextFor, brand);
   extraCommands?.(program, contextFor);
 
   program.commands.forEach(function exitOverrideAll(command) {

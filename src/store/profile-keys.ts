@@ -61,6 +61,8 @@ export interface KeySpec {
   parse(raw: string): unknown;
   /** The flag may be given several times (`--auth-param a=1 --auth-param b=2`). */
   repeatable?: boolean;
+  /** The values it takes, when too long to write into `arg` (help and completion show them). */
+  choices?: readonly string[];
   /** JSON schema of the stored value, for conf's write-time validation. */
   schema: Record<string, unknown>;
 }
@@ -257,8 +259,9 @@ export const PROFILE_KEYS: readonly KeySpec[] = [
   {
     key: 'tokenEndpointAuthMethod',
     flag: 'token-endpoint-auth-method',
-    arg: '<client_secret_basic|client_secret_post|private_key_jwt|none>',
+    arg: '<method>',
     description: 'client authentication at the token endpoint (default: from discovery)',
+    choices: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     parse: oneOf('token endpoint auth method', ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const),
     schema: { enum: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] },
   },
