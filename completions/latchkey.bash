@@ -2,11 +2,14 @@
 # Install: latchkey completion bash > ~/.local/share/bash-completion/completions/latchkey
 _latchkey() {
   local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
-  local path="" word i positional=0 skip=0 commands options profiles
+  local path="" word i positional=0 skip=0 commands options profiles second
+  local -a cfg=()
   for ((i = 1; i < COMP_CWORD; i++)); do
     word="${COMP_WORDS[i]}"
     if ((skip)); then skip=0; continue; fi
     case "$word" in
+      # The profiles offered are those of the config dir on the line.
+      --config-dir) cfg=(--config-dir "${COMP_WORDS[i+1]}"); skip=1; continue ;;
       -p|--profile|--config-dir|--token|--private-key|--key-id|--timeout|--issuer|--audience|--audience-priority|--jwks-uri|--clock-skew|--client-id|--scopes|--redirect-uri|--redirect-ports|--backend-url|--exchange-path|--exchange-encoding|--whoami-path|--token-env|--storage|--prompt|--assertion-audience|--ca-file|--token-endpoint-auth-method|--auth-param|--resource|--preset) skip=1; continue ;;
       -*) continue ;;
     esac
@@ -16,7 +19,7 @@ _latchkey() {
     esac
   done
   case "$prev" in
-    -p|--profile) COMPREPLY=($(compgen -W "$(latchkey __complete profiles 2>/dev/null)" -- "$cur")); return ;;
+    -p|--profile) COMPREPLY=($(compgen -W "$(latchkey "${cfg[@]}" __complete profiles 2>/dev/null)" -- "$cur")); return ;;
     --config-dir) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --token) return ;;
     --private-key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
@@ -46,33 +49,35 @@ _latchkey() {
     --preset) COMPREPLY=($(compgen -W 'auth0 okta entra google keycloak none' -- "$cur")); return ;;
   esac
   case "$path" in
-    '') commands='login oauth logout status doctor token profile completion help version'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
-    'login') commands=''; options='--with-token --token --device --client-credentials --client-secret-stdin --private-key --key-id --no-browser --timeout -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
-    'oauth') commands=''; options='--no-browser --timeout -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
-    'logout') commands=''; options='--all --no-revoke -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
-    'status') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
-    'doctor') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
-    'token') commands='inspect'; options='--refresh -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
-    'token inspect') commands=''; options='--verify --check --issuer --audience --audience-priority --jwks-uri --clock-skew -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
-    'profile') commands='list add set show use remove rm'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
-    'profile list') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
-    'profile add') commands=''; options='--force --issuer --client-id --scopes --audience --redirect-uri --redirect-ports --backend-url --exchange-path --exchange-encoding --whoami-path --token-env --audience-priority --storage --prompt --assertion-audience --ca-file --token-endpoint-auth-method --auth-param --resource --preset -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
-    'profile set') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1 ;;
-    'profile show') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1 ;;
-    'profile use') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1 ;;
-    'profile remove') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1 ;;
-    'profile rm') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1 ;;
-    'completion') commands='bash zsh fish'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
-    'help') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
-    'version') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0 ;;
+    '') commands='login oauth logout status doctor token profile completion help version'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'login') commands=''; options='--with-token --token --device --client-credentials --client-secret-stdin --private-key --key-id --no-browser --timeout -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'oauth') commands=''; options='--no-browser --timeout -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'logout') commands=''; options='--all --no-revoke -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'status') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'doctor') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'token') commands='inspect'; options='--refresh -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'token inspect') commands=''; options='--verify --check --issuer --audience --audience-priority --jwks-uri --clock-skew -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'profile') commands='list add set show use remove rm'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'profile list') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'profile add') commands=''; options='--force --issuer --client-id --scopes --audience --redirect-uri --redirect-ports --backend-url --exchange-path --exchange-encoding --whoami-path --token-env --audience-priority --storage --prompt --assertion-audience --ca-file --token-endpoint-auth-method --auth-param --resource --preset -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'profile set') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1; second='issuer clientId scopes audience redirectUri redirectPorts backendUrl exchangePath exchangeEncoding whoamiPath tokenEnv audiencePriority storage prompt assertionAudience caFile tokenEndpointAuthMethod authParams resource preset' ;;
+    'profile show') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1; second='' ;;
+    'profile use') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1; second='' ;;
+    'profile remove') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1; second='' ;;
+    'profile rm') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1; second='' ;;
+    'completion') commands='bash zsh fish'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'help') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'version') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     *) return ;;
   esac
   if [[ "$cur" == -* ]]; then
     COMPREPLY=($(compgen -W "$options" -- "$cur"))
   elif ((profiles)) && ((positional == 0)); then
-    COMPREPLY=($(compgen -W "$(latchkey __complete profiles 2>/dev/null)" -- "$cur"))
+    COMPREPLY=($(compgen -W "$(latchkey "${cfg[@]}" __complete profiles 2>/dev/null)" -- "$cur"))
   elif ((positional == 0)); then
     COMPREPLY=($(compgen -W "$commands" -- "$cur"))
+  elif ((positional == 1)) && [[ -n "$second" ]]; then
+    COMPREPLY=($(compgen -W "$second" -- "$cur"))
   fi
 }
 complete -F _latchkey latchkey
