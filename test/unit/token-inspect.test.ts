@@ -195,3 +195,12 @@ describe('IdP-aware diagnosis: the cause a token shows, with its fix', () => {
     expect((await run(await jwt({ ...base, aud: 'cli', nonce: 'n', auth_time: now + 3600 }))).diagnostics).toContainEqual(expect.objectContaining({ code: 'auth_time_invalid', level: 'error' }));
   });
 });
+
+describe('relative times', () => {
+  it('a time of this very second is "now", never "in 0 s"', async () => {
+    const { relativeTime } = await import('../../src/io/format.js');
+    expect(relativeTime(NOW, NOW)).toBe('now');
+    expect(relativeTime(new Date(NOW.getTime() + 59_000), NOW)).toBe('in 59 s');
+    expect(relativeTime(new Date(NOW.getTime() - 3 * 3600_000), NOW)).toBe('3 h ago');
+  });
+});
