@@ -40,8 +40,12 @@ async function main(): Promise<void> {
     });
     const page = context.pages()[0] ?? (await context.newPage());
     // latchkey's local start URL redirects to the IdP (and sets the cookie the callback needs).
-    await page.goto(url.href, { waitUntil: 'domcontentloaded' });
-    redirect = new URL(page.url()).searchParams.get('redirect_uri') ?? '';
+    // The redirect URI is in the authorization request, one hop of that redirect chain.
+    const response = await page.goto(url.href, { waitUntil: 'domcontentloaded' });
+    for (let request = response?.request() ?? null; request && !redirect; request = request.redirectedFrom()) {
+      redirect = new URL(request.url()).searchParams.get('redirect_uri') ?? '';
+    }
+    if (!redirect) throw new Error(`no redirect_uri on the way from ${url.href} to ${page.url()}`);
     log({ step: 'login-page', title: await page.title() });
     if (action === 'deny') {
       await page.click('text=[ Cancel ]');
