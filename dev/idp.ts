@@ -12,14 +12,25 @@ export type KoaContext = Parameters<Parameters<Provider['use']>[0]>[0];
  * integration tests: a Native public client for the CLI, devInteractions (any login and password
  * sign in), refresh tokens, device flow, client credentials and revocation.
  */
-// oidc-provider warns, rightly, that in-memory storage and devInteractions are for development
-// only. Here that is the point; keep the demo's and the tests' output readable.
-for (const level of ['warn', 'info'] as const) {
-  const original = console[level].bind(console);
-  console[level] = (...args: unknown[]) => {
+/**
+ * oidc-provider warns, rightly, that in-memory storage and devInteractions are for development
+ * only. Here that is the point: those warnings are dropped while it is set up (and only then),
+ * to keep the demo's and the tests' output readable.
+ */
+function quietly<T>(make: () => T): T {
+  const saved = { warn: console.warn, info: console.info };
+  const filter = (original: (...args: unknown[]) => void) => (...args: unknown[]) => {
     if (typeof args[0] === 'string' && /^(\u001b\[[\d;]*m)?oidc-provider (WARNING|NOTICE): .*(development-only|you SHOULD change it)/.test(args[0])) return;
     original(...args);
   };
+  console.warn = filter(saved.warn.bind(console));
+  console.info = filter(saved.info.bind(console));
+  try {
+    return make();
+  } finally {
+    console.warn = saved.warn;
+    console.info = saved.info;
+  }
 }
 
 export interface DevIdpOptions {
@@ -100,7 +111,7 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
   const issuer = `${origin}${options.issuerPath ?? ''}`;
   const extraClaims = options.accountClaims ?? {};
 
-  const provider = new Provider(issuer, {
+  const provider = quietly(() => new Provider(issuer, {
     clients: [
       {
         client_id: clientId,
@@ -152,7 +163,7 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
     issueRefreshToken: async (_ctx, client, code) =>
       client.grantTypeAllowed('refresh_token') &&
       (options.refreshTokenFor ? options.refreshTokenFor((code as unknown as { codeChallenge?: string }).codeChallenge, code.scopes) : code.scopes.has('offline_access')),
-  });
+  }));
   provider.proxy = false;
 
   const idp: DevIdp = {

@@ -28,13 +28,54 @@ export const ExitCode = {
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
+/**
+ * The stable, machine-readable code of every error (`LatchkeyError.code`): what a script or an
+ * embedding CLI switches on. The message is for people and may change; these do not.
+ */
+export type ErrorCode =
+  | 'error'
+  | 'usage'
+  | 'config'
+  | 'config_corrupt'
+  | 'config_dir_unusable'
+  | 'credential_corrupt'
+  | 'lock_timeout'
+  | 'not_logged_in'
+  | 'refresh_refused'
+  | 'token_expired'
+  | 'not_a_jwt'
+  | 'not_interactive'
+  | 'port_in_use'
+  | 'start_url_reused'
+  | 'discovery_failed'
+  | 'idp_unavailable'
+  | 'idp_rejected'
+  | 'idp_response_invalid'
+  | 'access_denied'
+  | 'expired_token'
+  | 'id_token_signature'
+  | 'id_token_iat'
+  | 'rejected'
+  | 'backend_rejected'
+  | 'exchange_not_found'
+  | 'exchange_failed'
+  | 'exchange_bad_response'
+  | 'exchange_no_credential'
+  | 'response_too_large'
+  | 'token_problems'
+  | 'doctor_failed'
+  | 'network'
+  | 'timeout'
+  | 'keychain_unavailable'
+  | 'interrupted';
+
 export interface ErrorOptions {
   /** What the user can do next, one sentence. */
   hint?: string;
   /** Extra lines printed under the message (a diagnosis); never secrets. */
   details?: string[];
   /** A stable machine-readable code, e.g. `backend_rejected`. */
-  code?: string;
+  code?: ErrorCode;
   cause?: unknown;
 }
 
@@ -43,7 +84,7 @@ export class LatchkeyError extends Error {
   readonly exitCode: ExitCodeValue;
   readonly hint: string | undefined;
   readonly details: readonly string[];
-  readonly code: string;
+  readonly code: ErrorCode;
 
   constructor(message: string, exitCode: ExitCodeValue, options: ErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });

@@ -1,11 +1,11 @@
 import { statSync } from 'node:fs';
-import { ConfigError, NotLoggedInError, UsageError } from '../errors.js';
+import { ConfigError, UsageError } from '../errors.js';
 import type { Deps } from '../deps.js';
 import { createOutput, type Output } from '../io/output.js';
 import { safeJson } from '../io/text.js';
 import { platformConfigDir } from '../store/paths.js';
 import type { Profile, StorageSetting } from '../store/profile-keys.js';
-import { dictionary, ProfileStore } from '../store/profiles.js';
+import { ProfileStore } from '../store/profiles.js';
 import type { Credentials } from '../store/credentials.js';
 import type { Brand } from './brand.js';
 
@@ -43,7 +43,7 @@ export class Context {
     const color = options.color !== false && !deps.env.NO_COLOR && deps.streams.stderr.isTTY === true;
     this.out = createOutput(deps.streams, { debug: options.debug === true, color, name: brand.name });
     this.configDir = options.configDir || this.env('CONFIG_DIR') || platformConfigDir(brand.configDirName, deps.env);
-    this.profiles = new ProfileStore({ dir: this.configDir, name: brand.name });
+    this.profiles = new ProfileStore({ dir: this.configDir, name: brand.name, ...(brand.builtinProfiles ? { builtins: brand.builtinProfiles } : {}) });
     this.#warnIfWorldWritable();
   }
 
@@ -69,13 +69,12 @@ export class Context {
 
   /** All profiles: the brand's built-in ones under the user's. */
   allProfiles(): Record<string, Profile> {
-    return dictionary({ ...this.brand.builtinProfiles, ...this.profiles.read().profiles });
+    return this.profiles.all();
   }
 
   /** The default profile's name, if any. */
   defaultProfileName(): string | undefined {
-    const config = this.profiles.read();
-    return config.defaultProfile ?? Object.keys(this.brand.builtinProfiles ?? {})[0];
+    return this.profiles.defaultName();
   }
 
   /** The profile this run is about, if any: `-p`, then `<PREFIX>_PROFILE`, then the default. */
@@ -96,12 +95,7 @@ export class Context {
 
   requireProfile(name = this.profileName()): { name: string; profile: Profile } {
     const profile = this.allProfiles()[name];
-    if (!profile) {
-      const known = Object.keys(this.allProfiles());
-      throw new ConfigError(`profile "${name}" does not exist`, {
-        hint: known.length ? `Known profiles: ${known.join(', ')}.` : `Add it: ${this.brand.name} profile add ${name} --issuer <url> --client-id <id>`,
-      });
-    }
+    if (!profile) throw this.profiles.missing(name);
     return { name, profile };
   }
 
@@ -179,20 +173,7 @@ export class Context {
         env: this.deps.env,
         clock: this.deps.clock,
         credentials: () => this.credentials(),
-        renew: async ({ record, state }) => {
-          const [{ refreshCredential }, { remintServiceToken }] = await Promise.all([import('../flows/refresh.js'), import('../flows/client-credentials.js')]);
-          const credentials = await this.credentials();
-          // One renewal per profile at a time: a second `token` running meanwhile takes the
-          // first one's result; a logout meanwhile means there is nothing left to renew.
-          return credentials.exclusive(name, async () => {
-            const current = await credentials.load(name);
-            if (!current) throw new NotLoggedInError(`profile "${name}" was logged out while its credential was being renewed`, { hint: `Run: ${this.brand.name} login -p ${name}` });
-            if (current.record.token !== record.token) return current.record;
-            const deps = { http: await this.http(profile), clock: this.deps.clock, credentials };
-            if (record.kind === 'service') return remintServiceToken({ profileName: name, profile, record, storage: state.storage }, deps);
-            return refreshCredential({ profileName: name, profile, record, storage: state.storage, cliName: this.brand.name }, deps);
-          });
-        },
+        http: () => this.http(profile),
       },
     );
   }

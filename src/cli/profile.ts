@@ -1,9 +1,9 @@
 import { Command, Option } from 'commander';
-import { ConfigError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { table } from '../io/format.js';
 import { PROFILE_KEYS, parseProfileValue, type Profile } from '../store/profile-keys.js';
 import { applyPreset, presetFor } from '../store/presets.js';
-import { checkProfileName, dictionary } from '../store/profiles.js';
+import { checkProfileName } from '../store/profiles.js';
 import type { Brand } from './brand.js';
 import type { ContextFor } from './program.js';
 
@@ -66,15 +66,7 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
     // The IdP's documented quirks, for every key not given (--preset, or detected from the issuer).
     const preset = presetFor(created as unknown as Profile);
     const { profile: withPreset, applied } = preset ? applyPreset(created as unknown as Profile, preset) : { profile: created as unknown as Profile, applied: [] };
-    const result = await ctx.profiles.update((config) => {
-      if (config.profiles[name] && !options.force) {
-        throw new UsageError(`profile "${name}" already exists`, { hint: `Change it with "${n} profile set ${name} <key> <value>", or replace it with --force.` });
-      }
-      config.profiles[name] = withPreset;
-      const madeDefault = config.defaultProfile === undefined || !config.profiles[config.defaultProfile];
-      if (madeDefault) config.defaultProfile = name;
-      return { madeDefault };
-    });
+    const result = await ctx.profiles.add(name, withPreset, { force: options.force === true });
     if (ctx.json({ name, default: result.madeDefault, profile: withPreset })) return;
     if (preset) {
       ctx.out.info(`Applied the ${preset.title} preset${applied.length ? `: ${applied.join('; ')}` : ''}. Change any key with ${n} profile set ${name} <key> <value>.`);
@@ -95,15 +87,7 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
       const spec = PROFILE_KEYS.find((s) => s.key === key || s.flag === key);
       if (!spec) throw new UsageError(`unknown key "${key}"`, { hint: `Known keys: ${PROFILE_KEYS.map((s) => s.key).join(', ')}.` });
       const parsed = value === '' && !spec.required ? undefined : parseOrUsage(key, value).value;
-      await ctx.profiles.update((config) => {
-        const builtin = dictionary(ctx.brand.builtinProfiles)[name];
-        const existing = config.profiles[name] ?? (builtin ? { ...builtin } : undefined);
-        if (!existing) throw missing(name, Object.keys(ctx.allProfiles()), n);
-        const record = existing as unknown as Record<string, unknown>;
-        if (parsed === undefined) delete record[spec.key];
-        else record[spec.key] = parsed;
-        config.profiles[name] = existing;
-      });
+      await ctx.profiles.setKey(name, spec.key, parsed);
       if (ctx.json({ name, key: spec.key, value: parsed ?? null })) return;
       ctx.out.info(parsed === undefined ? `Removed ${spec.key} from profile "${name}".` : `Set ${spec.key} of profile "${name}".`);
     });
@@ -134,10 +118,7 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
     .addHelpText('after', `\nExample:\n  $ ${n} profile use staging`)
     .action(async (name: string, _options, command: Command) => {
       const ctx = contextFor(command);
-      await ctx.profiles.update((config) => {
-        if (!config.profiles[name] && !dictionary(ctx.brand.builtinProfiles)[name]) throw missing(name, Object.keys(ctx.allProfiles()), n);
-        config.defaultProfile = name;
-      });
+      await ctx.profiles.use(name);
       if (ctx.json({ default: name })) return;
       ctx.out.info(`Profile "${name}" is now the default.`);
     });
@@ -150,27 +131,10 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
     .addHelpText('after', `\nExample:\n  $ ${n} profile remove old-staging`)
     .action(async (name: string, _options, command: Command) => {
       const ctx = contextFor(command);
-      if (!ctx.profiles.read().profiles[name]) throw missing(name, Object.keys(ctx.profiles.read().profiles), n);
-      // The credential goes first: a profile is never removed while its secret stays behind.
-      if (ctx.profiles.read().logins[name]) await (await ctx.credentials()).remove(name);
-      await ctx.profiles.update((config) => {
-        delete config.profiles[name];
-        delete config.logins[name];
-        if (config.defaultProfile === name) {
-          const next = Object.keys(config.profiles)[0];
-          if (next) config.defaultProfile = next;
-          else delete config.defaultProfile;
-        }
-      });
+      await ctx.profiles.remove(name, async () => (await ctx.credentials()).remove(name));
       if (ctx.json({ removed: name })) return;
       ctx.out.info(`Removed profile "${name}".`);
     });
-}
-
-function missing(name: string, known: string[], program: string): ConfigError {
-  return new ConfigError(`profile "${name}" does not exist`, {
-    hint: known.length ? `Known profiles: ${known.join(', ')}.` : `Add it: ${program} profile add ${name} --issuer <url> --client-id <id>`,
-  });
 }
 
 function camel(flag: string): string {

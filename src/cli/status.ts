@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { NotLoggedInError } from '../errors.js';
 import { envOverride, loginAgainHint } from '../flows/get-token.js';
+import { liveness } from '../model.js';
 import { relativeTime, table } from '../io/format.js';
 import { safeText } from '../io/text.js';
 import type { ConfigFile } from '../store/profiles.js';
@@ -40,7 +41,7 @@ export function registerStatus(program: Command, contextFor: ContextFor, brand: 
       const rows: ProfileStatus[] = names.map((name) => {
         const state = config.logins[name];
         const override = envOverride({ profile: profiles[name]!, globalTokenEnv: ctx.envName('TOKEN') }, ctx.deps.env);
-        const live = state !== undefined && (!state.expiresAt || Date.parse(state.expiresAt) > now.getTime() || state.renewable);
+        const live = state !== undefined && liveness(state, now) !== 'expired';
         return {
           name,
           default: name === defaultName,

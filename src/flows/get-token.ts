@@ -2,7 +2,8 @@ import { NotLoggedInError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import type { Credentials } from '../store/credentials.js';
 import type { Profile } from '../store/profile-keys.js';
-import type { LoginState } from '../store/profiles.js';
+import type { Http } from '../http.js';
+import { liveness, loginStateOf } from '../model.js';
 import type { CredentialRecord } from '../store/secrets.js';
 
 /** Where the credential in force comes from, as `status` and `token` report it. */
@@ -25,9 +26,10 @@ export interface GetTokenDeps {
   env: NodeJS.ProcessEnv;
   clock: Clock;
   credentials: () => Promise<Credentials>;
-  /** Renew an expired record (refresh or re-mint) and store it; absent: expired is final. */
-  renew?: (stored: { record: CredentialRecord; state: LoginState }) => Promise<CredentialRecord>;
+  /** The HTTP client renewal uses (built only then); absent: an expired credential is final. */
+  http?: () => Promise<Http>;
 }
+
 
 /** The env var overriding the stored credential, if one is set: `<PREFIX>_TOKEN`, then the profile's `tokenEnv`. */
 export function envOverride(input: { profile?: Profile | undefined; globalTokenEnv: string }, env: NodeJS.ProcessEnv): { variable: string; token: string } | undefined {
@@ -60,17 +62,14 @@ export async function getToken(input: GetTokenInput, deps: GetTokenDeps): Promis
     throw new NotLoggedInError(`profile "${input.profileName}" is not logged in`, { hint: `Run: ${input.program ?? 'latchkey'} login -p ${input.profileName}` });
   }
   const { record } = stored;
-  // A service token is re-minted at will, so it is used until 30 s before it ends; a user's is renewed a minute early.
-  const margin = (input.marginSeconds ?? (record.kind === 'service' ? 30 : 60)) * 1000;
-  const expired = record.expiresAt !== undefined && Date.parse(record.expiresAt) - margin <= deps.clock.now().getTime();
-  if (expired || input.forceRenew) {
-    const renewable = record.refreshToken !== undefined || record.kind === 'service';
-    if (!renewable || !deps.renew) {
-      const what = expired ? `expired at ${record.expiresAt}` : 'cannot be renewed (it has no refresh token)';
-      throw new NotLoggedInError(`the credential of profile "${input.profileName}" ${what}`, { hint: loginAgainHint(record, input) });
-    }
-    const renewed = await deps.renew(stored);
-    return { token: renewed.token, source: { type: 'stored', via: renewed.via } };
+  const facts = loginStateOf(record, stored.state.storage);
+  const state = liveness(facts, deps.clock.now(), input.marginSeconds);
+  if (state === 'live' && !input.forceRenew) return { token: record.token, source: { type: 'stored', via: record.via } };
+  if (!facts.renewable || !deps.http) {
+    const what = state === 'live' ? 'cannot be renewed (it has no refresh token)' : `expired at ${record.expiresAt}`;
+    throw new NotLoggedInError(`the credential of profile "${input.profileName}" ${what}`, { hint: loginAgainHint(record, input) });
   }
-  return { token: record.token, source: { type: 'stored', via: record.via } };
+  const { renewCredential } = await import('./renew.js');
+  const renewed = await renewCredential({ profileName: input.profileName, profile: input.profile, record, cliName: input.program ?? 'latchkey' }, { credentials, clock: deps.clock, http: deps.http });
+  return { token: renewed.token, source: { type: 'stored', via: renewed.via } };
 }

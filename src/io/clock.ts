@@ -10,8 +10,3 @@ export function fixedClock(at: Date | string | number): Clock {
   const time = new Date(at).getTime();
   return { now: () => new Date(time) };
 }
-
-/** Seconds since the epoch, as JWT claims count time. */
-export function epochSeconds(clock: Clock): number {
-  return Math.floor(clock.now().getTime() / 1000);
-}

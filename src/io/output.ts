@@ -10,8 +10,6 @@ export interface Streams {
 
 /** A wait the user can see: a spinner on a terminal, one plain line elsewhere. */
 export interface Progress {
-  /** Replace the text next to the spinner. */
-  update(text: string): void;
   /** Stop the spinner and erase its line. */
   stop(): void;
 }
@@ -26,7 +24,6 @@ export interface Output {
   readonly streams: Streams;
   /** True when stderr is a terminal and colour is allowed. */
   readonly color: boolean;
-  readonly debugEnabled: boolean;
   /** A line of data on stdout (what a script captures). */
   data(text: string): void;
   /** A message on stderr. */
@@ -64,7 +61,6 @@ export function createOutput(streams: Streams, options: OutputOptions = {}): Out
   return {
     streams,
     color,
-    debugEnabled: options.debug === true,
     data(text) {
       streams.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     },
@@ -78,10 +74,10 @@ export function createOutput(streams: Streams, options: OutputOptions = {}): Out
       if (options.debug) writeErr(paint(90, `[debug] ${safeLines(text)}`));
     },
     progress(initial) {
-      let text = safeLines(initial);
+      const text = safeLines(initial);
       if (!stderrTTY) {
         streams.stderr.write(`${text}\n`);
-        return { update: (t) => void (text = t), stop: () => undefined };
+        return { stop: () => undefined };
       }
       let frame = 0;
       const draw = () => streams.stderr.write(`\r\u001b[2K${paint(36, FRAMES[frame % FRAMES.length]!)} ${text}`);
@@ -94,10 +90,6 @@ export function createOutput(streams: Streams, options: OutputOptions = {}): Out
       activeSpinner = { clear, redraw: draw };
       draw();
       return {
-        update(t) {
-          text = safeLines(t);
-          draw();
-        },
         stop() {
           clearInterval(timer);
           clear();

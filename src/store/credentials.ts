@@ -5,6 +5,7 @@ import { effective, type Profile, type StorageSetting } from './profile-keys.js'
 import { withLock } from './lock.js';
 import { configDirError } from './paths.js';
 import { ensurePrivateDir, type LoginState, type ProfileStore, type StorageKind } from './profiles.js';
+import { loginStateOf } from '../model.js';
 import { parseRecord, serializeRecord, type CredentialRecord, type SecretStore } from './secrets.js';
 
 export interface CredentialsOptions {
@@ -109,7 +110,7 @@ export class Credentials {
     const store = this.#store(state.storage);
     const text = await store.get(name);
     if (text === null) return undefined;
-    return { record: parseRecord(text, store.location), state };
+    return { record: parseRecord(text, store.location, `Log in again to replace it: ${this.#o.cliName ?? 'latchkey'} login -p ${name}`), state };
   }
 
   /** Replace the stored record in the same store (refresh); the config facts follow. */
@@ -147,17 +148,4 @@ function keychainProblem(message: string): string {
   return message.replace(/^.*?: /, '').slice(0, 120);
 }
 
-export function loginStateOf(record: CredentialRecord, storage: StorageKind): LoginState {
-  const state: LoginState = {
-    kind: record.kind,
-    storage,
-    via: record.via,
-    obtainedAt: record.obtainedAt,
-    renewable: record.refreshToken !== undefined || record.kind === 'service',
-  };
-  if (record.subject !== undefined) state.subject = record.subject;
-  if (record.email !== undefined) state.email = record.email;
-  if (record.identityVerified === false) state.identityVerified = false;
-  if (record.expiresAt !== undefined) state.expiresAt = record.expiresAt;
-  return state;
-}
+export { loginStateOf };

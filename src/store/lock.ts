@@ -1,4 +1,5 @@
 import { link, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { FailureError } from '../errors.js';
 
 export interface LockOptions {
   /** Give up after this long (ms). */
@@ -8,7 +9,8 @@ export interface LockOptions {
 }
 
 /**
- * Run `fn` while holding an exclusive lock file (`O_CREAT|O_EXCL`, the owner's pid inside).
+ * Run `fn` while holding an exclusive lock file: the owner's pid written to a private file,
+ * then hard-linked into place (`link()` fails when the lock exists).
  *
  * Used for every read-modify-write of the config and the credentials file, so two processes
  * (two `profile add`, two `token` refreshes) never lose each other's update. A lock left by a
@@ -39,7 +41,10 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, op
         continue;
       }
       if (Date.now() > deadline) {
-        throw new Error(`timed out waiting for the lock ${lockPath}; if no other process is running, delete it`);
+        throw new FailureError(`another process has held the lock ${lockPath} for more than ${Math.round(timeoutMs / 1000)} s`, {
+          hint: 'If no other command of this CLI is running, delete the lock file and try again.',
+          code: 'lock_timeout',
+        });
       }
       await new Promise((resolve) => setTimeout(resolve, delay + Math.random() * delay));
       delay = Math.min(delay * 2, 100);

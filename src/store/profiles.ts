@@ -38,6 +38,8 @@ export interface ProfileStoreOptions {
   dir: string;
   /** Program name, used in messages. */
   name?: string;
+  /** Profiles that exist without `profile add` (an embedding product's `prod`); the first is the default until one is chosen. */
+  builtins?: Record<string, Profile>;
 }
 
 /**
@@ -52,11 +54,87 @@ export class ProfileStore {
   readonly dir: string;
   readonly path: string;
   readonly #name: string;
+  readonly #builtins: Record<string, Profile>;
 
   constructor(options: ProfileStoreOptions) {
     this.dir = options.dir;
     this.path = join(options.dir, 'config.json');
     this.#name = options.name ?? 'latchkey';
+    this.#builtins = dictionary(options.builtins);
+  }
+
+  /** Every profile: the built-in ones under the user's. */
+  all(config: ConfigFile = this.read()): Record<string, Profile> {
+    return dictionary({ ...this.#builtins, ...config.profiles });
+  }
+
+  /** The default profile's name: the one chosen, else the first built-in one. */
+  defaultName(config: ConfigFile = this.read()): string | undefined {
+    return config.defaultProfile ?? Object.keys(this.#builtins)[0];
+  }
+
+  /**
+   * Add a profile. The first one becomes the default, unless a built-in one already is (a
+   * product's `prod` stays the default when the user adds another).
+   */
+  async add(name: string, profile: Profile, options: { force?: boolean } = {}): Promise<{ madeDefault: boolean }> {
+    return this.update((config) => {
+      if (config.profiles[name] && !options.force) {
+        throw new UsageError(`profile "${name}" already exists`, { hint: `Change it with "${this.#name} profile set ${name} <key> <value>", or replace it with --force.` });
+      }
+      config.profiles[name] = profile;
+      const inForce = this.defaultName(config);
+      const madeDefault = inForce === undefined || !this.all(config)[inForce] || inForce === name;
+      if (madeDefault) config.defaultProfile = name;
+      return { madeDefault };
+    });
+  }
+
+  /** Set (or, with `undefined`, remove) one key; a built-in profile gets a user copy. */
+  async setKey(name: string, key: keyof Profile, value: unknown): Promise<void> {
+    await this.update((config) => {
+      const existing = config.profiles[name] ?? (this.#builtins[name] ? { ...this.#builtins[name] } : undefined);
+      if (!existing) throw this.missing(name, config);
+      const record = existing as unknown as Record<string, unknown>;
+      if (value === undefined) delete record[key];
+      else record[key] = value;
+      config.profiles[name] = existing;
+    });
+  }
+
+  /** Make `name` the default. */
+  async use(name: string): Promise<void> {
+    await this.update((config) => {
+      if (!this.all(config)[name]) throw this.missing(name, config);
+      config.defaultProfile = name;
+    });
+  }
+
+  /**
+   * Remove a user profile. `forgetCredential` runs first, when it is logged in: a profile is never
+   * removed while its secret stays behind. The next profile becomes the default.
+   */
+  async remove(name: string, forgetCredential: () => Promise<unknown>): Promise<void> {
+    const before = this.read();
+    if (!before.profiles[name]) throw this.missing(name, before, before.profiles);
+    if (before.logins[name]) await forgetCredential();
+    await this.update((config) => {
+      delete config.profiles[name];
+      delete config.logins[name];
+      if (config.defaultProfile === name) {
+        const next = Object.keys(config.profiles)[0];
+        if (next) config.defaultProfile = next;
+        else delete config.defaultProfile;
+      }
+    });
+  }
+
+  /** "profile X does not exist", with the known ones (or how to add it). */
+  missing(name: string, config: ConfigFile = this.read(), among: Record<string, Profile> = this.all(config)): ConfigError {
+    const known = Object.keys(among);
+    return new ConfigError(`profile "${name}" does not exist`, {
+      hint: known.length ? `Known profiles: ${known.join(', ')}.` : `Add it: ${this.#name} profile add ${name} --issuer <url> --client-id <id>`,
+    });
   }
 
   /** The whole config; an empty one when the file does not exist yet. */
@@ -95,11 +173,6 @@ export class ProfileStore {
       code: 'config_corrupt',
       cause,
     });
-  }
-
-  /** A profile by name; `undefined` when there is none. */
-  get(name: string): Profile | undefined {
-    return this.read().profiles[name];
   }
 
   /**

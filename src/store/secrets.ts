@@ -1,3 +1,5 @@
+import { NotLoggedInError } from '../errors.js';
+
 /**
  * Secrets behind one small interface, so the OS keychain and the file fallback (and any other
  * backend) are interchangeable. Values are opaque strings; the credential record is JSON on top.
@@ -40,16 +42,20 @@ export function serializeRecord(record: CredentialRecord): string {
   return JSON.stringify(record);
 }
 
-export function parseRecord(text: string, where: string): CredentialRecord {
+/**
+ * The stored record, or a table error (exit 3) that says where it is and what to do: a record
+ * that does not parse is as good as none, and logging in again replaces it.
+ */
+export function parseRecord(text: string, where: string, relogin: string): CredentialRecord {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new Error(`the credential stored in ${where} is not valid JSON`);
+    throw new NotLoggedInError(`the credential stored in ${where} is not valid JSON`, { hint: relogin, code: 'credential_corrupt' });
   }
   const record = value as Partial<CredentialRecord>;
   if (typeof record !== 'object' || record === null || typeof record.token !== 'string' || typeof record.kind !== 'string') {
-    throw new Error(`the credential stored in ${where} is not a ${'latchkey'} record`);
+    throw new NotLoggedInError(`the credential stored in ${where} is not a credential record`, { hint: relogin, code: 'credential_corrupt' });
   }
   return record as CredentialRecord;
 }
