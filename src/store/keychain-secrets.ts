@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { KeychainUnavailableError } from '../errors.js';
+import { KeychainBindingMissing, KeychainHelper, type KeychainBackend, type KeychainRequest } from './keychain-helper.js';
 import type { SecretStore } from './secrets.js';
 
 export interface KeychainSecretStoreOptions {
@@ -15,6 +16,8 @@ export interface KeychainSecretStoreOptions {
   maxEntryLength?: number;
   /** The variable that chooses the store for one run, named in hints (LATCHKEY_STORAGE). */
   storageEnv?: string;
+  /** What runs the keychain calls; default: a helper process (see keychain-helper.ts). */
+  helper?: KeychainBackend;
 }
 
 const MANIFEST = 'latchkey-chunked:v1:';
@@ -26,52 +29,11 @@ interface Manifest {
   sha256: string;
 }
 
-interface KeychainRequest {
-  op: 'get' | 'set' | 'delete' | 'list';
-  service: string;
-  account?: string;
-  secret?: string;
-}
-
-/**
- * The helper process: the synchronous binding (blocking is harmless there), one JSON request per
- * line on stdin, one answer per line on stdout. Pinned to the Secret Service on Linux (the binding
- * would otherwise fall back silently to the kernel keyring, which forgets everything at reboot).
- */
-const HELPER_SOURCE = `
-const keyring = require(process.env.LATCHKEY_KEYRING_BINDING);
-const options = { linux: { store: 'secret-service' } };
-let buffer = '';
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (chunk) => {
-  buffer += chunk;
-  for (let i = buffer.indexOf('\\n'); i >= 0; i = buffer.indexOf('\\n')) {
-    const m = JSON.parse(buffer.slice(0, i));
-    buffer = buffer.slice(i + 1);
-    let answer;
-    try {
-      let value;
-      if (m.op === 'list') value = keyring.findCredentials(m.service).map((c) => c.account);
-      else {
-        const entry = new keyring.Entry(m.service, m.account, options);
-        if (m.op === 'get') value = entry.getPassword() ?? null;
-        else if (m.op === 'set') value = entry.setPassword(m.secret);
-        else value = entry.deleteCredential();
-      }
-      answer = { id: m.id, ok: true, value };
-    } catch (error) {
-      answer = { id: m.id, ok: false, error: String((error && error.message) || error) };
-    }
-    process.stdout.write(JSON.stringify(answer) + '\\n');
-  }
-});
-process.stdin.on('end', () => process.exit(0));
-`;
-
 /**
  * The OS keychain through `@napi-rs/keyring` (macOS Keychain, Windows Credential Manager,
- * Secret Service on Linux). On Linux the entry is pinned to the Secret Service: the binding
- * would otherwise fall back silently to the kernel keyring, which forgets everything at reboot.
+ * Secret Service on Linux), as a `SecretStore`: this module is the entry format (values too large
+ * for one entry split into parts behind a manifest written last); the calls themselves run in
+ * the helper of keychain-helper.ts.
  */
 export class KeychainSecretStore implements SecretStore {
   readonly kind = 'keychain' as const;
@@ -80,15 +42,14 @@ export class KeychainSecretStore implements SecretStore {
   readonly #timeoutMs: number;
   readonly #maxEntry: number;
   readonly #storageEnv: string;
-  #helper: import('node:child_process').ChildProcess | undefined;
-  readonly #pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
-  #nextId = 0;
+  readonly #helper: KeychainBackend;
 
   constructor(options: KeychainSecretStoreOptions) {
     this.#service = options.service;
     this.#timeoutMs = options.timeoutMs ?? 5000;
     this.#maxEntry = options.maxEntryLength ?? DEFAULT_MAX_ENTRY;
     this.#storageEnv = options.storageEnv ?? 'LATCHKEY_STORAGE';
+    this.#helper = options.helper ?? new KeychainHelper({ timeoutMs: this.#timeoutMs });
     this.location = process.platform === 'darwin' ? 'macOS Keychain' : process.platform === 'win32' ? 'Windows Credential Manager' : 'Secret Service';
   }
 
@@ -158,84 +119,12 @@ export class KeychainSecretStore implements SecretStore {
     }
   }
 
-  /**
-   * One keychain operation, in a helper process. The binding can block the thread that calls it
-   * (connecting to a Secret Service that never answers blocks inside its constructor), and a
-   * blocked thread of this process (main, worker or libuv pool) would keep it from exiting.
-   * A helper that does not answer in time is killed, and the command ends with a clear error.
-   */
+  /** One operation through the helper; any failure is the keychain being unavailable (exit 6). */
   async #worker(action: string, request: KeychainRequest): Promise<unknown> {
-    const helper = await this.#ensureHelper(action);
-    const id = ++this.#nextId;
-    helper.ref();
     try {
-      return await new Promise<unknown>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          this.#pending.delete(id);
-          this.#abandon();
-          reject(new Error(`no answer within ${this.#timeoutMs / 1000} s`));
-        }, this.#timeoutMs);
-        this.#pending.set(id, {
-          resolve: (value) => (clearTimeout(timer), resolve(value)),
-          reject: (error) => (clearTimeout(timer), reject(error)),
-        });
-        helper.stdin!.write(`${JSON.stringify({ id, ...request })}\n`);
-      });
+      return await this.#helper.call(request);
     } catch (error) {
-      throw this.#unavailable(action, error);
-    } finally {
-      if (this.#pending.size === 0) this.#helper?.unref();
-    }
-  }
-
-  async #ensureHelper(action: string): Promise<import('node:child_process').ChildProcess> {
-    if (this.#helper) return this.#helper;
-    const [{ spawn }, { createRequire }] = await Promise.all([import('node:child_process'), import('node:module')]);
-    let binding: string;
-    try {
-      binding = createRequire(import.meta.url).resolve('@napi-rs/keyring');
-    } catch (error) {
-      throw this.#unavailable(action === 'list' ? 'list' : 'load', error);
-    }
-    const helper = spawn(process.execPath, ['-e', HELPER_SOURCE], {
-      env: { ...process.env, LATCHKEY_KEYRING_BINDING: binding },
-      stdio: ['pipe', 'pipe', 'ignore'],
-    });
-    let buffer = '';
-    helper.stdout!.setEncoding('utf8');
-    helper.stdout!.on('data', (chunk: string) => {
-      buffer += chunk;
-      for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
-        const message = JSON.parse(buffer.slice(0, i)) as { id: number; ok: boolean; value?: unknown; error?: string };
-        buffer = buffer.slice(i + 1);
-        const pending = this.#pending.get(message.id);
-        if (!pending) continue;
-        this.#pending.delete(message.id);
-        if (message.ok) pending.resolve(message.value);
-        else pending.reject(new Error(message.error ?? 'keychain error'));
-      }
-    });
-    const fail = (error: Error) => {
-      for (const pending of this.#pending.values()) pending.reject(error);
-      this.#pending.clear();
-      this.#helper = undefined;
-    };
-    helper.on('error', fail);
-    helper.on('exit', (code, signal) => fail(new Error(`the keychain helper ended (${signal ?? code})`)));
-    // Idle, it must not keep the CLI alive; its stdin closing at exit ends it.
-    helper.unref();
-    (helper.stdin as unknown as { unref?: () => void }).unref?.();
-    (helper.stdout as unknown as { unref?: () => void }).unref?.();
-    this.#helper = helper;
-    return helper;
-  }
-
-  #abandon(): void {
-    const helper = this.#helper;
-    this.#helper = undefined;
-    if (helper) {
-      helper.unref();
-      helper.kill('SIGKILL');
+      throw this.#unavailable(error instanceof KeychainBindingMissing ? 'load' : action, error);
     }
   }
 

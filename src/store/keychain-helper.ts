@@ -1,0 +1,142 @@
+/** One keychain operation, as the helper process takes it (a JSON line). */
+export interface KeychainRequest {
+  op: 'get' | 'set' | 'delete' | 'list';
+  service: string;
+  account?: string;
+  secret?: string;
+}
+
+/** Whatever runs keychain operations: the helper process, or a test's in-memory stand-in. */
+export interface KeychainBackend {
+  call(request: KeychainRequest): Promise<unknown>;
+}
+
+/** The keychain binding is not installed (an optional native package missing for this platform). */
+export class KeychainBindingMissing extends Error {}
+
+/**
+ * The helper process: the synchronous binding (blocking is harmless there), one JSON request per
+ * line on stdin, one answer per line on stdout. Pinned to the Secret Service on Linux (the binding
+ * would otherwise fall back silently to the kernel keyring, which forgets everything at reboot).
+ */
+const HELPER_SOURCE = `
+const keyring = require(process.env.LATCHKEY_KEYRING_BINDING);
+const options = { linux: { store: 'secret-service' } };
+let buffer = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (chunk) => {
+  buffer += chunk;
+  for (let i = buffer.indexOf('\\n'); i >= 0; i = buffer.indexOf('\\n')) {
+    const m = JSON.parse(buffer.slice(0, i));
+    buffer = buffer.slice(i + 1);
+    let answer;
+    try {
+      let value;
+      if (m.op === 'list') value = keyring.findCredentials(m.service).map((c) => c.account);
+      else {
+        const entry = new keyring.Entry(m.service, m.account, options);
+        if (m.op === 'get') value = entry.getPassword() ?? null;
+        else if (m.op === 'set') value = entry.setPassword(m.secret);
+        else value = entry.deleteCredential();
+      }
+      answer = { id: m.id, ok: true, value };
+    } catch (error) {
+      answer = { id: m.id, ok: false, error: String((error && error.message) || error) };
+    }
+    process.stdout.write(JSON.stringify(answer) + '\\n');
+  }
+});
+process.stdin.on('end', () => process.exit(0));
+`;
+
+
+/**
+ * Runs keychain operations in a helper process. The binding can block the thread that calls it
+ * (connecting to a Secret Service that never answers blocks inside its constructor), and a
+ * blocked thread of this process (main, worker or libuv pool) would keep it from exiting. A
+ * helper that does not answer in time is killed: the caller gets an error, never a hang.
+ */
+export class KeychainHelper implements KeychainBackend {
+  readonly #timeoutMs: number;
+  #helper: import('node:child_process').ChildProcess | undefined;
+  readonly #pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
+  #nextId = 0;
+
+  constructor(options: { timeoutMs: number }) {
+    this.#timeoutMs = options.timeoutMs;
+  }
+
+  /** The operation's answer; rejects with the binding's error, or after the timeout. */
+  async call(request: KeychainRequest): Promise<unknown> {
+    const helper = await this.#ensureHelper();
+    const id = ++this.#nextId;
+    helper.ref();
+    try {
+      return await new Promise<unknown>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          this.#pending.delete(id);
+          this.#abandon();
+          reject(new Error(`no answer within ${this.#timeoutMs / 1000} s`));
+        }, this.#timeoutMs);
+        this.#pending.set(id, {
+          resolve: (value) => (clearTimeout(timer), resolve(value)),
+          reject: (error) => (clearTimeout(timer), reject(error)),
+        });
+        helper.stdin!.write(`${JSON.stringify({ id, ...request })}\n`);
+      });
+    } finally {
+      if (this.#pending.size === 0) this.#helper?.unref();
+    }
+  }
+
+  async #ensureHelper(): Promise<import('node:child_process').ChildProcess> {
+    if (this.#helper) return this.#helper;
+    const [{ spawn }, { createRequire }] = await Promise.all([import('node:child_process'), import('node:module')]);
+    let binding: string;
+    try {
+      binding = createRequire(import.meta.url).resolve('@napi-rs/keyring');
+    } catch (error) {
+      throw new KeychainBindingMissing((error as Error).message, { cause: error });
+    }
+    const helper = spawn(process.execPath, ['-e', HELPER_SOURCE], {
+      env: { ...process.env, LATCHKEY_KEYRING_BINDING: binding },
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
+    let buffer = '';
+    helper.stdout!.setEncoding('utf8');
+    helper.stdout!.on('data', (chunk: string) => {
+      buffer += chunk;
+      for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
+        const message = JSON.parse(buffer.slice(0, i)) as { id: number; ok: boolean; value?: unknown; error?: string };
+        buffer = buffer.slice(i + 1);
+        const pending = this.#pending.get(message.id);
+        if (!pending) continue;
+        this.#pending.delete(message.id);
+        if (message.ok) pending.resolve(message.value);
+        else pending.reject(new Error(message.error ?? 'keychain error'));
+      }
+    });
+    const fail = (error: Error) => {
+      for (const pending of this.#pending.values()) pending.reject(error);
+      this.#pending.clear();
+      this.#helper = undefined;
+    };
+    helper.on('error', fail);
+    helper.on('exit', (code, signal) => fail(new Error(`the keychain helper ended (${signal ?? code})`)));
+    // Idle, it must not keep the CLI alive; its stdin closing at exit ends it.
+    helper.unref();
+    (helper.stdin as unknown as { unref?: () => void }).unref?.();
+    (helper.stdout as unknown as { unref?: () => void }).unref?.();
+    this.#helper = helper;
+    return helper;
+  }
+
+  #abandon(): void {
+    const helper = this.#helper;
+    this.#helper = undefined;
+    if (helper) {
+      helper.unref();
+      helper.kill('SIGKILL');
+    }
+  }
+}
