@@ -1,10 +1,97 @@
-import type { LoginState, StorageKind } from './store/profiles.js';
-import type { CredentialRecord } from './store/secrets.js';
+/**
+ * The domain: what a profile is, what is stored for it and what `status` knows of it, the result
+ * of a login, and the rules over them. No I/O and no imports: storage, flows and the CLI all
+ * build on these types.
+ */
+
+/** A profile: where to log in, and what to do with the result. No secret is ever kept here. */
+export interface Profile {
+  issuer: string;
+  clientId: string;
+  scopes?: string;
+  audience?: string;
+  redirectUri?: string;
+  redirectPorts?: number[];
+  backendUrl?: string;
+  exchangePath?: string;
+  exchangeEncoding?: 'form' | 'json';
+  whoamiPath?: string;
+  tokenEnv?: string;
+  audiencePriority?: string[];
+  storage?: StorageSetting;
+  prompt?: string;
+  assertionAudience?: 'issuer' | 'token-endpoint';
+  /** Extra CA certificates (PEM file) to trust for this profile's IdP and backend. */
+  caFile?: string;
+  /** Force the token endpoint's client authentication; default: from discovery. */
+  tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
+  /** Extra authorization parameters, `key=value` each (values percent-decoded when sent). */
+  authParams?: string[];
+  /** RFC 8707 resource indicator, sent in authorization and token requests. */
+  resource?: string;
+  /** The IdP whose documented quirks were applied as defaults (see src/store/presets.ts). */
+  preset?: PresetName;
+}
+
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
+/** A preset (src/store/presets.ts), or `none`: no quirks applied, none detected. */
+export type PresetName = 'auth0' | 'okta' | 'entra' | 'google' | 'keycloak' | 'none';
+
+export type StorageSetting = 'auto' | 'keychain' | 'file';
+
+/** Where a credential was stored, as `status` reports it. */
+export type StorageKind = 'keychain' | 'file';
 
 /**
- * Domain rules with no I/O: what a stored login's facts are, and whether it is usable. One place,
- * so `token`, `status` and the library never disagree.
+ * The non-secret facts of a login, kept in the config so `status` does not unlock the keychain.
+ * The credential itself lives in the secret store.
  */
+export interface LoginState {
+  kind: 'session' | 'api_key' | 'oauth' | 'service';
+  subject?: string;
+  email?: string;
+  /** False when subject/email come from an unverified token (`login --with-token`): shown as such. */
+  identityVerified?: boolean;
+  expiresAt?: string;
+  storage: StorageKind;
+  /** How it was obtained: browser, device, with-token, token-arg, client-credentials. */
+  via: string;
+  obtainedAt: string;
+  /** True when `token` can renew it (refresh token or client credentials). */
+  renewable: boolean;
+}
+
+/** What is stored for a profile (DESIGN "Credential storage"). Secret as a whole. */
+export interface CredentialRecord {
+  kind: 'session' | 'api_key' | 'oauth' | 'service';
+  /** The credential `latchkey token` prints: a backend session/API key, or the IdP access token. */
+  token: string;
+  expiresAt?: string;
+  refreshToken?: string;
+  idToken?: string;
+  subject?: string;
+  email?: string;
+  /** False when subject/email were read from a token nobody verified (`login --with-token`). */
+  identityVerified?: boolean;
+  obtainedAt: string;
+  /** How it was obtained: browser, device, with-token, token-arg, client-credentials. */
+  via: string;
+  /** client-credentials: how to mint a new one (`secret` or a private key path). */
+  clientSecret?: string;
+  privateKeyPath?: string;
+  keyId?: string;
+}
+
+/** What a login reports (`login --json`). */
+export interface LoginResult {
+  profile: string;
+  subject: string | null;
+  email: string | null;
+  /** False when subject/email were only read from the token given (`--with-token`), not verified. */
+  identityVerified: boolean;
+  expiresAt: string | null;
+  storage: LoginState['storage'];
+}
 
 /**
  * When a credential is due for renewal: a service token is re-minted at will, so it is used until

@@ -22,7 +22,7 @@ interface LoginOptions {
 /** `login` and its alias `oauth` (the same browser login, without the token options). */
 export function registerLogin(program: Command, contextFor: ContextFor, brand: Brand): void {
   const n = brand.name;
-  const login = program
+  program
     .command('login')
     .description('log in: browser sign-in (authorization code + PKCE), then the backend exchange')
     .option('--with-token', 'read an API key or session token from stdin (CI)')

@@ -1,14 +1,10 @@
 import { InterruptedError, TimeoutError, UsageError } from '../errors.js';
-import type { BrowserOpener } from '../io/browser.js';
-import type { Clock } from '../io/clock.js';
-import type { Output } from '../io/output.js';
-import type { Http } from '../http.js';
 import { startCallbackListener, type ReceivedCallback } from '../loopback/listener.js';
 import { browserUnreachable, type RunEnvironment } from '../io/environment.js';
 import { effective, type Profile } from '../store/profile-keys.js';
-import type { Credentials } from '../store/credentials.js';
 import { preloadConfigWriter } from '../store/profiles.js';
 import { completeLogin } from './complete.js';
+import type { LoginDeps } from './login-deps.js';
 import { authorizationParameters, discover, loadOpenIdClient, oidcError, tokenParameters, userClientAuth } from './oidc.js';
 import type { LoginResult } from './with-token.js';
 
@@ -29,15 +25,8 @@ export interface BrowserLoginInput {
   interactive?: boolean;
 }
 
-export interface BrowserLoginDeps {
-  http: Http;
-  credentials: Credentials;
-  clock: Clock;
-  out: Output;
-  openBrowser: BrowserOpener;
-  /** Aborted on Ctrl-C: the listener closes and nothing is stored. */
-  signal: AbortSignal;
-}
+/** The side effects of the browser login (the same as the device flow's). */
+export type BrowserLoginDeps = LoginDeps;
 
 /**
  * The browser login of DESIGN "Browser login": discovery, PKCE (S256) + state + nonce, a loopback

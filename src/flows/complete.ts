@@ -80,7 +80,7 @@ async function verifyIdTokenSignature(idToken: string, config: OidcConfiguration
   const metadata = config.serverMetadata();
   if (!metadata.jwks_uri) throw new FailureError("the IdP's discovery document has no jwks_uri, so the id_token's signature cannot be checked; nothing was stored");
   const { createRemoteJWKSet, customFetch, decodeJwt: peek, jwtVerify, errors } = await import('jose');
-  const jwks = createRemoteJWKSet(new URL(metadata.jwks_uri), { [customFetch]: deps.http.fetch as never });
+  const jwks = createRemoteJWKSet(new URL(metadata.jwks_uri), { [customFetch]: deps.http.fetch });
   // Entra ID's multi-tenant issuers (common, organizations) publish the template
   // https://login.microsoftonline.com/{tenantid}/v2.0: each token's issuer is its own tenant's
   // (`tid`), as openid-client also checks it.

@@ -5,6 +5,7 @@ import { requireWebUrl, UnsafeUrlError } from '../io/urls.js';
 import { preloadConfigWriter } from '../store/profiles.js';
 import type { Profile } from '../store/profile-keys.js';
 import { completeLogin } from './complete.js';
+import type { LoginDeps } from './login-deps.js';
 import { authorizationParameters, discover, loadOpenIdClient, oidcError, tokenParameters, userClientAuth, type OidcConfiguration } from './oidc.js';
 import type { LoginResult } from './with-token.js';
 
@@ -23,7 +24,7 @@ export interface DeviceLoginInput {
 }
 
 /** The same side effects as the browser login's. */
-export type DeviceLoginDeps = import('./browser.js').BrowserLoginDeps;
+export type DeviceLoginDeps = LoginDeps;
 
 /**
  * The device authorization grant (RFC 8628), for machines no browser can reach: show the code

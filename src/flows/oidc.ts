@@ -30,13 +30,13 @@ export async function discover(profile: Profile, http: Http, clock: Clock, clien
   let config: OidcConfiguration;
   try {
     config = await client.discovery(issuer, profile.clientId, skew === 0 ? undefined : { [client.clockSkew]: skew }, clientAuth ?? client.None(), {
-      [client.customFetch]: http.fetch as never,
+      [client.customFetch]: http.fetch,
       ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
     });
   } catch (error) {
     throw oidcError(error, 'discovery', profile.issuer);
   }
-  config[client.customFetch] = http.fetch as never;
+  config[client.customFetch] = http.fetch;
   return config;
 }
 
@@ -45,7 +45,7 @@ export async function withClientAuth(config: OidcConfiguration, profile: Profile
   const client = await loadOpenIdClient();
   const skew = Math.round((clock.now().getTime() - Date.now()) / 1000);
   const next = new client.Configuration(config.serverMetadata(), profile.clientId, skew === 0 ? undefined : { [client.clockSkew]: skew }, clientAuth);
-  next[client.customFetch] = http.fetch as never;
+  next[client.customFetch] = http.fetch;
   if (new URL(profile.issuer).protocol === 'http:') client.allowInsecureRequests(next);
   return next;
 }

@@ -29,7 +29,7 @@ export async function revokeAtIdp(input: { profileName: string; profile: Profile
       return;
     }
     // A busy IdP answering 503 + Retry-After is given a couple of short chances.
-    config[client.customFetch] = withRetryAfter(deps.http.fetch) as never;
+    config[client.customFetch] = withRetryAfter(deps.http.fetch);
     for (const [token, hint] of tokens) {
       try {
         await client.tokenRevocation(config, token, { token_type_hint: hint });

@@ -3,7 +3,9 @@ import type { Clock } from '../io/clock.js';
 import type { Http } from '../http.js';
 import type { Credentials } from '../store/credentials.js';
 import type { Profile } from '../store/profile-keys.js';
-import type { LoginState } from '../store/profiles.js';
+import type { LoginResult, LoginState } from '../model.js';
+
+export type { LoginResult };
 import type { CredentialRecord } from '../store/secrets.js';
 import { relativeTime } from '../io/format.js';
 import { normalizeTokenInput, pastedTokenProblem, peekClaims } from '../token/decode.js';
@@ -25,15 +27,6 @@ export interface WithTokenDeps {
   http: () => Promise<Http>;
 }
 
-export interface LoginResult {
-  profile: string;
-  subject: string | null;
-  email: string | null;
-  /** False when subject/email were only read from the token given (`--with-token`), not verified. */
-  identityVerified: boolean;
-  expiresAt: string | null;
-  storage: LoginState['storage'];
-}
 
 /**
  * Store an API key or session token given by CI. When the profile names a `whoamiPath`, the

@@ -41,7 +41,7 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, op
         continue;
       }
       if (Date.now() > deadline) {
-        throw new FailureError(`another process has held the lock ${lockPath} for more than ${Math.round(timeoutMs / 1000)} s`, {
+        throw new FailureError(`timed out waiting for the lock ${lockPath}: another process has held it for more than ${Math.round(timeoutMs / 1000)} s`, {
           hint: 'If no other command of this CLI is running, delete the lock file and try again.',
           code: 'lock_timeout',
         });

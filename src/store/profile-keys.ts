@@ -1,39 +1,11 @@
 import { isAbsolute, resolve } from 'node:path';
 import { isLoopbackHost } from '../loopback/hosts.js';
+import type { PresetName, Profile, StorageSetting, TokenEndpointAuthMethod } from '../model.js';
 
-/** A profile: where to log in, and what to do with the result. No secret is ever kept here. */
-export interface Profile {
-  issuer: string;
-  clientId: string;
-  scopes?: string;
-  audience?: string;
-  redirectUri?: string;
-  redirectPorts?: number[];
-  backendUrl?: string;
-  exchangePath?: string;
-  exchangeEncoding?: 'form' | 'json';
-  whoamiPath?: string;
-  tokenEnv?: string;
-  audiencePriority?: string[];
-  storage?: StorageSetting;
-  prompt?: string;
-  assertionAudience?: 'issuer' | 'token-endpoint';
-  /** Extra CA certificates (PEM file) to trust for this profile's IdP and backend. */
-  caFile?: string;
-  /** Force the token endpoint's client authentication; default: from discovery. */
-  tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
-  /** Extra authorization parameters, `key=value` each (values percent-decoded when sent). */
-  authParams?: string[];
-  /** RFC 8707 resource indicator, sent in authorization and token requests. */
-  resource?: string;
-  /** The IdP whose documented quirks were applied as defaults (see src/presets.ts). */
-  preset?: PresetName;
-}
+export type { PresetName, Profile, StorageSetting, TokenEndpointAuthMethod };
+export type ProfileKey = keyof Profile;
 
-export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
-export const PRESET_NAMES = ['auth0', 'okta', 'entra', 'google', 'keycloak'] as const;
-/** A preset, or `none`: no quirks applied, none detected. */
-export type PresetName = (typeof PRESET_NAMES)[number] | 'none';
+export const PRESET_NAMES = ['auth0', 'okta', 'entra', 'google', 'keycloak'] as const satisfies readonly Exclude<PresetName, 'none'>[];
 
 /**
  * Parameters latchkey sets itself (the login's security, or a profile key of their own): an
@@ -41,8 +13,6 @@ export type PresetName = (typeof PRESET_NAMES)[number] | 'none';
  */
 const RESERVED_AUTH_PARAMS = new Set(['state', 'nonce', 'code_challenge', 'code_challenge_method', 'redirect_uri', 'response_type', 'client_id', 'scope', 'audience', 'prompt', 'resource', 'request', 'request_uri']);
 
-export type StorageSetting = 'auto' | 'keychain' | 'file';
-export type ProfileKey = keyof Profile;
 
 export const DEFAULT_SCOPES = 'openid profile email offline_access';
 export const DEFAULT_REDIRECT_URI = 'http://127.0.0.1:0/callback';

@@ -3,29 +3,12 @@ import { join } from 'node:path';
 import { ConfigError, UsageError } from '../errors.js';
 import { withLock } from './lock.js';
 import { configDirError } from './paths.js';
-import { PROFILE_KEYS, PROFILE_NAME, profileProblems, type Profile } from './profile-keys.js';
+import type { LoginState, Profile, StorageKind } from '../model.js';
+import { PROFILE_KEYS, PROFILE_NAME, profileProblems } from './profile-keys.js';
 
-/** Where a credential was stored, as `status` reports it. */
-export type StorageKind = 'keychain' | 'file';
+export type { LoginState, StorageKind };
 
-/**
- * The non-secret facts of a login, kept in the config so `status` does not unlock the keychain.
- * The credential itself lives in the secret store.
- */
-export interface LoginState {
-  kind: 'session' | 'api_key' | 'oauth' | 'service';
-  subject?: string;
-  email?: string;
-  /** False when subject/email come from an unverified token (`login --with-token`): shown as such. */
-  identityVerified?: boolean;
-  expiresAt?: string;
-  storage: StorageKind;
-  /** How it was obtained: browser, device, with-token, token-arg, client-credentials. */
-  via: string;
-  obtainedAt: string;
-  /** True when `token` can renew it (refresh token or client credentials). */
-  renewable: boolean;
-}
+
 
 export interface ConfigFile {
   defaultProfile?: string;

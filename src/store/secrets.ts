@@ -1,4 +1,7 @@
 import { NotLoggedInError } from '../errors.js';
+import type { CredentialRecord } from '../model.js';
+
+export type { CredentialRecord };
 
 /**
  * Secrets behind one small interface, so the OS keychain and the file fallback (and any other
@@ -17,26 +20,6 @@ export interface SecretStore {
   list(): Promise<string[]>;
 }
 
-/** What is stored for a profile (DESIGN "Credential storage"). Secret as a whole. */
-export interface CredentialRecord {
-  kind: 'session' | 'api_key' | 'oauth' | 'service';
-  /** The credential `latchkey token` prints: a backend session/API key, or the IdP access token. */
-  token: string;
-  expiresAt?: string;
-  refreshToken?: string;
-  idToken?: string;
-  subject?: string;
-  email?: string;
-  /** False when subject/email were read from a token nobody verified (`login --with-token`). */
-  identityVerified?: boolean;
-  obtainedAt: string;
-  /** How it was obtained: browser, device, with-token, token-arg, client-credentials. */
-  via: string;
-  /** client-credentials: how to mint a new one (`secret` or a private key path). */
-  clientSecret?: string;
-  privateKeyPath?: string;
-  keyId?: string;
-}
 
 export function serializeRecord(record: CredentialRecord): string {
   return JSON.stringify(record);
