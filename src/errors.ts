@@ -28,6 +28,18 @@ export const ExitCode = {
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
+/** What each exit code means, as `--help` and the man page show it. */
+export const EXIT_CODE_MEANINGS: ReadonlyArray<[ExitCodeValue, string]> = [
+  [ExitCode.ok, 'ok'],
+  [ExitCode.failure, 'failure not covered below'],
+  [ExitCode.usage, 'usage or config error'],
+  [ExitCode.notLoggedIn, 'not logged in / credential expired and not renewable'],
+  [ExitCode.rejected, 'rejected by the IdP or the backend'],
+  [ExitCode.network, 'network error or timeout'],
+  [ExitCode.keychainUnavailable, 'keychain unavailable and no fallback allowed'],
+  [ExitCode.interrupted, 'interrupted'],
+];
+
 /**
  * The stable, machine-readable code of every error (`LatchkeyError.code`): what a script or an
  * embedding CLI switches on. The message is for people and may change; these do not.

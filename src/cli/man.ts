@@ -1,5 +1,5 @@
 import type { Command, Option } from 'commander';
-import { ExitCode } from '../errors.js';
+import { EXIT_CODE_MEANINGS } from '../errors.js';
 import type { Brand } from './brand.js';
 import { environmentTopic } from './help.js';
 
@@ -22,17 +22,6 @@ function optionItems(options: readonly Option[]): string[] {
 function header(name: string, section: string, brand: Brand): string {
   return `.TH ${roff(name.toUpperCase())} 1 "" "${roff(`${brand.name} ${brand.version}`)}" "${roff(section)}"`;
 }
-
-const EXIT_TEXT: Record<number, string> = {
-  [ExitCode.ok]: 'success',
-  [ExitCode.failure]: 'a failure not covered below',
-  [ExitCode.usage]: 'a usage or configuration error',
-  [ExitCode.notLoggedIn]: 'not logged in, or the credential expired and cannot be renewed',
-  [ExitCode.rejected]: 'rejected by the identity provider or the backend',
-  [ExitCode.network]: 'a network failure or timeout',
-  [ExitCode.keychainUnavailable]: 'the OS keychain is unavailable and no fallback is allowed',
-  [ExitCode.interrupted]: 'interrupted (Ctrl-C)',
-};
 
 /**
  * The man pages of a CLI, generated from its commander tree (as the completions are): `NAME.1`
@@ -58,7 +47,7 @@ export function manPages(program: Command, brand: Brand): Record<string, string>
     '.SH ENVIRONMENT',
     ...environmentTopic(brand).flatMap(([variable, text]) => ['.TP', `.B ${roff(variable)}`, roff(text)]),
     '.SH EXIT STATUS',
-    ...Object.entries(EXIT_TEXT).flatMap(([code, text]) => ['.TP', `.B ${code}`, roff(text)]),
+    ...EXIT_CODE_MEANINGS.flatMap(([code, text]) => ['.TP', `.B ${code}`, roff(text)]),
     '.SH SEE ALSO',
     commands.map((command) => `.BR ${roff(`${name}-${command.name()}`)} (1)`).join(',\n'),
     '',

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import type { Deps } from '../deps.js';
-import { ExitCode } from '../errors.js';
+import { EXIT_CODE_MEANINGS } from '../errors.js';
 import type { Brand } from './brand.js';
 import { Context, type GlobalOptions } from './context.js';
 import { registerLogin } from './login.js';
@@ -15,16 +15,7 @@ import { registerHelp } from './help.js';
 /** Builds the Context for the command being run (global options merged from every level). */
 export type ContextFor = (command: Command) => Context;
 
-const EXIT_CODES = Object.entries({
-  [ExitCode.ok]: 'ok',
-  [ExitCode.failure]: 'failure not covered below',
-  [ExitCode.usage]: 'usage or config error',
-  [ExitCode.notLoggedIn]: 'not logged in / credential expired and not renewable',
-  [ExitCode.rejected]: 'rejected by the IdP or the backend',
-  [ExitCode.network]: 'network error or timeout',
-  [ExitCode.keychainUnavailable]: 'keychain unavailable and no fallback allowed',
-  [ExitCode.interrupted]: 'interrupted',
-}).map(([code, text]) => `  ${code.padStart(3)}  ${text}`);
+const EXIT_CODES = EXIT_CODE_MEANINGS.map(([code, text]) => `  ${String(code).padStart(3)}  ${text}`);
 
 /** The commander tree: global options, every command, examples and the exit-code table. */
 export function createProgram(brand: Brand, deps: Deps, signal: AbortSignal, extraCommands?: (program: Command, contextFor: ContextFor) => void): Command {
