@@ -10,8 +10,8 @@
  * @packageDocumentation
  */
 import { brandOf } from './cli/create-cli.js';
-import { Context } from './cli/context.js';
 import { createDeps } from './deps.js';
+import { createServices } from './services.js';
 import { FileSecretStore } from './store/file-secrets.js';
 import { KeychainSecretStore } from './store/keychain-secrets.js';
 import type { StorageSetting } from './store/profile-keys.js';
@@ -21,8 +21,10 @@ import { decodeJwt } from './token/decode.js';
 import { inspect, type InspectOptions, type Inspection } from './token/inspect.js';
 
 // The CLI, branded.
-export { createCli, brandOf, type CliOptions, type LatchkeyCli } from './cli/create-cli.js';
-export type { Context as CommandContext, GlobalOptions } from './cli/context.js';
+export { createCli, brandOf, type CliOptions, type CommandContext, type LatchkeyCli } from './cli/create-cli.js';
+export type { GlobalOptions } from './cli/context.js';
+export { createServices, type Services, type ServicesOptions } from './services.js';
+export { liveness, renewalMarginSeconds } from './model.js';
 export type { Brand } from './cli/brand.js';
 export type { Deps } from './deps.js';
 export type { BrowserOpener } from './io/browser.js';
@@ -94,7 +96,6 @@ export async function createLoginDeps(options: {
   signal?: AbortSignal;
 }): Promise<LoginDeps> {
   const deps = createDeps();
-  const signal = options.signal ?? new AbortController().signal;
-  const ctx = new Context(brandOf({ name: options.name ?? 'latchkey' }), deps, { configDir: options.configDir, debug: options.debug === true, ...(options.storage ? { storage: options.storage } : {}) }, signal);
-  return { http: await ctx.http(), credentials: await ctx.credentials(), clock: deps.clock, out: ctx.out, openBrowser: deps.openBrowser, signal };
+  const services = createServices({ brand: brandOf({ name: options.name ?? 'latchkey' }), deps, configDir: options.configDir, debug: options.debug, storage: options.storage, signal: options.signal });
+  return { http: await services.http(), credentials: await services.credentials(), clock: deps.clock, out: services.out, openBrowser: deps.openBrowser, signal: services.signal };
 }

@@ -27,8 +27,11 @@ export interface CliOptions {
    * commands use: the profile (`requireProfile()`), its credential (`token()`, renewed when
    * needed), an HTTP client (`http()`), output (`out`, `json()`).
    */
-  extraCommands?: (program: Command, context: (command: Command) => Context) => void;
+  extraCommands?: (program: Command, context: (command: Command) => CommandContext) => void;
 }
+
+/** What an extra command of an embedding CLI gets for its run (a narrow view of latchkey's own). */
+export type CommandContext = Pick<Context, 'out' | 'json' | 'requireProfile' | 'token' | 'http' | 'services'>;
 
 /** The commander program of a branded CLI, with the two ways to run it. */
 export type LatchkeyCli = Command & {
