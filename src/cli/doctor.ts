@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { LatchkeyError, ExitCode } from '../errors.js';
 import { detectEnvironment } from '../io/environment.js';
 import { table } from '../io/format.js';
+import { safeText } from '../io/text.js';
 import type { Brand } from './brand.js';
 import type { ContextFor } from './program.js';
 
@@ -37,10 +38,11 @@ export function registerDoctor(program: Command, contextFor: ContextFor, brand: 
       );
       const failed = checks.filter((c) => c.status === 'fail').length;
       if (!ctx.json({ profile: name ?? null, ok: failed === 0, checks })) {
-        const rows = table(checks.map((c) => [c.status, c.name, c.detail]));
+        // Details quote the IdP (its issuer, its errors): escaped before the terminal.
+        const rows = table(checks.map((c) => [c.status, c.name, safeText(c.detail)]));
         checks.forEach((check, i) => {
           ctx.out.data(rows[i]!);
-          if (check.next) ctx.out.data(`      → ${check.next}`);
+          if (check.next) ctx.out.data(`      → ${safeText(check.next)}`);
         });
       }
       if (failed > 0) throw new LatchkeyError(`${failed} check${failed === 1 ? '' : 's'} failed: see above`, ExitCode.failure, { code: 'doctor_failed' });

@@ -3,6 +3,7 @@ import { UsageError } from '../errors.js';
 import { detectEnvironment } from '../io/environment.js';
 import { needsClientSecret, type Profile } from '../store/profile-keys.js';
 import { readAll } from '../io/output.js';
+import { safeText } from '../io/text.js';
 import type { Brand } from './brand.js';
 import type { Context } from './context.js';
 import type { ContextFor } from './program.js';
@@ -153,6 +154,8 @@ async function serviceAuth(ctx: Context, options: LoginOptions): Promise<import(
 export function reportLogin(ctx: Context, result: import('../flows/with-token.js').LoginResult): void {
   if (ctx.json(result)) return;
   const who = result.email ?? result.subject;
-  const as = who ? (result.identityVerified ? ` as ${who}` : ` (the token names ${who}, unverified)`) : '';
+  // One value from a token or a backend: escaped whole, so a newline in it cannot fake a line.
+  const shown = who ? safeText(who) : '';
+  const as = who ? (result.identityVerified ? ` as ${shown}` : ` (the token names ${shown}, unverified)`) : '';
   ctx.out.info(`Logged in to ${result.profile}${as} (stored in ${result.storage === 'keychain' ? 'the OS keychain' : 'the credentials file'}).`);
 }

@@ -1,5 +1,6 @@
 import { FailureError, latchkeyErrorIn, type LatchkeyError, UsageError } from '../errors.js';
 import type { Http } from '../http.js';
+import { safeText } from '../io/text.js';
 import { requireWebUrl, sameIssuer, UnsafeUrlError } from '../io/urls.js';
 import { ASYMMETRIC_ALGS as ASYMMETRIC } from './algs.js';
 import type { DecodedJwt } from './decode.js';
@@ -44,7 +45,7 @@ export async function verifyForInspection(
     return skip(`not verified: no issuer to trust. The token names ${tokenIssuer ? JSON.stringify(tokenIssuer) : 'no issuer'}, which proves nothing by itself; give --issuer <url> (or use a profile)`);
   }
   if (options.trustedIssuer && tokenIssuer !== undefined && tokenIssuer !== options.trustedIssuer) {
-    options.announce?.(`Checking the signature with the keys of ${options.trustedIssuer}; the token names another issuer (${tokenIssuer}).`);
+    options.announce?.(`Checking the signature with the keys of ${options.trustedIssuer}; the token names another issuer (${safeText(tokenIssuer)}).`);
   }
   try {
     return await verifySignature(
@@ -152,7 +153,8 @@ function checkFetchable(url: string, what: string): URL {
 const MAX_REDIRECTS = 3;
 
 async function fetchJson(url: string, http: Http, what: string, announce: (url: string) => void): Promise<unknown> {
-  let target = url;
+  // The serialized form: a raw string from a document could carry line breaks the parser drops.
+  let target = new URL(url).href;
   let response: Response;
   for (let hop = 0; ; hop += 1) {
     announce(target);

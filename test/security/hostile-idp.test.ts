@@ -123,6 +123,28 @@ describe('text from the IdP, the backend and unverified tokens is escaped before
     expect(JSON.parse(loginJson.stdout)).toMatchObject({ profile: 'demo', identityVerified: false });
   });
 
+  it('a line break in a claim cannot fake a line of output; doctor escapes what a discovery document says', async () => {
+    const setup = await loginSetup(stack, [], { backend: false });
+    const forged = await new SignJWT({ sub: 'x', email: 'a@b\nLogged in to prod as admin@corp' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode('k'.repeat(32)));
+    const login = await setup.run(['login', '--with-token'], { input: forged });
+    expect(login.code).toBe(0);
+    expect(login.stderr).not.toMatch(/^Logged in to prod/m);
+    expect(login.stderr).toContain('a@b\\u000aLogged in to prod as admin@corp');
+
+    const { createServer } = await import('node:http');
+    const liar = createServer((_req, res) => res.setHeader('content-type', 'application/json').end(JSON.stringify({ issuer: 'https://x\u001b]0;pwned\u0007\u009b2J' })));
+    await new Promise<void>((r) => liar.listen(0, '127.0.0.1', r));
+    try {
+      const port = (liar.address() as import('node:net').AddressInfo).port;
+      expect((await setup.run(['profile', 'set', 'demo', 'issuer', `http://127.0.0.1:${port}`])).code).toBe(0);
+      const doctor = await setup.run(['doctor']);
+      expect(doctor.stdout).toContain('the document names issuer https://x\\u001b]0;pwned\\u0007\\u009b2J');
+      expect(doctor.stdout).not.toMatch(RAW_CONTROLS);
+    } finally {
+      liar.close();
+    }
+  });
+
   it('a browser login names the user without any label (the id_token was verified)', async () => {
     const setup = await loginSetup(stack);
     const login = await setup.run(['login']);
