@@ -22,7 +22,13 @@ function check(input) {
     return;
   }
   decoded += 1;
-  const result = inspect(jwt, { now: NOW, expectedIssuer: 'https://idp.example.com', clientId: 'cli', audiencePriority: ['a', 'b'], knownAudiences: ['x'] });
+  const result = inspect(jwt, {
+    now: NOW,
+    expectedIssuer: 'https://idp.example.com',
+    clientId: 'cli',
+    audiencePriority: ['a', 'b'],
+    knownAudiences: ['x'],
+  });
   if (RAW.test(safeJson(result))) throw new Error('raw control character in the --json output');
   for (const line of renderInspection(result, { now: NOW, color: false })) {
     if (RAW.test(line)) throw new Error(`raw control character in output: ${JSON.stringify(line)}`);
@@ -33,22 +39,71 @@ function check(input) {
 const RAW = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 const nested = (depth, open) => `${open.repeat(depth)}1${(open === '[' ? ']' : '}').repeat(depth)}`;
 const deepJson = fc.tuple(fc.integer({ min: 1, max: 8000 }), fc.constantFrom('[', '{"a":')).map(([depth, open]) => nested(depth, open));
-const controlText = fc.string({ unit: fc.constantFrom('\u001b', '\u009b', '\u0085', '\u202e', '\u2066', '\u2069', '\u0007', '\u0000', '\u007f', '\n', '[', ']', '0', ';', 'J', 'a') });
+const controlText = fc.string({
+  unit: fc.constantFrom(
+    '\u001b',
+    '\u009b',
+    '\u0085',
+    '\u202e',
+    '\u2066',
+    '\u2069',
+    '\u0007',
+    '\u0000',
+    '\u007f',
+    '\n',
+    '[',
+    ']',
+    '0',
+    ';',
+    'J',
+    'a',
+  ),
+});
 
 const b64 = (v) => Buffer.from(typeof v === 'string' ? v : (JSON.stringify(v) ?? 'null')).toString('base64url');
-const value = fc.oneof(fc.string({ unit: 'binary' }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string()), fc.jsonValue());
-const claims = fc.dictionary(fc.oneof(fc.constantFrom('iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'azp', 'nonce', 'scope', 'events', 'gty', 'client_id', 'typ'), fc.string({ unit: 'binary' })), value);
+const value = fc.oneof(
+  fc.string({ unit: 'binary' }),
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.string()),
+  fc.jsonValue(),
+);
+const claims = fc.dictionary(
+  fc.oneof(
+    fc.constantFrom('iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'azp', 'nonce', 'scope', 'events', 'gty', 'client_id', 'typ'),
+    fc.string({ unit: 'binary' }),
+  ),
+  value,
+);
 const inputs = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 2000 }),
   fc.uint8Array({ maxLength: 2000 }).map((bytes) => Buffer.from(bytes).toString('latin1')),
-  fc.array(fc.string({ unit: fc.constantFrom(...'abcXYZ0189-_=+/.'.split('')) }), { minLength: 1, maxLength: 6 }).map((parts) => parts.join('.')),
-  fc.tuple(fc.oneof(claims, fc.jsonValue()), fc.oneof(claims, fc.jsonValue()), fc.string()).map(([h, c, s]) => `${b64(h)}.${b64(c)}.${b64(s)}`),
-  fc.tuple(fc.oneof(claims, fc.jsonValue()), fc.array(fc.string(), { minLength: 4, maxLength: 4 })).map(([h, rest]) => [b64(h), ...rest.map(b64)].join('.')),
+  fc
+    .array(fc.string({ unit: fc.constantFrom(...'abcXYZ0189-_=+/.'.split('')) }), { minLength: 1, maxLength: 6 })
+    .map((parts) => parts.join('.')),
+  fc
+    .tuple(fc.oneof(claims, fc.jsonValue()), fc.oneof(claims, fc.jsonValue()), fc.string())
+    .map(([h, c, s]) => `${b64(h)}.${b64(c)}.${b64(s)}`),
+  fc
+    .tuple(fc.oneof(claims, fc.jsonValue()), fc.array(fc.string(), { minLength: 4, maxLength: 4 }))
+    .map(([h, rest]) => [b64(h), ...rest.map(b64)].join('.')),
   fc.tuple(fc.constantFrom('Bearer ', 'bearer  ', 'Authorization: Bearer ', '  '), fc.string()).map(([p, s]) => p + s),
-  fc.tuple(deepJson, fc.boolean()).map(([deep, inHeader]) => (inHeader ? `${b64(`{"alg":"RS256","x":${deep}}`)}.${b64({ sub: 'x' })}.c2ln` : `${b64('{"alg":"RS256"}')}.${b64(`{"sub":"x","deep":${deep}}`)}.c2ln`)),
-  fc.tuple(fc.dictionary(controlText, fc.oneof(controlText, fc.array(controlText))), controlText).map(([c, kid]) => `${b64({ alg: 'RS256', kid })}.${b64({ iss: kid, aud: kid, ...c })}.c2ln`),
+  fc
+    .tuple(deepJson, fc.boolean())
+    .map(([deep, inHeader]) =>
+      inHeader
+        ? `${b64(`{"alg":"RS256","x":${deep}}`)}.${b64({ sub: 'x' })}.c2ln`
+        : `${b64('{"alg":"RS256"}')}.${b64(`{"sub":"x","deep":${deep}}`)}.c2ln`,
+    ),
+  fc
+    .tuple(fc.dictionary(controlText, fc.oneof(controlText, fc.array(controlText))), controlText)
+    .map(([c, kid]) => `${b64({ alg: 'RS256', kid })}.${b64({ iss: kid, aud: kid, ...c })}.c2ln`),
 );
 
 const started = Date.now();
 fc.assert(fc.property(inputs, check), { numRuns: RUNS });
-console.log(`fuzz: ${RUNS} cases in ${((Date.now() - started) / 1000).toFixed(1)} s: ${decoded} decoded and inspected, ${refused} refused as not a JWT, 0 failures`);
+console.log(
+  `fuzz: ${RUNS} cases in ${((Date.now() - started) / 1000).toFixed(1)} s: ${decoded} decoded and inspected, ${refused} refused as not a JWT, 0 failures`,
+);

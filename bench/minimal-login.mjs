@@ -28,8 +28,16 @@ const url = client.buildAuthorizationUrl(config, {
 const [command, ...args] = process.env.BROWSER.match(/"[^"]*"|\S+/g).map((w) => w.replace(/^"|"$/g, ''));
 spawn(command, [...args, url.href], { stdio: 'ignore', detached: true }).unref();
 const { req, res } = await new Promise((resolve) => server.once('request', (req, res) => resolve({ req, res })));
-const tokens = await client.authorizationCodeGrant(config, new URL(req.url, redirectUri), { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
-const exchanged = await fetch(`${backendUrl}/api/cli-auth`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: tokens.id_token }) });
+const tokens = await client.authorizationCodeGrant(config, new URL(req.url, redirectUri), {
+  pkceCodeVerifier: verifier,
+  expectedState: state,
+  expectedNonce: nonce,
+});
+const exchanged = await fetch(`${backendUrl}/api/cli-auth`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  body: new URLSearchParams({ token: tokens.id_token }),
+});
 writeFileSync(outFile, JSON.stringify(await exchanged.json()), { mode: 0o600 });
 res.end('ok');
 server.close();

@@ -15,7 +15,16 @@ const NODE = process.execPath;
 function run(command, args, { env = {}, input = '' } = {}) {
   return new Promise((done, fail) => {
     const started = process.hrtime.bigint();
-    const child = spawn(command, args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', ...(process.env.DBUS_SESSION_BUS_ADDRESS ? { DBUS_SESSION_BUS_ADDRESS: process.env.DBUS_SESSION_BUS_ADDRESS } : {}), ...env }, stdio: ['pipe', 'ignore', 'pipe'] });
+    const child = spawn(command, args, {
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        NO_COLOR: '1',
+        ...(process.env.DBUS_SESSION_BUS_ADDRESS ? { DBUS_SESSION_BUS_ADDRESS: process.env.DBUS_SESSION_BUS_ADDRESS } : {}),
+        ...env,
+      },
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', fail);
@@ -44,7 +53,14 @@ async function compare(name, target, baseline, subject, runs = RUNS) {
     base.push(await baseline());
     ours.push(await subject());
   }
-  const row = { case: name, baselineMs: +median(base).toFixed(1), latchkeyMs: +median(ours).toFixed(1), ratio: +(median(ours) / median(base)).toFixed(2), target, runs };
+  const row = {
+    case: name,
+    baselineMs: +median(base).toFixed(1),
+    latchkeyMs: +median(ours).toFixed(1),
+    ratio: +(median(ours) / median(base)).toFixed(2),
+    target,
+    runs,
+  };
   row.met = row.ratio <= target;
   results.push(row);
   process.stderr.write(`  ${name}: ${row.latchkeyMs} ms vs ${row.baselineMs} ms = ${row.ratio}× (target ≤ ${target}×)\n`);
@@ -57,9 +73,22 @@ const latchkey = (args, options) => () => run(NODE, [BIN, ...args], options).the
 const configDir = join(mkdtempSync(join(tmpdir(), 'latchkey-bench-')), 'config');
 const env = { LATCHKEY_CONFIG_DIR: configDir };
 const JWT = `${Buffer.from('{"alg":"RS256","kid":"k1"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: 'https://idp.example.com', aud: ['a', 'b'], sub: 'u', exp: 2e9, iat: 1.7e9 })).toString('base64url')}.c2lnbmF0dXJl`;
-await run(NODE, [BIN, 'profile', 'add', 'bench', '--issuer', 'https://idp.example.com', '--client-id', 'cli', '--storage', 'file'], { env });
+await run(NODE, [BIN, 'profile', 'add', 'bench', '--issuer', 'https://idp.example.com', '--client-id', 'cli', '--storage', 'file'], {
+  env,
+});
 await run(NODE, [BIN, 'login', '--with-token', '-p', 'bench'], { env, input: 'bench-api-key' });
-const keychain = Boolean(process.env.DBUS_SESSION_BUS_ADDRESS) && (await run(NODE, [BIN, 'profile', 'add', 'bench-kc', '--issuer', 'https://idp.example.com', '--client-id', 'cli', '--storage', 'keychain'], { env }).then(() => run(NODE, [BIN, 'login', '--with-token', '-p', 'bench-kc'], { env, input: 'bench-kc-key' })).then(() => true, () => false));
+const keychain =
+  Boolean(process.env.DBUS_SESSION_BUS_ADDRESS) &&
+  (await run(
+    NODE,
+    [BIN, 'profile', 'add', 'bench-kc', '--issuer', 'https://idp.example.com', '--client-id', 'cli', '--storage', 'keychain'],
+    { env },
+  )
+    .then(() => run(NODE, [BIN, 'login', '--with-token', '-p', 'bench-kc'], { env, input: 'bench-kc-key' }))
+    .then(
+      () => true,
+      () => false,
+    ));
 
 process.stderr.write(`latchkey bench: ${RUNS} alternating runs per case, medians\n`);
 await compare('latchkey --help', 1.25, bare, latchkey(['--help'], { env }));
@@ -67,7 +96,12 @@ await compare('latchkey token inspect <jwt>', 1.3, bare, latchkey(['token', 'ins
 await compare('latchkey token (file store)', 1.5, bare, latchkey(['token', '-p', 'bench'], { env }));
 if (keychain) await compare('latchkey token (keychain)', 1.6, bare, latchkey(['token', '-p', 'bench-kc'], { env }));
 else process.stderr.write('  latchkey token (keychain): skipped, no Secret Service (run under scripts/with-secret-service.sh)\n');
-await compare('latchkey login --with-token', 1.5, bare, latchkey(['login', '--with-token', '-p', 'bench'], { env, input: 'bench-api-key' }));
+await compare(
+  'latchkey login --with-token',
+  1.5,
+  bare,
+  latchkey(['login', '--with-token', '-p', 'bench'], { env, input: 'bench-api-key' }),
+);
 
 // Peak memory (max RSS, via GNU time) of token inspect against bare Node.
 const rss = async (args) => {
@@ -81,7 +115,13 @@ const rss = async (args) => {
     base.push(await rss(['-e', '']));
     ours.push(await rss([BIN, 'token', 'inspect', JWT]));
   }
-  const row = { case: 'token inspect peak memory (max RSS)', baselineKiB: median(base), latchkeyKiB: median(ours), ratio: +(median(ours) / median(base)).toFixed(2), target: 1.3 };
+  const row = {
+    case: 'token inspect peak memory (max RSS)',
+    baselineKiB: median(base),
+    latchkeyKiB: median(ours),
+    ratio: +(median(ours) / median(base)).toFixed(2),
+    target: 1.3,
+  };
   row.met = row.ratio <= row.target;
   results.push(row);
   process.stderr.write(`  ${row.case}: ${row.latchkeyKiB} KiB vs ${row.baselineKiB} KiB = ${row.ratio}× (target ≤ 1.3×)\n`);
@@ -96,14 +136,36 @@ const rss = async (args) => {
   const backend = await startDevBackend({ issuer: idp.issuer, allowedClientIds: [idp.clientId] });
   const browser = `"${NODE}" "${join(ROOT, 'dist-dev/dev/user-agent.js')}"`;
   const loginEnv = { ...env, BROWSER: browser };
-  await run(NODE, [BIN, 'profile', 'add', 'full', '--issuer', idp.issuer, '--client-id', idp.clientId, '--backend-url', backend.url, '--prompt', 'consent', '--storage', 'file'], { env });
+  await run(
+    NODE,
+    [
+      BIN,
+      'profile',
+      'add',
+      'full',
+      '--issuer',
+      idp.issuer,
+      '--client-id',
+      idp.clientId,
+      '--backend-url',
+      backend.url,
+      '--prompt',
+      'consent',
+      '--storage',
+      'file',
+    ],
+    { env },
+  );
   const out = join(configDir, '..', 'minimal.json');
   writeFileSync(out, '');
   try {
     await compare(
       'full browser login (vs minimal openid-client script)',
       1.3,
-      () => run(NODE, [join(ROOT, 'bench/minimal-login.mjs'), idp.issuer, idp.clientId, backend.url, out], { env: { BROWSER: browser } }).then((r) => r.ms),
+      () =>
+        run(NODE, [join(ROOT, 'bench/minimal-login.mjs'), idp.issuer, idp.clientId, backend.url, out], { env: { BROWSER: browser } }).then(
+          (r) => r.ms,
+        ),
       latchkey(['login', '-p', 'full'], { env: loginEnv }),
       Math.max(10, Math.min(RUNS, 12)),
     );
@@ -112,10 +174,24 @@ const rss = async (args) => {
   }
 }
 
-const machine = { node: process.version, platform: `${process.platform} ${process.arch}`, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), date: new Date().toISOString() };
+const machine = {
+  node: process.version,
+  platform: `${process.platform} ${process.arch}`,
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: cpus().length,
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  date: new Date().toISOString(),
+};
 writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify({ machine, results }, null, 2)}\n`);
 
-const rows = results.map((r) => [r.case, r.baselineMs ?? `${r.baselineKiB} KiB`, r.latchkeyMs ?? `${r.latchkeyKiB} KiB`, `${r.ratio}×`, `≤ ${r.target}×`, r.met ? 'yes' : 'NO']);
+const rows = results.map((r) => [
+  r.case,
+  r.baselineMs ?? `${r.baselineKiB} KiB`,
+  r.latchkeyMs ?? `${r.latchkeyKiB} KiB`,
+  `${r.ratio}×`,
+  `≤ ${r.target}×`,
+  r.met ? 'yes' : 'NO',
+]);
 const header = ['case', 'baseline', 'latchkey', 'ratio', 'target', 'met'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
 const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(widths[i])).join(' | ')} |`;

@@ -48,12 +48,35 @@ async function main(): Promise<number> {
   delete env.LATCHKEY_PROFILE;
   delete env.LATCHKEY_TOKEN;
   try {
-    process.stderr.write(`latchkey demo\n  IdP (oidc-provider): ${idp.issuer}\n  backend (latchkey/backend): ${backend.url}\n  config dir: ${configDir}\n`);
+    process.stderr.write(
+      `latchkey demo\n  IdP (oidc-provider): ${idp.issuer}\n  backend (latchkey/backend): ${backend.url}\n  config dir: ${configDir}\n`,
+    );
     say('latchkey profile add demo …');
-    let { code } = await latchkey(['profile', 'add', 'demo', '--issuer', idp.issuer, '--client-id', idp.clientId, '--backend-url', backend.url, '--prompt', 'consent', '--audience-priority', backend.audience], env);
+    let { code } = await latchkey(
+      [
+        'profile',
+        'add',
+        'demo',
+        '--issuer',
+        idp.issuer,
+        '--client-id',
+        idp.clientId,
+        '--backend-url',
+        backend.url,
+        '--prompt',
+        'consent',
+        '--audience-priority',
+        backend.audience,
+      ],
+      env,
+    );
     if (code !== 0) return code;
 
-    say(auto ? 'latchkey login   (a scripted browser signs in as "ada")' : 'latchkey login   (sign in with any name and password, then allow access)');
+    say(
+      auto
+        ? 'latchkey login   (a scripted browser signs in as "ada")'
+        : 'latchkey login   (sign in with any name and password, then allow access)',
+    );
     ({ code } = await latchkey(['login', '--timeout', auto ? '60' : '300'], env));
     if (code !== 0) return code;
 

@@ -17,12 +17,18 @@ export type KoaContext = Parameters<Parameters<Provider['use']>[0]>[0];
  * only. Here that is the point: those warnings are dropped while it is set up (and only then),
  * to keep the demo's and the tests' output readable.
  */
+// oidc-provider colours its warnings: the pattern matches the escape sequence they start with.
+// eslint-disable-next-line no-control-regex
+const DEV_WARNING = /^(\u001b\[[\d;]*m)?oidc-provider (WARNING|NOTICE): .*(development-only|you SHOULD change it)/;
+
 function quietly<T>(make: () => T): T {
   const saved = { warn: console.warn, info: console.info };
-  const filter = (original: (...args: unknown[]) => void) => (...args: unknown[]) => {
-    if (typeof args[0] === 'string' && /^(\u001b\[[\d;]*m)?oidc-provider (WARNING|NOTICE): .*(development-only|you SHOULD change it)/.test(args[0])) return;
-    original(...args);
-  };
+  const filter =
+    (original: (...args: unknown[]) => void) =>
+    (...args: unknown[]) => {
+      if (typeof args[0] === 'string' && DEV_WARNING.test(args[0])) return;
+      original(...args);
+    };
   console.warn = filter(saved.warn.bind(console));
   console.info = filter(saved.info.bind(console));
   try {
@@ -111,59 +117,75 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
   const issuer = `${origin}${options.issuerPath ?? ''}`;
   const extraClaims = options.accountClaims ?? {};
 
-  const provider = quietly(() => new Provider(issuer, {
-    clients: [
-      {
-        client_id: clientId,
-        application_type: 'native',
-        token_endpoint_auth_method: 'none',
-        // A native client's loopback redirect matches on any port (RFC 8252 §7.3).
-        redirect_uris: ['http://127.0.0.1/callback', 'http://localhost/callback', 'http://[::1]/callback'],
-        grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
-        response_types: ['code'],
-      },
-      ...((options.clients ?? []) as never[]),
-    ],
-    jwks: { keys: [signingKey, ...extraKeys] },
-    cookies: { keys: ['latchkey-dev-cookie-key'] },
-    findAccount: (_ctx, id) => ({
-      accountId: id,
-      claims: () => ({ sub: id, email: `${id}@example.com`, email_verified: true, name: id, ...extraClaims }),
-    }),
-    claims: { openid: ['sub', ...Object.keys(extraClaims)], email: ['email', 'email_verified'], profile: ['name'] },
-    conformIdTokenClaims: false,
-    features: {
-      devInteractions: { enabled: true },
-      deviceFlow: { enabled: options.deviceFlow ?? true },
-      revocation: { enabled: options.revocation ?? true },
-      // Any client may introspect any token: tests ask whether a revoked token is still active.
-      introspection: { enabled: true, allowedPolicy: async () => true },
-      clientCredentials: { enabled: true },
-      ...(options.jwtAccessTokensFor
-        ? {
-            resourceIndicators: {
-              enabled: true,
-              defaultResource: () => options.jwtAccessTokensFor!,
-              useGrantedResource: () => true,
-              getResourceServerInfo: () => ({
-                scope: 'openid profile email offline_access account:usage:read account:usage:write',
-                audience: options.accessTokenAudience ?? options.jwtAccessTokensFor!,
-                accessTokenFormat: 'jwt',
-                jwt: { sign: { alg: 'RS256' } },
-              }),
-            },
-          }
-        : {}),
-    },
-    pkce: { required: () => true },
-    scopes: ['openid', 'offline_access', 'profile', 'email', 'account:usage:read', 'account:usage:write'],
-    ...(options.clientAuthMethods ? { clientAuthMethods: options.clientAuthMethods } : {}),
-    ttl: { AccessToken: options.accessTokenTtl ?? 3600, IdToken: 3600, RefreshToken: 86400, Interaction: 600, Session: 3600, Grant: 86400, DeviceCode: options.deviceCodeTtl ?? 600, ClientCredentials: options.clientCredentialsTtl ?? 600 },
-    // Refresh tokens for the native client whenever offline_access was granted.
-    issueRefreshToken: async (_ctx, client, code) =>
-      client.grantTypeAllowed('refresh_token') &&
-      (options.refreshTokenFor ? options.refreshTokenFor((code as unknown as { codeChallenge?: string }).codeChallenge, code.scopes) : code.scopes.has('offline_access')),
-  }));
+  const provider = quietly(
+    () =>
+      new Provider(issuer, {
+        clients: [
+          {
+            client_id: clientId,
+            application_type: 'native',
+            token_endpoint_auth_method: 'none',
+            // A native client's loopback redirect matches on any port (RFC 8252 §7.3).
+            redirect_uris: ['http://127.0.0.1/callback', 'http://localhost/callback', 'http://[::1]/callback'],
+            grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
+            response_types: ['code'],
+          },
+          ...((options.clients ?? []) as never[]),
+        ],
+        jwks: { keys: [signingKey, ...extraKeys] },
+        cookies: { keys: ['latchkey-dev-cookie-key'] },
+        findAccount: (_ctx, id) => ({
+          accountId: id,
+          claims: () => ({ sub: id, email: `${id}@example.com`, email_verified: true, name: id, ...extraClaims }),
+        }),
+        claims: { openid: ['sub', ...Object.keys(extraClaims)], email: ['email', 'email_verified'], profile: ['name'] },
+        conformIdTokenClaims: false,
+        features: {
+          devInteractions: { enabled: true },
+          deviceFlow: { enabled: options.deviceFlow ?? true },
+          revocation: { enabled: options.revocation ?? true },
+          // Any client may introspect any token: tests ask whether a revoked token is still active.
+          introspection: { enabled: true, allowedPolicy: () => Promise.resolve(true) },
+          clientCredentials: { enabled: true },
+          ...(options.jwtAccessTokensFor
+            ? {
+                resourceIndicators: {
+                  enabled: true,
+                  defaultResource: () => options.jwtAccessTokensFor!,
+                  useGrantedResource: () => true,
+                  getResourceServerInfo: () => ({
+                    scope: 'openid profile email offline_access account:usage:read account:usage:write',
+                    audience: options.accessTokenAudience ?? options.jwtAccessTokensFor!,
+                    accessTokenFormat: 'jwt',
+                    jwt: { sign: { alg: 'RS256' } },
+                  }),
+                },
+              }
+            : {}),
+        },
+        pkce: { required: () => true },
+        scopes: ['openid', 'offline_access', 'profile', 'email', 'account:usage:read', 'account:usage:write'],
+        ...(options.clientAuthMethods ? { clientAuthMethods: options.clientAuthMethods } : {}),
+        ttl: {
+          AccessToken: options.accessTokenTtl ?? 3600,
+          IdToken: 3600,
+          RefreshToken: 86400,
+          Interaction: 600,
+          Session: 3600,
+          Grant: 86400,
+          DeviceCode: options.deviceCodeTtl ?? 600,
+          ClientCredentials: options.clientCredentialsTtl ?? 600,
+        },
+        // Refresh tokens for the native client whenever offline_access was granted.
+        issueRefreshToken: (_ctx, client, code) =>
+          Promise.resolve(
+            client.grantTypeAllowed('refresh_token') &&
+              (options.refreshTokenFor
+                ? options.refreshTokenFor((code as unknown as { codeChallenge?: string }).codeChallenge, code.scopes)
+                : code.scopes.has('offline_access')),
+          ),
+      }),
+  );
   provider.proxy = false;
 
   const idp: DevIdp = {

@@ -35,11 +35,15 @@ const cookies = new Map<string, string>();
  */
 let send: (url: URL, init: RequestInit) => Promise<Response> = (url, init) => fetch(url, init);
 if (process.env.HTTPS_PROXY) {
-  const [{ EnvHttpProxyAgent, fetch: proxyFetch }, { readFileSync }, { rootCertificates }] = await Promise.all([import('undici'), import('node:fs'), import('node:tls')]);
+  const [{ EnvHttpProxyAgent, fetch: proxyFetch }, { readFileSync }, { rootCertificates }] = await Promise.all([
+    import('undici'),
+    import('node:fs'),
+    import('node:tls'),
+  ]);
   const extra = process.env.NODE_EXTRA_CA_CERTS ? [readFileSync(process.env.NODE_EXTRA_CA_CERTS, 'utf8')] : [];
   const tls = { ca: [...rootCertificates, ...extra] };
   const agent = new EnvHttpProxyAgent({ connect: tls, requestTls: tls, noProxy: 'localhost,127.0.0.1,::1' });
-  send = (url, init) => proxyFetch(url, { ...(init as object), dispatcher: agent } as never) as unknown as Promise<Response>;
+  send = (url, init) => proxyFetch(url, { ...(init as object), dispatcher: agent });
 }
 
 async function go(url: URL, init: RequestInit = {}): Promise<Response> {
@@ -58,7 +62,13 @@ async function go(url: URL, init: RequestInit = {}): Promise<Response> {
 function raw(target: URL, path: string, options: { host?: string; method?: string } = {}): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: target.hostname.replace(/^\[|\]$/g, ''), port: target.port, path, method: options.method ?? 'GET', headers: { host: options.host ?? target.host } },
+      {
+        host: target.hostname.replace(/^\[|\]$/g, ''),
+        port: target.port,
+        path,
+        method: options.method ?? 'GET',
+        headers: { host: options.host ?? target.host },
+      },
       (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
@@ -101,14 +111,21 @@ async function main(): Promise<void> {
   // For a device flow there is no redirect back; an impossible origin keeps the loop below simple.
   const redirect = new URL(start.searchParams.get('redirect_uri') ?? 'http://device.invalid/');
   // What this process was given: the URL and nothing else (no secret travels through argv).
-  log(device ? { step: 'open', device: start.pathname, user_code: start.searchParams.get('user_code'), argv: process.argv.slice(2) } : { step: 'open', redirect_uri: redirect.href, url: start.href, given: given.href, argv: process.argv.slice(2) });
+  log(
+    device
+      ? { step: 'open', device: start.pathname, user_code: start.searchParams.get('user_code'), argv: process.argv.slice(2) }
+      : { step: 'open', redirect_uri: redirect.href, url: start.href, given: given.href, argv: process.argv.slice(2) },
+  );
 
   if (action === 'attack') {
     const path = redirect.pathname;
     log({ step: 'forged-state', status: await raw(redirect, `${path}?code=forged&state=not-the-state`) });
     log({ step: 'no-state', status: await raw(redirect, `${path}?code=forged`) });
     log({ step: 'favicon', status: await raw(redirect, '/favicon.ico') });
-    log({ step: 'wrong-host', status: await raw(redirect, `${path}?code=x&state=${start.searchParams.get('state')}`, { host: `evil.example:${redirect.port}` }) });
+    log({
+      step: 'wrong-host',
+      status: await raw(redirect, `${path}?code=x&state=${start.searchParams.get('state')}`, { host: `evil.example:${redirect.port}` }),
+    });
     log({ step: 'post', status: await raw(redirect, `${path}?code=x&state=${start.searchParams.get('state')}`, { method: 'POST' }) });
     log({ step: 'huge', status: await raw(redirect, `${path}?state=x&pad=${'a'.repeat(20_000)}`).catch(() => -1) });
   }
@@ -130,7 +147,12 @@ async function main(): Promise<void> {
         // cookie, as a browser would; 'nocookie' plays a browser that never saw the start URL).
         const callback = action === 'nocookie' ? await fetch(url, { redirect: 'manual' }) : await go(url);
         const page = await callback.text();
-        log({ step: 'callback', status: callback.status, title: /<title>([^<]*)<\/title>/.exec(page)?.[1] ?? null, cacheControl: callback.headers.get('cache-control') });
+        log({
+          step: 'callback',
+          status: callback.status,
+          title: /<title>([^<]*)<\/title>/.exec(page)?.[1] ?? null,
+          cacheControl: callback.headers.get('cache-control'),
+        });
         return;
       }
       response = await go(url);
@@ -155,12 +177,16 @@ async function main(): Promise<void> {
     }
     let fields = form.fields.prompt === 'login' ? { ...form.fields, login: user, password: 'any password' } : form.fields;
     if (form.fields.confirm === 'yes' && action === 'deny') {
-      const { confirm: _confirm, ...rest } = form.fields;
-      fields = { ...rest, abort: 'yes' };
+      fields = { ...form.fields, abort: 'yes' };
+      delete fields.confirm;
     }
     log({ step: form.fields.prompt ?? (form.fields.confirm ? (action === 'deny' ? 'device-abort' : 'device-confirm') : 'form') });
     url = new URL(form.action, url);
-    response = await go(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+    response = await go(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    });
   }
   log({ step: 'too-many-hops' });
   process.exitCode = 1;

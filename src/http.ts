@@ -26,8 +26,21 @@ export interface HttpOptions {
 }
 
 const SECRET_PARAMS = new Set([
-  'code', 'state', 'nonce', 'code_verifier', 'token', 'id_token', 'access_token', 'refresh_token',
-  'client_secret', 'client_assertion', 'password', 'assertion', 'device_code', 'user_code', 'logout_token',
+  'code',
+  'state',
+  'nonce',
+  'code_verifier',
+  'token',
+  'id_token',
+  'access_token',
+  'refresh_token',
+  'client_secret',
+  'client_assertion',
+  'password',
+  'assertion',
+  'device_code',
+  'user_code',
+  'logout_token',
 ]);
 const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'dpop']);
 
@@ -80,7 +93,7 @@ export async function createHttp(options: HttpOptions, env: NodeJS.ProcessEnv = 
     const direct = new Agent({ connect, ...timeouts });
     send = (url, init) => {
       const dispatcher = isLoopbackHost(new URL(url).hostname) ? direct : proxied;
-      return undiciFetch(url, { ...(init as object), dispatcher } as never) as unknown as Promise<Response>;
+      return undiciFetch(url, { ...(init as object), dispatcher });
     };
   } else {
     // Node's fetch connects within 10 s by default; the whole exchange gets `responseTimeoutMs`.
@@ -111,7 +124,9 @@ export async function createHttp(options: HttpOptions, env: NodeJS.ProcessEnv = 
         }
         throw failure;
       }
-      out.debug(`← ${response.status} ${method} ${redactUrl(url)} (${Math.round(performance.now() - started)} ms) ${redactHeaders(response.headers)}`);
+      out.debug(
+        `← ${response.status} ${method} ${redactUrl(url)} (${Math.round(performance.now() - started)} ms) ${redactHeaders(response.headers)}`,
+      );
       response = limitBody(response, options.maxBodyBytes ?? 1024 * 1024, url);
       if (retry && response.status >= 500 && response.status !== 503) {
         // 503 is left to callers that honour Retry-After (device polling, revocation).
@@ -135,7 +150,8 @@ function warnIfTlsUnchecked(out: Output, env: NodeJS.ProcessEnv): void {
   out.warn(`${TLS_UNCHECKED}; unset it, and trust a private CA with the profile's caFile or NODE_EXTRA_CA_CERTS instead`);
 }
 
-export const TLS_UNCHECKED = 'NODE_TLS_REJECT_UNAUTHORIZED=0 is set: TLS certificates are not checked, so anyone on the network path can read and change this login';
+export const TLS_UNCHECKED =
+  'NODE_TLS_REJECT_UNAUTHORIZED=0 is set: TLS certificates are not checked, so anyone on the network path can read and change this login';
 
 export function tlsChecksDisabled(env: NodeJS.ProcessEnv): boolean {
   return env.NODE_TLS_REJECT_UNAUTHORIZED === '0';
@@ -147,7 +163,11 @@ export function tlsChecksDisabled(env: NodeJS.ProcessEnv): boolean {
  */
 function limitBody(response: Response, maxBytes: number, url: string): Response {
   const declared = Number(response.headers.get('content-length'));
-  const tooLarge = () => new FailureError(`${hostOf(url)} answered with more than ${Math.round(maxBytes / 1024)} KiB, which no login needs; nothing was stored`, { code: 'response_too_large' });
+  const tooLarge = () =>
+    new FailureError(
+      `${hostOf(url)} answered with more than ${Math.round(maxBytes / 1024)} KiB, which no login needs; nothing was stored`,
+      { code: 'response_too_large' },
+    );
   if (Number.isFinite(declared) && declared > maxBytes) {
     void response.body?.cancel();
     throw tooLarge();
@@ -210,7 +230,8 @@ export function withRetryAfter(fetch: Fetch, { retries = 2, maxWaitMs = 10_000 }
       const response = await fetch(input, init);
       if (response.status !== 503 || attempt >= retries) return response;
       const header = response.headers.get('retry-after');
-      const seconds = header === null ? Number.NaN : /^\d+$/.test(header.trim()) ? Number(header) : (Date.parse(header) - Date.now()) / 1000;
+      const seconds =
+        header === null ? Number.NaN : /^\d+$/.test(header.trim()) ? Number(header) : (Date.parse(header) - Date.now()) / 1000;
       if (!Number.isFinite(seconds) || seconds * 1000 > maxWaitMs) return response;
       await response.body?.cancel();
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, seconds) * 1000));
@@ -242,7 +263,8 @@ export function networkError(url: string, error: unknown): NetworkError {
     EAI_AGAIN: 'DNS lookup failed',
     EHOSTUNREACH: 'host unreachable',
   };
-  const reason = reasons[code] ?? (/certificate|CERT|SSL|TLS/i.test(`${code} ${message}`) ? `TLS certificate problem: ${message}` : message);
+  const reason =
+    reasons[code] ?? (/certificate|CERT|SSL|TLS/i.test(`${code} ${message}`) ? `TLS certificate problem: ${message}` : message);
   return new NetworkError(`cannot reach ${host}: ${reason}`, {
     hint: /certificate/i.test(reason)
       ? "If the server or your network uses its own CA, trust it: the profile's caFile (profile set <name> ca-file <pem>), or NODE_EXTRA_CA_CERTS."

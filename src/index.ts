@@ -33,7 +33,12 @@ export { detectEnvironment, browserUnreachable, type RunEnvironment } from './io
 // Logins and tokens.
 export { browserLogin as loginWithBrowser, type BrowserLoginInput, type BrowserLoginDeps } from './flows/browser.js';
 export { deviceLogin as loginWithDevice, type DeviceLoginInput, type DeviceLoginDeps } from './flows/device.js';
-export { clientCredentialsLogin as loginWithClientCredentials, loadPrivateKey, type ServiceAuth, type ClientCredentialsDeps } from './flows/client-credentials.js';
+export {
+  clientCredentialsLogin as loginWithClientCredentials,
+  loadPrivateKey,
+  type ServiceAuth,
+  type ClientCredentialsDeps,
+} from './flows/client-credentials.js';
 export { loginWithToken, type WithTokenInput, type WithTokenDeps, type LoginResult } from './flows/with-token.js';
 export { exchangeIdToken, CREDENTIAL_KEYS, type ExchangeInput, type ExchangedCredential } from './exchange/cli-auth.js';
 export { getToken, envOverride, type GetTokenInput, type GetTokenDeps, type TokenSource } from './flows/get-token.js';
@@ -42,7 +47,18 @@ export { logout } from './flows/logout.js';
 
 // Inspection.
 export { decodeJwt, normalizeTokenInput, NotAJwtError, type DecodedJwt, type JsonObject } from './token/decode.js';
-export { chooseAudience, classify, hasErrors, type Diagnostic, type DiagnosticCode, type Inspection, type InspectOptions, type TokenKind, type DiagnosticLevel, type SignatureResult } from './token/inspect.js';
+export {
+  chooseAudience,
+  classify,
+  hasErrors,
+  type Diagnostic,
+  type DiagnosticCode,
+  type Inspection,
+  type InspectOptions,
+  type TokenKind,
+  type DiagnosticLevel,
+  type SignatureResult,
+} from './token/inspect.js';
 export { verifySignature, type VerifyOptions } from './token/verify.js';
 export { renderInspection, type RenderOptions } from './token/render.js';
 
@@ -74,7 +90,9 @@ export function createProfileStore(options: { dir: string; name?: string }): Pro
 }
 
 /** The OS keychain (service = your CLI's name) or the 0600 credentials file in `dir`. */
-export function createSecretStore(options: { kind: 'keychain'; service: string; timeoutMs?: number } | { kind: 'file'; service: string; dir: string }): SecretStore {
+export function createSecretStore(
+  options: { kind: 'keychain'; service: string; timeoutMs?: number } | { kind: 'file'; service: string; dir: string },
+): SecretStore {
   return options.kind === 'keychain'
     ? new KeychainSecretStore({ service: options.service, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) })
     : new FileSecretStore({ dir: options.dir, service: options.service });
@@ -96,6 +114,20 @@ export async function createLoginDeps(options: {
   signal?: AbortSignal;
 }): Promise<LoginDeps> {
   const deps = createDeps();
-  const services = createServices({ brand: brandOf({ name: options.name ?? 'latchkey' }), deps, configDir: options.configDir, debug: options.debug, storage: options.storage, signal: options.signal });
-  return { http: await services.http(), credentials: await services.credentials(), clock: deps.clock, out: services.out, openBrowser: deps.openBrowser, signal: services.signal };
+  const services = createServices({
+    brand: brandOf({ name: options.name ?? 'latchkey' }),
+    deps,
+    configDir: options.configDir,
+    debug: options.debug,
+    storage: options.storage,
+    signal: options.signal,
+  });
+  return {
+    http: await services.http(),
+    credentials: await services.credentials(),
+    clock: deps.clock,
+    out: services.out,
+    openBrowser: deps.openBrowser,
+    signal: services.signal,
+  };
 }

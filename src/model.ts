@@ -125,7 +125,11 @@ export function renewalMarginSeconds(kind: CredentialRecord['kind']): number {
  * it has more than its margin left, `renew` when it is due and can be renewed (refresh token,
  * client credentials), `expired` when it is due and cannot.
  */
-export function liveness(state: Pick<LoginState, 'kind' | 'expiresAt' | 'renewable'>, now: Date, marginSeconds = renewalMarginSeconds(state.kind)): 'live' | 'renew' | 'expired' {
+export function liveness(
+  state: Pick<LoginState, 'kind' | 'expiresAt' | 'renewable'>,
+  now: Date,
+  marginSeconds = renewalMarginSeconds(state.kind),
+): 'live' | 'renew' | 'expired' {
   const due = state.expiresAt !== undefined && Date.parse(state.expiresAt) - marginSeconds * 1000 <= now.getTime();
   if (!due) return 'live';
   return state.renewable ? 'renew' : 'expired';

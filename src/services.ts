@@ -57,19 +57,28 @@ export function createServices(options: ServicesOptions): Services {
   const out = createOutput(deps.streams, { debug: options.debug === true, color, name: brand.name });
   const configDir = options.configDir || env('CONFIG_DIR') || platformConfigDir(brand.configDirName, deps.env);
   warnIfWorldWritable(configDir, out);
-  const profiles = new ProfileStore({ dir: configDir, name: brand.name, ...(brand.builtinProfiles ? { builtins: brand.builtinProfiles } : {}) });
+  const profiles = new ProfileStore({
+    dir: configDir,
+    name: brand.name,
+    ...(brand.builtinProfiles ? { builtins: brand.builtinProfiles } : {}),
+  });
 
   const storageOverride = (): StorageSetting | undefined => {
     if (options.storage) return options.storage;
     const value = env('STORAGE');
     if (value === undefined) return undefined;
-    if (value !== 'auto' && value !== 'keychain' && value !== 'file') throw new UsageError(`${envName('STORAGE')} must be auto, keychain or file, got "${value}"`);
+    if (value !== 'auto' && value !== 'keychain' && value !== 'file')
+      throw new UsageError(`${envName('STORAGE')} must be auto, keychain or file, got "${value}"`);
     return value;
   };
   const keychain = async () => {
     const { KeychainSecretStore } = await import('./store/keychain-secrets.js');
     const seconds = Number(env('KEYCHAIN_TIMEOUT') ?? 5);
-    return new KeychainSecretStore({ service: brand.keychainService, timeoutMs: (Number.isFinite(seconds) && seconds > 0 ? seconds : 5) * 1000, storageEnv: envName('STORAGE') });
+    return new KeychainSecretStore({
+      service: brand.keychainService,
+      timeoutMs: (Number.isFinite(seconds) && seconds > 0 ? seconds : 5) * 1000,
+      storageEnv: envName('STORAGE'),
+    });
   };
   let credentials: Promise<Credentials> | undefined;
 
@@ -86,7 +95,10 @@ export function createServices(options: ServicesOptions): Services {
     keychain,
     credentials() {
       credentials ??= (async () => {
-        const [{ Credentials }, { FileSecretStore }] = await Promise.all([import('./store/credentials.js'), import('./store/file-secrets.js')]);
+        const [{ Credentials }, { FileSecretStore }] = await Promise.all([
+          import('./store/credentials.js'),
+          import('./store/file-secrets.js'),
+        ]);
         const override = storageOverride();
         return new Credentials({
           profiles,
@@ -106,13 +118,17 @@ export function createServices(options: ServicesOptions): Services {
       if (profile?.caFile) {
         const { readFile } = await import('node:fs/promises');
         extraCa = await readFile(profile.caFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
-          throw new ConfigError(`cannot read the profile's caFile ${profile.caFile}: ${error.code ?? error.message}`, { hint: 'Fix the path: profile set <name> ca-file <pem>.' });
+          throw new ConfigError(`cannot read the profile's caFile ${profile.caFile}: ${error.code ?? error.message}`, {
+            hint: 'Fix the path: profile set <name> ca-file <pem>.',
+          });
         });
-        if (!extraCa.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`the profile's caFile ${profile.caFile} holds no PEM certificate`);
+        if (!extraCa.includes('-----BEGIN CERTIFICATE-----'))
+          throw new ConfigError(`the profile's caFile ${profile.caFile} holds no PEM certificate`);
       }
       const timeout = env('HTTP_TIMEOUT');
       const seconds = timeout === undefined ? undefined : Number(timeout);
-      if (seconds !== undefined && (!Number.isFinite(seconds) || seconds <= 0)) throw new UsageError(`${envName('HTTP_TIMEOUT')} must be a number of seconds, got "${timeout}"`);
+      if (seconds !== undefined && (!Number.isFinite(seconds) || seconds <= 0))
+        throw new UsageError(`${envName('HTTP_TIMEOUT')} must be a number of seconds, got "${timeout}"`);
       return createHttp(
         {
           out,
@@ -130,7 +146,8 @@ export function createServices(options: ServicesOptions): Services {
 function warnIfWorldWritable(dir: string, out: Output): void {
   try {
     const mode = statSync(dir).mode & 0o777;
-    if (mode & 0o002) out.warn(`${dir} is writable by every user (mode ${mode.toString(8)}): anyone could change your profiles; run: chmod 700 ${dir}`);
+    if (mode & 0o002)
+      out.warn(`${dir} is writable by every user (mode ${mode.toString(8)}): anyone could change your profiles; run: chmod 700 ${dir}`);
   } catch {
     // not created yet
   }

@@ -28,7 +28,10 @@ const cli = createCli({
         const { token } = await ctx.token();
         const http = await ctx.http(profile);
         const response = await http.fetch(`${profile.backendUrl}/api/whoami`, { headers: { authorization: `Bearer ${token}` } });
-        if (!response.ok) throw new RejectedError(`the Acme API refused the session of "${name}" (${response.status})`, { hint: `Run: acmectl login -p ${name}` });
+        if (!response.ok)
+          throw new RejectedError(`the Acme API refused the session of "${name}" (${response.status})`, {
+            hint: `Run: acmectl login -p ${name}`,
+          });
         const { user } = await response.json();
         if (!ctx.json(user)) ctx.out.data(user.email ?? user.sub);
       });

@@ -69,7 +69,9 @@ export function createCliAuthHandler<User>(options: CliAuthHandlerOptions<User>)
     send(res, 200, {
       token: session.token,
       expires_at: expiresAtIso(session.expiresAt),
-      user: options.describeUser ? options.describeUser(user, verified.claims) : { sub: verified.claims.sub, email: verified.claims.email ?? null },
+      user: options.describeUser
+        ? options.describeUser(user, verified.claims)
+        : { sub: verified.claims.sub, email: verified.claims.email ?? null },
     });
   };
 

@@ -126,12 +126,14 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
     }
     const alg: unknown = header.alg;
     // An access token (RFC 9068) or a logout token offered as an id_token is not one.
-    if (typeof header.typ === 'string' && !/^(jwt|application\/jwt)$/i.test(header.typ)) return fail('not_an_id_token', `typ ${header.typ} is not an id_token`);
+    if (typeof header.typ === 'string' && !/^(jwt|application\/jwt)$/i.test(header.typ))
+      return fail('not_an_id_token', `typ ${header.typ} is not an id_token`);
     if (typeof alg !== 'string' || !ASYMMETRIC_ALGS.includes(alg)) return fail('alg_not_allowed', `alg ${String(alg)} is not allowed`);
 
     let payload: JWTPayload;
     try {
-      const verify = (set: Keys) => jwtVerify(token, set, { algorithms: [...ASYMMETRIC_ALGS], currentDate: now(), clockTolerance: tolerance });
+      const verify = (set: Keys) =>
+        jwtVerify(token, set, { algorithms: [...ASYMMETRIC_ALGS], currentDate: now(), clockTolerance: tolerance });
       try {
         ({ payload } = await verify(await currentKeys()));
       } catch (error) {
@@ -144,10 +146,12 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
       if (error instanceof errors.JWKSNoMatchingKey) return fail('kid_unknown', 'no key in the issuer JWKS matches the token kid');
       if (error instanceof errors.JWSSignatureVerificationFailed) return fail('bad_signature', 'signature verification failed');
       if (error instanceof errors.JWTExpired) return fail('expired', 'the token has expired');
-      if (error instanceof errors.JWTClaimValidationFailed && error.claim === 'nbf') return fail('not_yet_valid', 'the token is not valid yet');
+      if (error instanceof errors.JWTClaimValidationFailed && error.claim === 'nbf')
+        return fail('not_yet_valid', 'the token is not valid yet');
       if (error instanceof errors.JOSEError) return fail('malformed', error.message);
       // jose refuses RSA keys under 2048 bits: the IdP's key is the problem, not its availability.
-      if (error instanceof TypeError && /modulusLength|bits or larger/.test(error.message)) return fail('key_too_weak', `the issuer's key is too weak to trust: ${error.message}`);
+      if (error instanceof TypeError && /modulusLength|bits or larger/.test(error.message))
+        return fail('key_too_weak', `the issuer's key is too weak to trust: ${error.message}`);
       return fail('jwks_unavailable', `could not load the issuer's keys: ${(error as Error).message}`);
     }
 
@@ -156,11 +160,13 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
     if (typeof payload.exp !== 'number') return fail('malformed', 'the token has no exp');
     if (typeof payload.iat === 'number' && payload.iat > nowSec + tolerance) return fail('issued_in_future', 'iat is in the future');
     if (typeof payload.iat !== 'number') return fail('malformed', 'the token has no iat');
-    if (payload.iat < nowSec - maxAge - tolerance) return fail('too_old', `issued ${Math.round((nowSec - payload.iat) / 3600)} h ago, more than ${maxAge / 3600} h`);
+    if (payload.iat < nowSec - maxAge - tolerance)
+      return fail('too_old', `issued ${Math.round((nowSec - payload.iat) / 3600)} h ago, more than ${maxAge / 3600} h`);
     const aud = typeof payload.aud === 'string' ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : [];
     if (!aud.some((a) => allowed.has(a))) return fail('audience_not_allowed', `aud ${JSON.stringify(aud)} contains no trusted client id`);
     if (aud.length > 1 && typeof payload.azp !== 'string') return fail('azp_missing', 'aud has several entries and there is no azp');
-    if (payload.azp !== undefined && !allowed.has(String(payload.azp))) return fail('azp_not_allowed', `azp ${String(payload.azp)} is not a trusted client id`);
+    if (payload.azp !== undefined && (typeof payload.azp !== 'string' || !allowed.has(payload.azp)))
+      return fail('azp_not_allowed', `azp ${JSON.stringify(payload.azp)} is not a trusted client id`);
     return { ok: true, claims: payload };
   };
 }

@@ -32,7 +32,15 @@ export class Context {
 
   constructor(brand: Brand, deps: Deps, options: GlobalOptions, signal: AbortSignal) {
     this.options = options;
-    this.services = createServices({ brand, deps, configDir: options.configDir, debug: options.debug, color: options.color, storage: options.storage, signal });
+    this.services = createServices({
+      brand,
+      deps,
+      configDir: options.configDir,
+      debug: options.debug,
+      color: options.color,
+      storage: options.storage,
+      signal,
+    });
   }
 
   get brand(): Brand {
@@ -113,7 +121,13 @@ export class Context {
     const { name, profile } = this.requireProfile(options.profileName);
     const { getToken } = await import('../flows/get-token.js');
     return getToken(
-      { profileName: name, profile, globalTokenEnv: this.envName('TOKEN'), program: this.brand.name, forceRenew: options.forceRenew === true },
+      {
+        profileName: name,
+        profile,
+        globalTokenEnv: this.envName('TOKEN'),
+        program: this.brand.name,
+        forceRenew: options.forceRenew === true,
+      },
       { env: this.deps.env, clock: this.deps.clock, credentials: () => this.credentials(), http: () => this.http(profile) },
     );
   }

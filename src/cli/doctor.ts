@@ -45,6 +45,7 @@ export function registerDoctor(program: Command, contextFor: ContextFor, brand: 
           if (check.next) ctx.out.data(`      → ${safeText(check.next)}`);
         });
       }
-      if (failed > 0) throw new LatchkeyError(`${failed} check${failed === 1 ? '' : 's'} failed: see above`, ExitCode.failure, { code: 'doctor_failed' });
+      if (failed > 0)
+        throw new LatchkeyError(`${failed} check${failed === 1 ? '' : 's'} failed: see above`, ExitCode.failure, { code: 'doctor_failed' });
     });
 }

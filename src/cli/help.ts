@@ -1,3 +1,5 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import type { Brand } from './brand.js';
@@ -49,7 +51,10 @@ export function registerHelp(program: Command, contextFor: ContextFor, brand: Br
       let target: Command = program;
       for (const word of words) {
         const next = target.commands.find((c) => c.name() === word || c.aliases().includes(word));
-        if (!next) throw new UsageError(`no help on "${words.join(' ')}": not a command or topic`, { hint: `Topics: environment. Commands: ${program.commands.map((c) => c.name()).join(', ')}.` });
+        if (!next)
+          throw new UsageError(`no help on "${words.join(' ')}": not a command or topic`, {
+            hint: `Topics: environment. Commands: ${program.commands.map((c) => c.name()).join(', ')}.`,
+          });
         target = next;
       }
       ctx.out.data(target.helpInformation().trimEnd());
@@ -61,7 +66,7 @@ export function registerHelp(program: Command, contextFor: ContextFor, brand: Br
     .argument('<dir>', 'where to write the pages')
     .action(async (dir: string, _options, command: Command) => {
       const ctx = contextFor(command);
-      const [{ manPages }, { mkdir, writeFile }, { join }] = await Promise.all([import('./man.js'), import('node:fs/promises'), import('node:path')]);
+      const { manPages } = await import('./man.js');
       await mkdir(dir, { recursive: true });
       const pages = manPages(program, brand);
       for (const [file, text] of Object.entries(pages)) await writeFile(join(dir, file), text);
@@ -73,7 +78,8 @@ export function registerHelp(program: Command, contextFor: ContextFor, brand: Br
     .description(`print ${brand.name}'s version (--json: with Node.js and the platform)`)
     .action((_options, command: Command) => {
       const ctx = contextFor(command);
-      if (ctx.json({ name: brand.name, version: brand.version, node: process.version, platform: `${process.platform}-${process.arch}` })) return;
+      if (ctx.json({ name: brand.name, version: brand.version, node: process.version, platform: `${process.platform}-${process.arch}` }))
+        return;
       ctx.out.data(`${brand.name} ${brand.version}`);
     });
 }

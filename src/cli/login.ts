@@ -79,8 +79,13 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
     return;
   }
   const userSecret = !options.clientCredentials && needsClientSecret(profile);
-  if (!options.clientCredentials && (options.privateKey !== undefined || options.keyId !== undefined || (options.clientSecretStdin && !userSecret))) {
-    throw new UsageError('--client-secret-stdin, --private-key and --key-id go with --client-credentials (--client-secret-stdin also with a profile whose client has a secret)');
+  if (
+    !options.clientCredentials &&
+    (options.privateKey !== undefined || options.keyId !== undefined || (options.clientSecretStdin && !userSecret))
+  ) {
+    throw new UsageError(
+      '--client-secret-stdin, --private-key and --key-id go with --client-credentials (--client-secret-stdin also with a profile whose client has a secret)',
+    );
   }
   // A user login whose client has a secret (Google's Desktop clients): from stdin or the environment.
   const clientSecret = userSecret ? await userClientSecret(ctx, options, name, profile) : undefined;
@@ -91,7 +96,14 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
     const { deviceLogin } = await import('../flows/device.js');
     const result = await deviceLogin(
       { profileName: name, profile, openBrowser: options.browser !== false, cliName: ctx.brand.name, timeoutMs: timeout * 1000, ...secret },
-      { http: await ctx.http(profile), credentials: await ctx.credentials(), clock: ctx.deps.clock, out: ctx.out, openBrowser: ctx.deps.openBrowser, signal: ctx.signal },
+      {
+        http: await ctx.http(profile),
+        credentials: await ctx.credentials(),
+        clock: ctx.deps.clock,
+        out: ctx.out,
+        openBrowser: ctx.deps.openBrowser,
+        signal: ctx.signal,
+      },
     );
     reportLogin(ctx, result);
     return;
@@ -108,8 +120,24 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
   }
   const { browserLogin } = await import('../flows/browser.js');
   const result = await browserLogin(
-    { profileName: name, profile, timeoutMs: timeout * 1000, openBrowser: options.browser !== false, cliName: ctx.brand.name, environment: detectEnvironment(ctx.deps.env), interactive: ctx.deps.streams.stdin.isTTY === true || ctx.deps.streams.stderr.isTTY === true, ...secret },
-    { http: await ctx.http(profile), credentials: await ctx.credentials(), clock: ctx.deps.clock, out: ctx.out, openBrowser: ctx.deps.openBrowser, signal: ctx.signal },
+    {
+      profileName: name,
+      profile,
+      timeoutMs: timeout * 1000,
+      openBrowser: options.browser !== false,
+      cliName: ctx.brand.name,
+      environment: detectEnvironment(ctx.deps.env),
+      interactive: ctx.deps.streams.stdin.isTTY === true || ctx.deps.streams.stderr.isTTY === true,
+      ...secret,
+    },
+    {
+      http: await ctx.http(profile),
+      credentials: await ctx.credentials(),
+      clock: ctx.deps.clock,
+      out: ctx.out,
+      openBrowser: ctx.deps.openBrowser,
+      signal: ctx.signal,
+    },
   );
   reportLogin(ctx, result);
 }
@@ -119,13 +147,19 @@ async function userClientSecret(ctx: Context, options: LoginOptions, name: strin
   if (options.clientSecretStdin) return readSecretFromStdin(ctx);
   const fromEnv = ctx.env('CLIENT_SECRET');
   if (fromEnv) return fromEnv;
-  throw new UsageError(`profile "${name}" authenticates its client with a secret (tokenEndpointAuthMethod ${profile.tokenEndpointAuthMethod}), and none was given`, {
-    hint: `Set ${ctx.envName('CLIENT_SECRET')}, or pipe it with --client-secret-stdin (it is kept in the keychain with the credential).`,
-  });
+  throw new UsageError(
+    `profile "${name}" authenticates its client with a secret (tokenEndpointAuthMethod ${profile.tokenEndpointAuthMethod}), and none was given`,
+    {
+      hint: `Set ${ctx.envName('CLIENT_SECRET')}, or pipe it with --client-secret-stdin (it is kept in the keychain with the credential).`,
+    },
+  );
 }
 
 async function readSecretFromStdin(ctx: Context): Promise<string> {
-  if (ctx.deps.streams.stdin.isTTY) throw new UsageError('--client-secret-stdin reads the secret from stdin, and stdin is a terminal', { hint: `Pipe it: printf %s "$SECRET" | ${ctx.brand.name} login --client-secret-stdin` });
+  if (ctx.deps.streams.stdin.isTTY)
+    throw new UsageError('--client-secret-stdin reads the secret from stdin, and stdin is a terminal', {
+      hint: `Pipe it: printf %s "$SECRET" | ${ctx.brand.name} login --client-secret-stdin`,
+    });
   const secret = (
     await readAll(ctx.deps.streams.stdin, 16 * 1024).catch((error: Error) => {
       throw new UsageError(`could not read the client secret from stdin: ${error.message}`);
@@ -157,5 +191,7 @@ export function reportLogin(ctx: Context, result: import('../flows/with-token.js
   // One value from a token or a backend: escaped whole, so a newline in it cannot fake a line.
   const shown = who ? safeText(who) : '';
   const as = who ? (result.identityVerified ? ` as ${shown}` : ` (the token names ${shown}, unverified)`) : '';
-  ctx.out.info(`Logged in to ${result.profile}${as} (stored in ${result.storage === 'keychain' ? 'the OS keychain' : 'the credentials file'}).`);
+  ctx.out.info(
+    `Logged in to ${result.profile}${as} (stored in ${result.storage === 'keychain' ? 'the OS keychain' : 'the credentials file'}).`,
+  );
 }

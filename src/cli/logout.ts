@@ -20,7 +20,10 @@ export function registerLogout(program: Command, contextFor: ContextFor, brand: 
       for (const name of names) {
         const profile = profiles[name];
         const removed = profile
-          ? await logout({ profileName: name, profile, revoke: options.revoke }, { credentials, http: () => ctx.http(profile), clock: ctx.deps.clock, out: ctx.out })
+          ? await logout(
+              { profileName: name, profile, revoke: options.revoke },
+              { credentials, http: () => ctx.http(profile), clock: ctx.deps.clock, out: ctx.out },
+            )
           : await credentials.remove(name);
         if (removed) loggedOut.push(name);
       }

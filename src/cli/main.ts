@@ -8,7 +8,12 @@ import { createProgram } from './program.js';
  * Run the CLI with `args` (without node and script) and return the exit code. Never exits the
  * process: every error is mapped to one message on stderr and a code from `src/errors.ts`.
  */
-export async function runCli(args: string[], deps: Deps = createDeps(), brand: Brand = LATCHKEY_BRAND, signal: AbortSignal = new AbortController().signal): Promise<number> {
+export async function runCli(
+  args: string[],
+  deps: Deps = createDeps(),
+  brand: Brand = LATCHKEY_BRAND,
+  signal: AbortSignal = new AbortController().signal,
+): Promise<number> {
   return execute(createProgram(brand, deps, signal), brand, deps, args);
 }
 
@@ -21,7 +26,8 @@ export async function execute(program: Command, brand: Brand, deps: Deps, args: 
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version are not failures; every other commander error is a usage error.
-      if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code) || error.exitCode === 0) return ExitCode.ok;
+      if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code) || error.exitCode === 0)
+        return ExitCode.ok;
       return ExitCode.usage;
     }
     for (const line of formatError(error, { name: brand.name, debug })) deps.streams.stderr.write(`${line}\n`);
@@ -34,7 +40,11 @@ export async function execute(program: Command, brand: Brand, deps: Deps, args: 
  * once), a closed stdout ends quietly, and the exit code is the command's. The only place that
  * calls `process.exit`.
  */
-export async function runMain(run: (signal: AbortSignal) => Promise<number>, name: string, controller = new AbortController()): Promise<void> {
+export async function runMain(
+  run: (signal: AbortSignal) => Promise<number>,
+  name: string,
+  controller = new AbortController(),
+): Promise<void> {
   // `latchkey profile list | head -1`: a reader that goes away is not an error (as with gh, git).
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(ExitCode.ok);

@@ -16,7 +16,11 @@ function roff(text: string): string {
 const visible = (command: Command) => !(command as Command & { _hidden?: boolean })._hidden && !command.name().startsWith('__');
 
 function optionItems(options: readonly Option[]): string[] {
-  return options.flatMap((option) => ['.TP', `.B ${roff(option.flags)}`, roff(option.description + (option.argChoices ? ` (${option.argChoices.join(', ')})` : ''))]);
+  return options.flatMap((option) => [
+    '.TP',
+    `.B ${roff(option.flags)}`,
+    roff(option.description + (option.argChoices ? ` (${option.argChoices.join(', ')})` : '')),
+  ]);
 }
 
 function header(name: string, section: string, brand: Brand): string {
@@ -30,7 +34,7 @@ function header(name: string, section: string, brand: Brand): string {
  */
 export function manPages(program: Command, brand: Brand): Record<string, string> {
   const name = brand.name;
-  const globals = program.options as readonly Option[];
+  const globals = program.options;
   const commands = program.commands.filter(visible);
   const pages: Record<string, string> = {};
   pages[`${name}.1`] = [
@@ -61,11 +65,16 @@ export function manPages(program: Command, brand: Brand): Record<string, string>
       '.SH SYNOPSIS',
       `.B ${roff(`${name} ${command.name()}`)}`,
       roff(command.usage()),
-      ...(command.options.length ? ['.SH OPTIONS', ...optionItems(command.options as readonly Option[])] : []),
+      ...(command.options.length ? ['.SH OPTIONS', ...optionItems(command.options)] : []),
       ...(subcommands.length
         ? [
             '.SH COMMANDS',
-            ...subcommands.flatMap((sub) => ['.TP', `.B ${roff(`${name} ${command.name()} ${sub.name()} ${sub.usage()}`)}`, roff(sub.description()), ...(sub.options.length ? ['.RS', ...optionItems(sub.options as readonly Option[]), '.RE'] : [])]),
+            ...subcommands.flatMap((sub) => [
+              '.TP',
+              `.B ${roff(`${name} ${command.name()} ${sub.name()} ${sub.usage()}`)}`,
+              roff(sub.description()),
+              ...(sub.options.length ? ['.RS', ...optionItems(sub.options), '.RE'] : []),
+            ]),
           ]
         : []),
       '.SH GLOBAL OPTIONS',

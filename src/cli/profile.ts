@@ -19,7 +19,10 @@ function parseOrUsage(key: string, raw: string) {
 export function registerProfile(program: Command, contextFor: ContextFor, brand: Brand): void {
   const n = brand.name;
   const profile = program.command('profile').description('manage profiles (where to log in, and what to do with the result)');
-  profile.addHelpText('after', `\nExamples:\n  $ ${n} profile add prod --issuer https://idp.example.com --client-id cli --backend-url https://api.example.com\n  $ ${n} profile set prod storage file\n  $ ${n} profile use prod`);
+  profile.addHelpText(
+    'after',
+    `\nExamples:\n  $ ${n} profile add prod --issuer https://idp.example.com --client-id cli --backend-url https://api.example.com\n  $ ${n} profile set prod storage file\n  $ ${n} profile use prod`,
+  );
 
   profile
     .command('list')
@@ -29,13 +32,22 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
       const ctx = contextFor(command);
       const profiles = ctx.allProfiles();
       const defaultName = ctx.defaultProfileName();
-      const rows = Object.entries(profiles).map(([name, p]) => ({ name, default: name === defaultName, issuer: p.issuer, clientId: p.clientId }));
+      const rows = Object.entries(profiles).map(([name, p]) => ({
+        name,
+        default: name === defaultName,
+        issuer: p.issuer,
+        clientId: p.clientId,
+      }));
       if (ctx.json({ profiles: rows })) return;
       if (rows.length === 0) {
         ctx.out.info(`No profiles yet. Add one: ${n} profile add <name> --issuer <url> --client-id <id>`);
         return;
       }
-      for (const line of table([['NAME', 'DEFAULT', 'ISSUER', 'CLIENT ID'], ...rows.map((r) => [r.name, r.default ? '*' : '', r.issuer, r.clientId])])) ctx.out.data(line);
+      for (const line of table([
+        ['NAME', 'DEFAULT', 'ISSUER', 'CLIENT ID'],
+        ...rows.map((r) => [r.name, r.default ? '*' : '', r.issuer, r.clientId]),
+      ]))
+        ctx.out.data(line);
     });
 
   const add = profile
@@ -43,7 +55,10 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
     .description('add a profile (the first one added becomes the default)')
     .argument('<name>', 'profile name')
     .option('--force', 'replace a profile of the same name')
-    .addHelpText('after', `\nExamples:\n  $ ${n} profile add prod --issuer https://acme.eu.auth0.com/ --client-id abc123 --audience https://api.acme.com\n  $ ${n} profile add local --issuer http://127.0.0.1:8080 --client-id cli --redirect-uri http://127.0.0.1:8085/callback`);
+    .addHelpText(
+      'after',
+      `\nExamples:\n  $ ${n} profile add prod --issuer https://acme.eu.auth0.com/ --client-id abc123 --audience https://api.acme.com\n  $ ${n} profile add local --issuer http://127.0.0.1:8080 --client-id cli --redirect-uri http://127.0.0.1:8085/callback`,
+    );
   for (const spec of PROFILE_KEYS) {
     const option = new Option(`--${spec.flag} ${spec.arg}`, spec.description);
     if (spec.default) option.default(undefined, spec.default);
@@ -61,18 +76,25 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
       const preset = brand.defaults?.[spec.key];
       if (typeof raw === 'string') created[spec.key] = parseOrUsage(spec.key, raw).value;
       else if (preset !== undefined) created[spec.key] = preset;
-      else if (spec.required) throw new UsageError(`--${spec.flag} is required`, { hint: `${n} profile add ${name} --issuer <url> --client-id <id>` });
+      else if (spec.required)
+        throw new UsageError(`--${spec.flag} is required`, { hint: `${n} profile add ${name} --issuer <url> --client-id <id>` });
     }
     // The IdP's documented quirks, for every key not given (--preset, or detected from the issuer).
-    const preset = presetFor(created as unknown as Profile);
-    const { profile: withPreset, applied } = preset ? applyPreset(created as unknown as Profile, preset) : { profile: created as unknown as Profile, applied: [] };
+    const given = created as unknown as Profile;
+    const preset = presetFor(given);
+    const { profile: withPreset, applied } = preset ? applyPreset(given, preset) : { profile: given, applied: [] as string[] };
     const result = await ctx.profiles.add(name, withPreset, { force: options.force === true });
     if (ctx.json({ name, default: result.madeDefault, profile: withPreset })) return;
     if (preset) {
-      ctx.out.info(`Applied the ${preset.title} preset${applied.length ? `: ${applied.join('; ')}` : ''}. Change any key with ${n} profile set ${name} <key> <value>.`);
-      for (const line of preset.advice(withPreset)) ctx.out.info(`  - ${line.replaceAll('<name>', name).replaceAll('<ENV>', brand.envPrefix)}`);
+      ctx.out.info(
+        `Applied the ${preset.title} preset${applied.length ? `: ${applied.join('; ')}` : ''}. Change any key with ${n} profile set ${name} <key> <value>.`,
+      );
+      for (const line of preset.advice(withPreset))
+        ctx.out.info(`  - ${line.replaceAll('<name>', name).replaceAll('<ENV>', brand.envPrefix)}`);
     }
-    ctx.out.info(`Added profile "${name}"${result.madeDefault ? ' (default)' : ''}. Next: ${n} login${result.madeDefault ? '' : ` -p ${name}`}`);
+    ctx.out.info(
+      `Added profile "${name}"${result.madeDefault ? ' (default)' : ''}. Next: ${n} login${result.madeDefault ? '' : ` -p ${name}`}`,
+    );
   });
 
   profile
@@ -81,7 +103,10 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
     .argument('<name>', 'profile name')
     .argument('<key>', `one of: ${PROFILE_KEYS.map((s) => s.key).join(', ')}`)
     .argument('<value>', 'new value')
-    .addHelpText('after', `\nExamples:\n  $ ${n} profile set prod backendUrl https://api.example.com\n  $ ${n} profile set prod audience-priority api-token-auth.chainloop,user-auth.chainloop,chainloop`)
+    .addHelpText(
+      'after',
+      `\nExamples:\n  $ ${n} profile set prod backendUrl https://api.example.com\n  $ ${n} profile set prod audience-priority api-token-auth.chainloop,user-auth.chainloop,chainloop`,
+    )
     .action(async (name: string, key: string, value: string, _options, command: Command) => {
       const ctx = contextFor(command);
       const spec = PROFILE_KEYS.find((s) => s.key === key || s.flag === key);
@@ -104,7 +129,16 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
       if (ctx.json({ name, default: name === ctx.defaultProfileName(), profile: p })) return;
       const rows = PROFILE_KEYS.map((spec) => {
         const v = values[spec.key];
-        const shown = v === undefined ? (spec.default !== undefined ? `${spec.default || '(none)'} (default)` : '(not set)') : Array.isArray(v) ? v.join(',') : String(v);
+        const shown =
+          v === undefined
+            ? spec.default !== undefined
+              ? `${spec.default || '(none)'} (default)`
+              : '(not set)'
+            : Array.isArray(v)
+              ? v.join(',')
+              : typeof v === 'string'
+                ? v
+                : JSON.stringify(v);
         return [spec.key, shown];
       });
       ctx.out.data(`profile ${name}${name === ctx.defaultProfileName() ? ' (default)' : ''}`);

@@ -18,9 +18,17 @@ export type ContextFor = (command: Command) => Context;
 const EXIT_CODES = EXIT_CODE_MEANINGS.map(([code, text]) => `  ${String(code).padStart(3)}  ${text}`);
 
 /** The commander tree: global options, every command, examples and the exit-code table. */
-export function createProgram(brand: Brand, deps: Deps, signal: AbortSignal, extraCommands?: (program: Command, contextFor: ContextFor) => void): Command {
+export function createProgram(
+  brand: Brand,
+  deps: Deps,
+  signal: AbortSignal,
+  extraCommands?: (program: Command, contextFor: ContextFor) => void,
+): Command {
   const program = new Command(brand.name)
-    .description(brand.description ?? 'Browser-based login for the command line: OAuth 2.0 + PKCE, a backend token exchange, credentials in the OS keychain.')
+    .description(
+      brand.description ??
+        'Browser-based login for the command line: OAuth 2.0 + PKCE, a backend token exchange, credentials in the OS keychain.',
+    )
     .version(brand.version, '-V, --version')
     .addOption(new Option('-p, --profile <name>', 'profile to use (default: the default profile)').env(`${brand.envPrefix}_PROFILE`))
     .option('--json', 'machine-readable output on stdout')
@@ -37,7 +45,8 @@ export function createProgram(brand: Brand, deps: Deps, signal: AbortSignal, ext
       // Help wraps to the terminal it is shown on (80 columns when not a terminal).
       getOutHelpWidth: () => (deps.streams.stdout.isTTY ? ((deps.streams.stdout as { columns?: number }).columns ?? 80) : 80),
       getErrHelpWidth: () => (deps.streams.stderr.isTTY ? ((deps.streams.stderr as { columns?: number }).columns ?? 80) : 80),
-      outputError: (text, write) => write(`${brand.name}: ${text.replace(/^error: /, '').trimEnd()}\n  Run "${brand.name} --help" for usage.\n`),
+      outputError: (text, write) =>
+        write(`${brand.name}: ${text.replace(/^error: /, '').trimEnd()}\n  Run "${brand.name} --help" for usage.\n`),
     })
     .addHelpText(
       'after',

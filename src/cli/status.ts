@@ -63,11 +63,19 @@ export function registerStatus(program: Command, contextFor: ContextFor, brand: 
       // The exit code a script gates on: is the profile asked about (or the default) usable?
       const target = rows.find((r) => r.name === (only || defaultName));
       if (target?.loggedIn || (!target && globalToken)) return;
-      if (!target) throw new NotLoggedInError('no profile is configured, and no credential is in the environment', { hint: `Add one: ${brand.name} profile add <name> --issuer <url> --client-id <id>, or set ${ctx.envName('TOKEN')}.` });
+      if (!target)
+        throw new NotLoggedInError('no profile is configured, and no credential is in the environment', {
+          hint: `Add one: ${brand.name} profile add <name> --issuer <url> --client-id <id>, or set ${ctx.envName('TOKEN')}.`,
+        });
       const state = config.logins[target.name];
-      throw new NotLoggedInError(state ? `the credential of profile "${target.name}" expired at ${state.expiresAt}` : `profile "${target.name}" is not logged in`, {
-        hint: state ? loginAgainHint(state, { profileName: target.name, program: brand.name }) : `Run: ${brand.name} login -p ${target.name}`,
-      });
+      throw new NotLoggedInError(
+        state ? `the credential of profile "${target.name}" expired at ${state.expiresAt}` : `profile "${target.name}" is not logged in`,
+        {
+          hint: state
+            ? loginAgainHint(state, { profileName: target.name, program: brand.name })
+            : `Run: ${brand.name} login -p ${target.name}`,
+        },
+      );
     });
 }
 

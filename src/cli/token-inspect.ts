@@ -45,7 +45,11 @@ export function registerTokenInspect(token: Command, contextFor: ContextFor, bra
       const profile = optionalProfile(ctx);
       const { text, backendCredential } = await tokenText(ctx, input, profile);
       const decoded = decodeJwt(text);
-      const list = (value: string | undefined) => (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const list = (value: string | undefined) =>
+        (value ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
 
       // The profile's issuer and client id describe IdP tokens; a stored backend session is not one.
       const idp = backendCredential ? undefined : profile?.profile;
@@ -80,7 +84,11 @@ export function registerTokenInspect(token: Command, contextFor: ContextFor, bra
       // The decode and diagnostics are printed whatever happened to the signature check; then its failure.
       if (failure) throw failure;
       if ((flags.check || flags.verify) && hasErrors(result)) {
-        throw new LatchkeyError(`the token has ${result.diagnostics.filter((d) => d.level === 'error').length} error-level problem(s): see Diagnostics`, ExitCode.rejected, { code: 'token_problems' });
+        throw new LatchkeyError(
+          `the token has ${result.diagnostics.filter((d) => d.level === 'error').length} error-level problem(s): see Diagnostics`,
+          ExitCode.rejected,
+          { code: 'token_problems' },
+        );
       }
     });
 }
@@ -97,21 +105,31 @@ function optionalProfile(ctx: Context): { name: string; profile: Profile } | und
 }
 
 /** The token to inspect, and whether it is the profile's stored backend credential (not an IdP token). */
-async function tokenText(ctx: Context, input: string | undefined, profile: { name: string; profile: Profile } | undefined): Promise<{ text: string; backendCredential: boolean }> {
+async function tokenText(
+  ctx: Context,
+  input: string | undefined,
+  profile: { name: string; profile: Profile } | undefined,
+): Promise<{ text: string; backendCredential: boolean }> {
   if (input !== undefined && input !== '-') return { text: input, backendCredential: false };
   const stdin = ctx.deps.streams.stdin;
   if (input === '-' || !stdin.isTTY) {
     const limit = 4 * MAX_TOKEN_LENGTH;
     const text = await readAll(stdin, limit).catch((error: Error) => {
-      throw new UsageError(error instanceof RangeError ? `not a JWT: the input is larger than ${limit / 1024} KiB` : `could not read stdin: ${error.message}`);
+      throw new UsageError(
+        error instanceof RangeError ? `not a JWT: the input is larger than ${limit / 1024} KiB` : `could not read stdin: ${error.message}`,
+      );
     });
     if (input === '-' || text.trim() !== '') return { text, backendCredential: false };
   }
   const override = envOverride({ profile: profile?.profile, globalTokenEnv: ctx.envName('TOKEN') }, ctx.deps.env);
   if (override) return { text: override.token, backendCredential: false };
-  if (!profile) throw new UsageError('no token to inspect', { hint: `Pass one: ${ctx.brand.name} token inspect <JWT>, or pipe it and use -.` });
+  if (!profile)
+    throw new UsageError('no token to inspect', { hint: `Pass one: ${ctx.brand.name} token inspect <JWT>, or pipe it and use -.` });
   const stored = await (await ctx.credentials()).load(profile.name);
-  if (!stored) throw new NotLoggedInError(`profile "${profile.name}" is not logged in, so it has no token to inspect`, { hint: `Pass a token: ${ctx.brand.name} token inspect <JWT>` });
+  if (!stored)
+    throw new NotLoggedInError(`profile "${profile.name}" is not logged in, so it has no token to inspect`, {
+      hint: `Pass a token: ${ctx.brand.name} token inspect <JWT>`,
+    });
   // IdPs often issue opaque access tokens; an OAuth login's id_token is then the JWT to look at.
   if (!peekClaims(stored.record.token) && stored.record.idToken) {
     ctx.out.info(`The stored access token of profile "${profile.name}" is opaque (not a JWT); inspecting its id_token.`);

@@ -10,7 +10,10 @@ export function registerToken(program: Command, contextFor: ContextFor, brand: B
     .command('token')
     .description(`print the profile's credential, for $(${n} token); renews it first when expired`)
     .option('--refresh', 'renew the credential even if it has not expired')
-    .addHelpText('after', `\nExamples:\n  $ curl -H "Authorization: Bearer $(${n} token)" https://api.example.com/me\n  $ ${n} token inspect eyJhbGciOi...`)
+    .addHelpText(
+      'after',
+      `\nExamples:\n  $ curl -H "Authorization: Bearer $(${n} token)" https://api.example.com/me\n  $ ${n} token inspect eyJhbGciOi...`,
+    )
     .action(async (options: { refresh?: boolean }, command: Command) => {
       const ctx = contextFor(command);
       // <PREFIX>_TOKEN is a credential on its own, as gh's GH_TOKEN: no profile needed (CI).
@@ -22,7 +25,14 @@ export function registerToken(program: Command, contextFor: ContextFor, brand: B
       }
       const { name } = ctx.requireProfile();
       const result = await ctx.token({ forceRenew: options.refresh === true });
-      if (ctx.json({ profile: name, token: result.token, source: result.source.type === 'env' ? `env:${result.source.variable}` : result.source.via })) return;
+      if (
+        ctx.json({
+          profile: name,
+          token: result.token,
+          source: result.source.type === 'env' ? `env:${result.source.variable}` : result.source.via,
+        })
+      )
+        return;
       ctx.out.data(result.token);
     });
 

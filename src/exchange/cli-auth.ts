@@ -33,7 +33,8 @@ export const CREDENTIAL_KEYS = ['token', 'session_token', 'access_token', 'api_k
  */
 export async function exchangeIdToken(input: ExchangeInput, http: Http, clock: Clock): Promise<ExchangedCredential> {
   const url = input.backendUrl.replace(/\/+$/, '') + input.exchangePath;
-  const body = input.encoding === 'json' ? JSON.stringify({ token: input.idToken }) : new URLSearchParams({ token: input.idToken }).toString();
+  const body =
+    input.encoding === 'json' ? JSON.stringify({ token: input.idToken }) : new URLSearchParams({ token: input.idToken }).toString();
   const response = await http.fetch(url, {
     method: 'POST',
     headers: {
@@ -58,10 +59,13 @@ export async function exchangeIdToken(input: ExchangeInput, http: Http, clock: C
       code: 'exchange_not_found',
     });
   }
-  if (response.status >= 500) throw new NetworkError(`the backend's ${where} answered ${response.status}; nothing was stored`, { hint: 'Try again later.' });
+  if (response.status >= 500)
+    throw new NetworkError(`the backend's ${where} answered ${response.status}; nothing was stored`, { hint: 'Try again later.' });
   if (response.status < 200 || response.status >= 300) {
     const reason = errorText(text);
-    throw new FailureError(`the backend's ${where} answered ${response.status}${reason ? ` (${reason})` : ''}; nothing was stored`, { code: 'exchange_failed' });
+    throw new FailureError(`the backend's ${where} answered ${response.status}${reason ? ` (${reason})` : ''}; nothing was stored`, {
+      code: 'exchange_failed',
+    });
   }
 
   let answer: Record<string, unknown>;
@@ -78,10 +82,13 @@ export async function exchangeIdToken(input: ExchangeInput, http: Http, clock: C
   const key = CREDENTIAL_KEYS.find((k) => typeof answer[k] === 'string' && answer[k] !== '');
   if (!key) {
     const keys = Object.keys(answer).slice(0, 20).join(', ') || 'none';
-    throw new FailureError(`the backend's answer has no credential (looked for ${CREDENTIAL_KEYS.join(', ')}; it had: ${keys}); nothing was stored`, {
-      hint: 'Ask the backend team to return the credential under one of those keys.',
-      code: 'exchange_no_credential',
-    });
+    throw new FailureError(
+      `the backend's answer has no credential (looked for ${CREDENTIAL_KEYS.join(', ')}; it had: ${keys}); nothing was stored`,
+      {
+        hint: 'Ask the backend team to return the credential under one of those keys.',
+        code: 'exchange_no_credential',
+      },
+    );
   }
   const result: ExchangedCredential = { token: answer[key] as string };
   const expiresAt = expiryOf(answer, clock);
@@ -99,7 +106,7 @@ function refused(input: ExchangeInput, status: number, reason: string, where: st
   const claims = peekClaims(input.idToken) ?? {};
   const aud = audiences(claims);
   const details = [
-    `The id_token it was given: iss ${String(claims.iss ?? '?')}, aud ${JSON.stringify(aud)}, azp ${String(claims.azp ?? '(none)')}.`,
+    `The id_token it was given: iss ${typeof claims.iss === 'string' ? claims.iss : '?'}, aud ${JSON.stringify(aud)}, azp ${typeof claims.azp === 'string' ? claims.azp : '(none)'}.`,
     `The backend must trust id_tokens issued to client ${input.clientId}: its CLI-auth endpoint has to verify them against the IdP's keys and accept that client id as an audience.`,
   ];
   return new RejectedError(`the backend refused the login at ${where} (${status}${reason ? ` ${reason}` : ''}); nothing was stored`, {

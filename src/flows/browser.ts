@@ -47,15 +47,31 @@ export async function browserLogin(input: BrowserLoginInput, deps: BrowserLoginD
   if (remote && where.ci && input.interactive === false) {
     // CI without a terminal: no browser, and nobody to read a URL or a code. Waiting would only
     // end at the timeout (or the device code's 10 minutes).
-    throw new UsageError(`no browser can be opened here (${why}) and this is CI (CI is set, no terminal): nobody can sign in interactively; nothing was stored`, {
-      hint: `In CI, log in without a person: echo "$TOKEN" | ${input.cliName} login --with-token, or ${input.cliName} login --client-credentials. (${input.cliName} login --device, if someone will enter the code.)`,
-      code: 'not_interactive',
-    });
+    throw new UsageError(
+      `no browser can be opened here (${why}) and this is CI (CI is set, no terminal): nobody can sign in interactively; nothing was stored`,
+      {
+        hint: `In CI, log in without a person: echo "$TOKEN" | ${input.cliName} login --with-token, or ${input.cliName} login --client-credentials. (${input.cliName} login --device, if someone will enter the code.)`,
+        code: 'not_interactive',
+      },
+    );
   }
   if (remote && config.serverMetadata().device_authorization_endpoint) {
-    out.info(`No browser can be opened here (${why}); using the device flow instead, for at most ${Math.round(input.timeoutMs / 1000)} s (--timeout). For the browser login, pass --no-browser and open the URL elsewhere.`);
+    out.info(
+      `No browser can be opened here (${why}); using the device flow instead, for at most ${Math.round(input.timeoutMs / 1000)} s (--timeout). For the browser login, pass --no-browser and open the URL elsewhere.`,
+    );
     const { deviceLogin } = await import('./device.js');
-    return deviceLogin({ profileName, profile, openBrowser: false, cliName: input.cliName, config, timeoutMs: input.timeoutMs, ...(input.clientSecret !== undefined ? { clientSecret: input.clientSecret } : {}) }, deps);
+    return deviceLogin(
+      {
+        profileName,
+        profile,
+        openBrowser: false,
+        cliName: input.cliName,
+        config,
+        timeoutMs: input.timeoutMs,
+        ...(input.clientSecret !== undefined ? { clientSecret: input.clientSecret } : {}),
+      },
+      deps,
+    );
   }
 
   const codeVerifier = client.randomPKCECodeVerifier();
@@ -89,14 +105,18 @@ export async function browserLogin(input: BrowserLoginInput, deps: BrowserLoginD
     out.info(`Sign in to ${profileName} in your browser. If it does not open, visit:\n\n  ${shownUrl}\n`);
     if (where?.ssh) {
       const port = listener.port;
-      out.info(`This is an SSH session: the browser must reach port ${port} here. From your own machine run\n\n  ssh -L ${port}:127.0.0.1:${port} <this host>\n\nthen open the URL above there. (A fixed port helps next time: ${input.cliName} profile set ${profileName} redirect-uri http://127.0.0.1:${port}/callback)\n`);
+      out.info(
+        `This is an SSH session: the browser must reach port ${port} here. From your own machine run\n\n  ssh -L ${port}:127.0.0.1:${port} <this host>\n\nthen open the URL above there. (A fixed port helps next time: ${input.cliName} profile set ${profileName} redirect-uri http://127.0.0.1:${port}/callback)\n`,
+      );
     } else if (remote) {
       out.info('No display here: open the URL above in a browser that can reach this machine.\n');
     }
     if (opening) {
       await deps.openBrowser(shownUrl).catch((error: Error) => {
         listener.acceptAnyBrowser();
-        const device = config.serverMetadata().device_authorization_endpoint ? ` (or, where no browser can reach this machine: ${input.cliName} login --device)` : '';
+        const device = config.serverMetadata().device_authorization_endpoint
+          ? ` (or, where no browser can reach this machine: ${input.cliName} login --device)`
+          : '';
         out.warn(`could not open a browser (${error.message}); open this URL yourself${device}:\n\n  ${authorizationUrl}\n`);
       });
     }
@@ -106,7 +126,11 @@ export async function browserLogin(input: BrowserLoginInput, deps: BrowserLoginD
     import('jose').catch(() => undefined);
     const progress = out.progress('Waiting for the sign-in in the browser… (Ctrl-C to cancel)');
     try {
-      callback = await waitFor(listener.received, input.timeoutMs, deps.signal, { cliName: input.cliName, profileName, redirectUri: listener.redirectUri });
+      callback = await waitFor(listener.received, input.timeoutMs, deps.signal, {
+        cliName: input.cliName,
+        profileName,
+        redirectUri: listener.redirectUri,
+      });
     } finally {
       progress.stop();
     }
@@ -115,16 +139,32 @@ export async function browserLogin(input: BrowserLoginInput, deps: BrowserLoginD
     try {
       let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
       try {
-        tokens = await client.authorizationCodeGrant(config, callback.url, {
-          pkceCodeVerifier: codeVerifier,
-          expectedState: state,
-          expectedNonce: nonce,
-          idTokenExpected: true,
-        }, tokenParameters(profile));
+        tokens = await client.authorizationCodeGrant(
+          config,
+          callback.url,
+          {
+            pkceCodeVerifier: codeVerifier,
+            expectedState: state,
+            expectedNonce: nonce,
+            idTokenExpected: true,
+          },
+          tokenParameters(profile),
+        );
       } catch (error) {
         throw oidcError(error, callback.url.searchParams.has('error') ? 'authorization' : 'token', profile.issuer);
       }
-      const result = await completeLogin({ profileName, profile, tokens, config, via: 'browser', cliName: input.cliName, ...(input.clientSecret !== undefined ? { clientSecret: input.clientSecret } : {}) }, deps);
+      const result = await completeLogin(
+        {
+          profileName,
+          profile,
+          tokens,
+          config,
+          via: 'browser',
+          cliName: input.cliName,
+          ...(input.clientSecret !== undefined ? { clientSecret: input.clientSecret } : {}),
+        },
+        deps,
+      );
       succeeded = true;
       return result;
     } finally {
@@ -137,7 +177,12 @@ export async function browserLogin(input: BrowserLoginInput, deps: BrowserLoginD
 }
 
 /** The callback, or a timeout (exit 5) or Ctrl-C (exit 130), whichever comes first. */
-function waitFor(received: Promise<ReceivedCallback>, timeoutMs: number, signal: AbortSignal, names: { cliName: string; profileName: string; redirectUri: string }): Promise<ReceivedCallback> {
+function waitFor(
+  received: Promise<ReceivedCallback>,
+  timeoutMs: number,
+  signal: AbortSignal,
+  names: { cliName: string; profileName: string; redirectUri: string },
+): Promise<ReceivedCallback> {
   const { cliName, profileName, redirectUri } = names;
   return new Promise((resolve, reject) => {
     const onAbort = () => {

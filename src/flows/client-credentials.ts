@@ -22,16 +22,26 @@ export interface ClientCredentialsDeps {
 }
 
 /** `login --client-credentials`: mint a service token and store it with what re-mints it. */
-export async function clientCredentialsLogin(input: { profileName: string; profile: Profile; auth: ServiceAuth }, deps: ClientCredentialsDeps): Promise<LoginResult> {
-  const auth: ServiceAuth = 'privateKeyPath' in input.auth ? { ...input.auth, privateKeyPath: resolve(input.auth.privateKeyPath) } : input.auth;
+export async function clientCredentialsLogin(
+  input: { profileName: string; profile: Profile; auth: ServiceAuth },
+  deps: ClientCredentialsDeps,
+): Promise<LoginResult> {
+  const auth: ServiceAuth =
+    'privateKeyPath' in input.auth ? { ...input.auth, privateKeyPath: resolve(input.auth.privateKeyPath) } : input.auth;
   const record = await mintServiceToken(input.profile, auth, deps);
   return resultOf(input.profileName, await deps.credentials.save(input.profileName, input.profile, record));
 }
 
 /** `token` on an expired service credential: mint a new one the same way, in the same store. */
-export async function remintServiceToken(input: { profileName: string; profile: Profile; record: CredentialRecord; storage: StorageKind }, deps: ClientCredentialsDeps): Promise<CredentialRecord> {
+export async function remintServiceToken(
+  input: { profileName: string; profile: Profile; record: CredentialRecord; storage: StorageKind },
+  deps: ClientCredentialsDeps,
+): Promise<CredentialRecord> {
   const auth = serviceAuthOf(input.record);
-  if (!auth) throw new UsageError(`the service credential of profile "${input.profileName}" has nothing to re-mint it with; log in again with --client-credentials`);
+  if (!auth)
+    throw new UsageError(
+      `the service credential of profile "${input.profileName}" has nothing to re-mint it with; log in again with --client-credentials`,
+    );
   const renewed = await mintServiceToken(input.profile, auth, deps);
   await deps.credentials.replace(input.profileName, renewed, input.storage);
   return renewed;
@@ -40,11 +50,16 @@ export async function remintServiceToken(input: { profileName: string; profile: 
 /** How a stored service credential authenticates (to re-mint it, or to revoke it). */
 export function serviceAuthOf(record: CredentialRecord): ServiceAuth | undefined {
   if (record.clientSecret !== undefined) return { clientSecret: record.clientSecret };
-  if (record.privateKeyPath !== undefined) return { privateKeyPath: record.privateKeyPath, ...(record.keyId ? { keyId: record.keyId } : {}) };
+  if (record.privateKeyPath !== undefined)
+    return { privateKeyPath: record.privateKeyPath, ...(record.keyId ? { keyId: record.keyId } : {}) };
   return undefined;
 }
 
-async function mintServiceToken(profile: Profile, auth: ServiceAuth, deps: Pick<ClientCredentialsDeps, 'http' | 'clock'>): Promise<CredentialRecord> {
+async function mintServiceToken(
+  profile: Profile,
+  auth: ServiceAuth,
+  deps: Pick<ClientCredentialsDeps, 'http' | 'clock'>,
+): Promise<CredentialRecord> {
   const client = await loadOpenIdClient();
   const config = await serviceConfiguration(profile, auth, deps);
   const parameters: Record<string, string> = tokenParameters(profile);
@@ -68,7 +83,14 @@ async function mintServiceToken(profile: Profile, auth: ServiceAuth, deps: Pick<
     throw mapped;
   }
   const now = deps.clock.now();
-  const record: CredentialRecord = { kind: 'service', token: tokens.access_token, obtainedAt: now.toISOString(), via: 'client-credentials', subject: profile.clientId, ...auth };
+  const record: CredentialRecord = {
+    kind: 'service',
+    token: tokens.access_token,
+    obtainedAt: now.toISOString(),
+    via: 'client-credentials',
+    subject: profile.clientId,
+    ...auth,
+  };
   const ttl = tokens.expiresIn();
   if (ttl !== undefined) record.expiresAt = new Date(now.getTime() + ttl * 1000).toISOString();
   return record;
@@ -79,7 +101,12 @@ async function mintServiceToken(profile: Profile, auth: ServiceAuth, deps: Pick<
  * `tokenEndpointAuthMethod` when set, else from discovery. Used to mint, and to revoke (RFC 7009
  * §2.1: a confidential client authenticates there too).
  */
-export async function serviceConfiguration(profile: Profile, auth: ServiceAuth, deps: Pick<ClientCredentialsDeps, 'http' | 'clock'>, discovered?: OidcConfiguration): Promise<OidcConfiguration> {
+export async function serviceConfiguration(
+  profile: Profile,
+  auth: ServiceAuth,
+  deps: Pick<ClientCredentialsDeps, 'http' | 'clock'>,
+  discovered?: OidcConfiguration,
+): Promise<OidcConfiguration> {
   const client = await loadOpenIdClient();
   discovered ??= await discover(profile, deps.http, deps.clock);
   const metadata = discovered.serverMetadata();
@@ -87,17 +114,27 @@ export async function serviceConfiguration(profile: Profile, auth: ServiceAuth, 
   const secretMethods = ['client_secret_basic', 'client_secret_post'];
   if ('clientSecret' in auth) {
     if (method !== undefined && !secretMethods.includes(method)) {
-      throw new UsageError(`the profile's tokenEndpointAuthMethod is ${method}, which does not use a client secret`, { hint: 'Give --private-key <pem> for private_key_jwt, or: profile set <name> token-endpoint-auth-method client_secret_basic' });
+      throw new UsageError(`the profile's tokenEndpointAuthMethod is ${method}, which does not use a client secret`, {
+        hint: 'Give --private-key <pem> for private_key_jwt, or: profile set <name> token-endpoint-auth-method client_secret_basic',
+      });
     }
     // client_secret_basic unless the profile or discovery says client_secret_post: some servers
     // do not form-decode Basic credentials (RFC 6749 §2.3.1), so ids with -_.~ fail there.
     const methods = metadata.token_endpoint_auth_methods_supported;
     const postOnly = Array.isArray(methods) && !methods.includes('client_secret_basic') && methods.includes('client_secret_post');
     const post = method === 'client_secret_post' || (method === undefined && postOnly);
-    return withClientAuth(discovered, profile, deps.http, deps.clock, post ? client.ClientSecretPost(auth.clientSecret) : client.ClientSecretBasic(auth.clientSecret));
+    return withClientAuth(
+      discovered,
+      profile,
+      deps.http,
+      deps.clock,
+      post ? client.ClientSecretPost(auth.clientSecret) : client.ClientSecretBasic(auth.clientSecret),
+    );
   }
   if (method !== undefined && method !== 'private_key_jwt') {
-    throw new UsageError(`the profile's tokenEndpointAuthMethod is ${method}, not private_key_jwt, so --private-key cannot be used`, { hint: 'profile set <name> token-endpoint-auth-method private_key_jwt' });
+    throw new UsageError(`the profile's tokenEndpointAuthMethod is ${method}, not private_key_jwt, so --private-key cannot be used`, {
+      hint: 'profile set <name> token-endpoint-auth-method private_key_jwt',
+    });
   }
   const { key } = await loadPrivateKey(auth.privateKeyPath);
   // `aud` is one string: the issuer identifier (openid-client's default, current guidance), or
@@ -131,8 +168,12 @@ export async function loadPrivateKey(path: string): Promise<{ key: JoseCryptoKey
   try {
     keyObject = createPrivateKey(pem);
   } catch (error) {
-    const reason = /BEGIN PUBLIC KEY|BEGIN CERTIFICATE/.test(pem) ? 'it holds a public key or certificate, not a private key' : (error as Error).message;
-    throw new UsageError(`${path} is not a usable private key: ${reason}`, { hint: 'Give a PEM private key (PKCS#8 or PKCS#1/SEC1): RSA, EC (P-256/384/521) or Ed25519.' });
+    const reason = /BEGIN PUBLIC KEY|BEGIN CERTIFICATE/.test(pem)
+      ? 'it holds a public key or certificate, not a private key'
+      : (error as Error).message;
+    throw new UsageError(`${path} is not a usable private key: ${reason}`, {
+      hint: 'Give a PEM private key (PKCS#8 or PKCS#1/SEC1): RSA, EC (P-256/384/521) or Ed25519.',
+    });
   }
   let alg: string | undefined;
   switch (keyObject.asymmetricKeyType) {

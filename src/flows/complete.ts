@@ -36,7 +36,8 @@ export async function completeLogin(input: CompleteLoginInput, deps: CompleteLog
   const { profile, profileName, tokens, via } = input;
   const idToken = tokens.id_token;
   const claims = tokens.claims();
-  if (!idToken || !claims) throw new FailureError('the IdP answered without an id_token (is "openid" in the profile\'s scopes?); nothing was stored');
+  if (!idToken || !claims)
+    throw new FailureError('the IdP answered without an id_token (is "openid" in the profile\'s scopes?); nothing was stored');
   await verifyIdTokenSignature(idToken, input.config, profile.clientId, deps);
   const now = deps.clock.now();
 
@@ -76,9 +77,17 @@ export async function completeLogin(input: CompleteLoginInput, deps: CompleteLog
  * openid-client has checked the id_token's claims (iss, aud, azp, exp, iat, nonce); its signature
  * is checked here against the IdP's JWKS, with asymmetric algorithms only.
  */
-async function verifyIdTokenSignature(idToken: string, config: OidcConfiguration, clientId: string, deps: Pick<CompleteLoginDeps, 'http' | 'clock'>): Promise<void> {
+async function verifyIdTokenSignature(
+  idToken: string,
+  config: OidcConfiguration,
+  clientId: string,
+  deps: Pick<CompleteLoginDeps, 'http' | 'clock'>,
+): Promise<void> {
   const metadata = config.serverMetadata();
-  if (!metadata.jwks_uri) throw new FailureError("the IdP's discovery document has no jwks_uri, so the id_token's signature cannot be checked; nothing was stored");
+  if (!metadata.jwks_uri)
+    throw new FailureError(
+      "the IdP's discovery document has no jwks_uri, so the id_token's signature cannot be checked; nothing was stored",
+    );
   const { createRemoteJWKSet, customFetch, decodeJwt: peek, jwtVerify, errors } = await import('jose');
   const jwks = createRemoteJWKSet(new URL(metadata.jwks_uri), { [customFetch]: deps.http.fetch });
   // Entra ID's multi-tenant issuers (common, organizations) publish the template
@@ -88,18 +97,26 @@ async function verifyIdTokenSignature(idToken: string, config: OidcConfiguration
   const issuer = typeof tid === 'string' ? metadata.issuer.replace('{tenantid}', tid) : metadata.issuer;
   let iat: unknown;
   try {
-    ({ payload: { iat } } = await jwtVerify(idToken, jwks, { algorithms: [...ASYMMETRIC_ALGS], issuer, audience: clientId, currentDate: deps.clock.now(), clockTolerance: 60 }));
+    ({
+      payload: { iat },
+    } = await jwtVerify(idToken, jwks, {
+      algorithms: [...ASYMMETRIC_ALGS],
+      issuer,
+      audience: clientId,
+      currentDate: deps.clock.now(),
+      clockTolerance: 60,
+    }));
   } catch (error) {
     const reason =
       error instanceof errors.JWKSMultipleMatchingKeys
         ? 'it has no key id (kid) while the IdP publishes several keys'
         : error instanceof errors.JWKSNoMatchingKey
-        ? "its key id is not in the IdP's published keys (JWKS)"
-        : error instanceof errors.JWSSignatureVerificationFailed
-          ? "the signature does not match the IdP's key"
-          : error instanceof errors.JOSEAlgNotAllowed
-            ? 'it is not signed with an asymmetric algorithm'
-            : (error as Error).message;
+          ? "its key id is not in the IdP's published keys (JWKS)"
+          : error instanceof errors.JWSSignatureVerificationFailed
+            ? "the signature does not match the IdP's key"
+            : error instanceof errors.JOSEAlgNotAllowed
+              ? 'it is not signed with an asymmetric algorithm'
+              : (error as Error).message;
     throw new RejectedError(`the IdP's id_token failed verification: ${reason}; nothing was stored`, {
       hint: 'Something between you and the IdP may be tampering with the login. Report it with the output of --debug.',
       code: 'id_token_signature',
@@ -108,9 +125,12 @@ async function verifyIdTokenSignature(idToken: string, config: OidcConfiguration
   }
   // openid-client does not look at `iat`; a token issued in the future is refused (rp-id_token-iat).
   if (typeof iat === 'number' && iat > deps.clock.now().getTime() / 1000 + 60) {
-    throw new RejectedError(`the IdP's id_token failed verification: its "iat" (issued at) is in the future (${new Date(iat * 1000).toISOString()}); nothing was stored`, {
-      hint: "If this machine's clock is behind, set it right (doctor compares it with the IdP's).",
-      code: 'id_token_iat',
-    });
+    throw new RejectedError(
+      `the IdP's id_token failed verification: its "iat" (issued at) is in the future (${new Date(iat * 1000).toISOString()}); nothing was stored`,
+      {
+        hint: "If this machine's clock is behind, set it right (doctor compares it with the IdP's).",
+        code: 'id_token_iat',
+      },
+    );
   }
 }

@@ -6,7 +6,15 @@ import { preloadConfigWriter } from '../store/profiles.js';
 import type { Profile } from '../store/profile-keys.js';
 import { completeLogin } from './complete.js';
 import type { LoginDeps } from './login-deps.js';
-import { authorizationParameters, discover, loadOpenIdClient, oidcError, tokenParameters, userClientAuth, type OidcConfiguration } from './oidc.js';
+import {
+  authorizationParameters,
+  discover,
+  loadOpenIdClient,
+  oidcError,
+  tokenParameters,
+  userClientAuth,
+  type OidcConfiguration,
+} from './oidc.js';
 import type { LoginResult } from './with-token.js';
 
 export interface DeviceLoginInput {
@@ -51,7 +59,10 @@ export async function deviceLogin(input: DeviceLoginInput, deps: DeviceLoginDeps
 
   // Shown and opened: checked like every URL from outside (RFC 8628 §3.3 leaves them to the IdP).
   const verificationUri = deviceUrl(authorization.verification_uri, 'verification_uri', profile.issuer);
-  const complete = authorization.verification_uri_complete === undefined ? undefined : deviceUrl(authorization.verification_uri_complete, 'verification_uri_complete', profile.issuer);
+  const complete =
+    authorization.verification_uri_complete === undefined
+      ? undefined
+      : deviceUrl(authorization.verification_uri_complete, 'verification_uri_complete', profile.issuer);
   out.info(`To sign in to ${profileName}, open ${verificationUri} and enter the code\n\n  ${safeText(String(authorization.user_code))}\n`);
   if (complete) out.info(`Or open this link, which carries the code:\n\n  ${complete}\n`);
   if (input.openBrowser) {
@@ -79,22 +90,38 @@ export async function deviceLogin(input: DeviceLoginInput, deps: DeviceLoginDeps
   } catch (error) {
     if (deps.signal.aborted) throw new InterruptedError('login cancelled; nothing was stored');
     if (deadline.aborted && limited) {
-      throw new TimeoutError(`no sign-in arrived within ${Math.round(input.timeoutMs! / 1000)} s; nothing was stored`, { hint: `Run ${input.cliName} login --device again (--timeout <seconds> to wait longer).` });
+      throw new TimeoutError(`no sign-in arrived within ${Math.round(input.timeoutMs! / 1000)} s; nothing was stored`, {
+        hint: `Run ${input.cliName} login --device again (--timeout <seconds> to wait longer).`,
+      });
     }
     if (deadline.aborted || (error instanceof ResponseBodyError && error.error === 'expired_token')) {
-      throw new TimeoutError('the code expired before it was entered; nothing was stored', { hint: `Run ${input.cliName} login --device again.`, code: 'expired_token' });
+      throw new TimeoutError('the code expired before it was entered; nothing was stored', {
+        hint: `Run ${input.cliName} login --device again.`,
+        code: 'expired_token',
+      });
     }
     throw oidcError(error, 'device', profile.issuer);
   } finally {
     progress.stop();
   }
-  return completeLogin({ profileName, profile, tokens, config, via: 'device', cliName: input.cliName, ...(input.clientSecret !== undefined ? { clientSecret: input.clientSecret } : {}) }, deps);
+  return completeLogin(
+    {
+      profileName,
+      profile,
+      tokens,
+      config,
+      via: 'device',
+      cliName: input.cliName,
+      ...(input.clientSecret !== undefined ? { clientSecret: input.clientSecret } : {}),
+    },
+    deps,
+  );
 }
 
 /** `promise`, or the signal's abort at once (openid-client notices it only at its next poll). */
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
+    const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
@@ -107,9 +134,12 @@ function deviceUrl(value: unknown, field: string, issuer: string): string {
     return requireWebUrl(value).href;
   } catch (error) {
     if (!(error instanceof UnsafeUrlError)) throw error;
-    throw new RejectedError(`the IdP's device authorization answer has an unusable ${field} (${error.message}); nothing was opened or stored`, {
-      hint: `The IdP at ${issuer} (or something between you and it) is misbehaving: report it to its admin.`,
-      code: 'idp_response_invalid',
-    });
+    throw new RejectedError(
+      `the IdP's device authorization answer has an unusable ${field} (${error.message}); nothing was opened or stored`,
+      {
+        hint: `The IdP at ${issuer} (or something between you and it) is misbehaving: report it to its admin.`,
+        code: 'idp_response_invalid',
+      },
+    );
   }
 }

@@ -47,18 +47,44 @@ const PROBE_ACCOUNT = '__doctor_probe__';
 export async function runDoctor(input: DoctorInput, deps: DoctorDeps): Promise<Check[]> {
   const { profile, profileName } = input;
   const checks: Check[] = [environmentCheck(input), proxyCheck(profile?.issuer, input.env)];
-  if (tlsChecksDisabled(input.env)) checks.push({ name: 'tls', status: 'fail', detail: TLS_UNCHECKED, next: "Unset it; trust a private CA with the profile's caFile or NODE_EXTRA_CA_CERTS instead." });
+  if (tlsChecksDisabled(input.env))
+    checks.push({
+      name: 'tls',
+      status: 'fail',
+      detail: TLS_UNCHECKED,
+      next: "Unset it; trust a private CA with the profile's caFile or NODE_EXTRA_CA_CERTS instead.",
+    });
   if (profile && profileName) checks.push(...(await issuerChecks({ profile, profileName, cliName: input.cliName }, deps)));
-  else checks.push({ name: 'profile', status: 'skip', detail: 'no profile yet: the IdP is not checked', next: `Add one: ${input.cliName} profile add <name> --issuer <url> --client-id <id>, then run doctor again.` });
+  else
+    checks.push({
+      name: 'profile',
+      status: 'skip',
+      detail: 'no profile yet: the IdP is not checked',
+      next: `Add one: ${input.cliName} profile add <name> --issuer <url> --client-id <id>, then run doctor again.`,
+    });
   checks.push(await keychainCheck(input, deps));
   checks.push(await portCheck(input));
   return checks;
 }
 
 function environmentCheck({ environment: where, cliName }: DoctorInput): Check {
-  const seen = [where.ci && 'CI', where.ssh && 'SSH session', where.wsl && 'WSL', where.container && 'container', where.noDisplay && 'no display', where.browserCommand && 'BROWSER set'].filter(Boolean).join(', ');
+  const seen = [
+    where.ci && 'CI',
+    where.ssh && 'SSH session',
+    where.wsl && 'WSL',
+    where.container && 'container',
+    where.noDisplay && 'no display',
+    where.browserCommand && 'BROWSER set',
+  ]
+    .filter(Boolean)
+    .join(', ');
   if (!browserUnreachable(where)) {
-    return { name: 'environment', status: 'ok', detail: seen ? `${seen}: a browser can be opened` : 'a browser can be opened', ...(where.wsl ? { next: 'On WSL the Windows browser opens through wslview (package wslu).' } : {}) };
+    return {
+      name: 'environment',
+      status: 'ok',
+      detail: seen ? `${seen}: a browser can be opened` : 'a browser can be opened',
+      ...(where.wsl ? { next: 'On WSL the Windows browser opens through wslview (package wslu).' } : {}),
+    };
   }
   return {
     name: 'environment',
@@ -91,10 +117,26 @@ export function proxyFor(url: string, env: NodeJS.ProcessEnv): { variable: strin
 function proxyCheck(issuer: string | undefined, env: NodeJS.ProcessEnv): Check {
   const found = proxyFor(issuer ?? 'https://idp.example/', env);
   if (!found) return { name: 'proxy', status: 'ok', detail: 'no proxy variable set: direct connections' };
-  if (issuer === undefined && 'variable' in found) return { name: 'proxy', status: 'ok', detail: `https hosts are reached through ${found.variable}=${redactProxy(found.proxy)} (loopback never is)` };
-  if ('bypassedBy' in found) return { name: 'proxy', status: 'ok', detail: `${issuer === undefined ? 'hosts are' : 'the issuer is'} reached directly: ${found.bypassedBy}` };
+  if (issuer === undefined && 'variable' in found)
+    return {
+      name: 'proxy',
+      status: 'ok',
+      detail: `https hosts are reached through ${found.variable}=${redactProxy(found.proxy)} (loopback never is)`,
+    };
+  if ('bypassedBy' in found)
+    return {
+      name: 'proxy',
+      status: 'ok',
+      detail: `${issuer === undefined ? 'hosts are' : 'the issuer is'} reached directly: ${found.bypassedBy}`,
+    };
   const shown = redactProxy(found.proxy);
-  if (shown === undefined) return { name: 'proxy', status: 'fail', detail: `${found.variable} is not a URL`, next: `Set ${found.variable} to http://proxy.example:3128 (or unset it).` };
+  if (shown === undefined)
+    return {
+      name: 'proxy',
+      status: 'fail',
+      detail: `${found.variable} is not a URL`,
+      next: `Set ${found.variable} to http://proxy.example:3128 (or unset it).`,
+    };
   return { name: 'proxy', status: 'ok', detail: `the issuer is reached through ${found.variable}=${shown}` };
 }
 
@@ -115,7 +157,10 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }>
   return { value, ms: Math.round(performance.now() - started) };
 }
 
-async function issuerChecks({ profile, profileName, cliName }: { profile: Profile; profileName: string; cliName: string }, deps: DoctorDeps): Promise<Check[]> {
+async function issuerChecks(
+  { profile, profileName, cliName }: { profile: Profile; profileName: string; cliName: string },
+  deps: DoctorDeps,
+): Promise<Check[]> {
   const url = `${profile.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
   let response: Response;
   let ms: number;
@@ -138,9 +183,21 @@ async function issuerChecks({ profile, profileName, cliName }: { profile: Profil
     // judged below
   }
   if (!response.ok || typeof document.issuer !== 'string') {
-    checks.push({ name: 'discovery', status: 'fail', detail: `${url} answered ${response.status}${response.ok ? ' without a discovery document' : ''}`, ms, next: `Check the issuer: ${cliName} profile set ${profileName} issuer <url>` });
+    checks.push({
+      name: 'discovery',
+      status: 'fail',
+      detail: `${url} answered ${response.status}${response.ok ? ' without a discovery document' : ''}`,
+      ms,
+      next: `Check the issuer: ${cliName} profile set ${profileName} issuer <url>`,
+    });
   } else if (!sameIssuer(document.issuer, profile.issuer)) {
-    checks.push({ name: 'discovery', status: 'fail', detail: `the document names issuer ${document.issuer}, the profile ${profile.issuer}`, ms, next: `${cliName} profile set ${profileName} issuer ${document.issuer}` });
+    checks.push({
+      name: 'discovery',
+      status: 'fail',
+      detail: `the document names issuer ${document.issuer}, the profile ${profile.issuer}`,
+      ms,
+      next: `${cliName} profile set ${profileName} issuer ${document.issuer}`,
+    });
   } else {
     const device = typeof document.device_authorization_endpoint === 'string' ? ', device flow offered' : '';
     checks.push({ name: 'discovery', status: 'ok', detail: `${url} (${ms} ms)${device}`, ms });
@@ -162,7 +219,8 @@ async function issuerChecks({ profile, profileName, cliName }: { profile: Profil
     }
   }
 
-  if (typeof document.authorization_endpoint === 'string') checks.push(await redirectCheck({ profile, profileName, cliName }, document.authorization_endpoint, deps));
+  if (typeof document.authorization_endpoint === 'string')
+    checks.push(await redirectCheck({ profile, profileName, cliName }, document.authorization_endpoint, deps));
 
   // The server's Date has a one-second resolution and the request took `ms`: allow for both.
   const date = Date.parse(response.headers.get('date') ?? '');
@@ -177,7 +235,9 @@ async function issuerChecks({ profile, profileName, cliName }: { profile: Profil
       name: 'clock',
       status,
       detail: `this machine's clock is ${text}`,
-      ...(status === 'ok' ? {} : { next: 'Set the clock right (timedatectl set-ntp true): tokens look expired or not yet valid to one side otherwise.' }),
+      ...(status === 'ok'
+        ? {}
+        : { next: 'Set the clock right (timedatectl set-ntp true): tokens look expired or not yet valid to one side otherwise.' }),
     });
   }
   return checks;
@@ -190,7 +250,11 @@ async function issuerChecks({ profile, profileName, cliName }: { profile: Profil
  * the page itself) means accepted; an error sent back to the redirect URI means accepted, the
  * rest of the request refused; a 4xx page means refused.
  */
-async function redirectCheck({ profile, profileName, cliName }: { profile: Profile; profileName: string; cliName: string }, endpoint: string, deps: DoctorDeps): Promise<Check> {
+async function redirectCheck(
+  { profile, profileName, cliName }: { profile: Profile; profileName: string; cliName: string },
+  endpoint: string,
+  deps: DoctorDeps,
+): Promise<Check> {
   const configured = effective(profile).redirectUri;
   const redirect = new URL(configured);
   // Port 0 means "any free port": the IdP must accept whichever one a login gets.
@@ -201,7 +265,16 @@ async function redirectCheck({ profile, profileName, cliName }: { profile: Profi
   } catch (error) {
     return { name: 'redirect', status: 'fail', detail: `the authorization_endpoint cannot be used: ${(error as Error).message}` };
   }
-  const params = { ...authParamsOf(profile), client_id: profile.clientId, redirect_uri: redirect.href, response_type: 'code', scope: effective(profile).scopes, state: 'latchkey-doctor', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' };
+  const params = {
+    ...authParamsOf(profile),
+    client_id: profile.clientId,
+    redirect_uri: redirect.href,
+    response_type: 'code',
+    scope: effective(profile).scopes,
+    state: 'latchkey-doctor',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+  };
   for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
   const fix = `Register ${configured.includes(':0/') ? 'a loopback redirect URI for any port' : configured} for client ${profile.clientId} at the IdP, or use the one it has: ${cliName} profile set ${profileName} redirect-uri http://127.0.0.1:PORT/callback`;
   try {
@@ -213,13 +286,24 @@ async function redirectCheck({ profile, profileName, cliName }: { profile: Profi
       if (back.origin === redirect.origin && back.pathname === redirect.pathname) {
         const error = back.searchParams.get('error');
         return error
-          ? { name: 'redirect', status: 'warn', detail: `the IdP accepts the redirect URI, but refused the request: ${safeLine(error)}${back.searchParams.get('error_description') ? ` (${safeLine(back.searchParams.get('error_description')!)})` : ''}`, next: 'Check the profile\'s scopes, audience and auth params.' }
+          ? {
+              name: 'redirect',
+              status: 'warn',
+              detail: `the IdP accepts the redirect URI, but refused the request: ${safeLine(error)}${back.searchParams.get('error_description') ? ` (${safeLine(back.searchParams.get('error_description')!)})` : ''}`,
+              next: "Check the profile's scopes, audience and auth params.",
+            }
           : { name: 'redirect', status: 'ok', detail: `the IdP accepts ${redirect.href}` };
       }
       return { name: 'redirect', status: 'ok', detail: `the IdP accepts ${redirect.href} (it answered with its sign-in page)` };
     }
-    if (response.ok) return { name: 'redirect', status: 'ok', detail: `the IdP accepts ${redirect.href} (it answered with its sign-in page)` };
-    return { name: 'redirect', status: 'fail', detail: `the IdP refused an authorization request with redirect_uri ${redirect.href} (HTTP ${response.status}): it does not accept that redirect URI, or the client id`, next: fix };
+    if (response.ok)
+      return { name: 'redirect', status: 'ok', detail: `the IdP accepts ${redirect.href} (it answered with its sign-in page)` };
+    return {
+      name: 'redirect',
+      status: 'fail',
+      detail: `the IdP refused an authorization request with redirect_uri ${redirect.href} (HTTP ${response.status}): it does not accept that redirect URI, or the client id`,
+      next: fix,
+    };
   } catch (error) {
     return { name: 'redirect', status: 'fail', detail: (error as Error).message };
   }
@@ -227,7 +311,9 @@ async function redirectCheck({ profile, profileName, cliName }: { profile: Profi
 
 async function keychainCheck({ profile, envPrefix, profileName, cliName, storageOverride }: DoctorInput, deps: DoctorDeps): Promise<Check> {
   const storage = storageOverride ?? (profile ? effective(profile).storage : 'auto');
-  const fixStorage = storageOverride ? `unset ${envPrefix}_STORAGE (it says ${storageOverride} for this run)` : `${cliName} profile set ${profileName ?? '<name>'} storage auto`;
+  const fixStorage = storageOverride
+    ? `unset ${envPrefix}_STORAGE (it says ${storageOverride} for this run)`
+    : `${cliName} profile set ${profileName ?? '<name>'} storage auto`;
   const value = `probe-${Date.now()}`;
   try {
     const { ms } = await timed(async () => {
@@ -239,7 +325,12 @@ async function keychainCheck({ profile, envPrefix, profileName, cliName, storage
     return { name: 'keychain', status: 'ok', detail: `${deps.keychain.location}: write, read and delete work (${ms} ms)`, ms };
   } catch (error) {
     const reason = (error as Error).message;
-    if (storage === 'file') return { name: 'keychain', status: 'ok', detail: `not reachable (${reason}), and not used: ${storageOverride ? `${envPrefix}_STORAGE=file` : 'the profile stores in the credentials file'}` };
+    if (storage === 'file')
+      return {
+        name: 'keychain',
+        status: 'ok',
+        detail: `not reachable (${reason}), and not used: ${storageOverride ? `${envPrefix}_STORAGE=file` : 'the profile stores in the credentials file'}`,
+      };
     return {
       name: 'keychain',
       status: storage === 'keychain' ? 'fail' : 'warn',
@@ -256,10 +347,23 @@ async function portCheck({ profile, profileName, cliName }: DoctorInput): Promis
   const settings = effective(profile ?? { issuer: '', clientId: '' });
   const port = new URL(settings.redirectUri).port;
   try {
-    const listener = await startCallbackListener({ redirectUri: settings.redirectUri, redirectPorts: settings.redirectPorts, expectedState: 'doctor' });
+    const listener = await startCallbackListener({
+      redirectUri: settings.redirectUri,
+      redirectPorts: settings.redirectPorts,
+      expectedState: 'doctor',
+    });
     await listener.close();
-    return { name: 'port', status: 'ok', detail: port === '0' ? 'the login listener gets a free loopback port' : `loopback port ${listener.port} is free` };
+    return {
+      name: 'port',
+      status: 'ok',
+      detail: port === '0' ? 'the login listener gets a free loopback port' : `loopback port ${listener.port} is free`,
+    };
   } catch (error) {
-    return { name: 'port', status: 'fail', detail: (error as Error).message, next: `Close what holds it, or: ${cliName} profile set ${profileName ?? '<name>'} redirect-ports 8086,8087` };
+    return {
+      name: 'port',
+      status: 'fail',
+      detail: (error as Error).message,
+      next: `Close what holds it, or: ${cliName} profile set ${profileName ?? '<name>'} redirect-ports 8086,8087`,
+    };
   }
 }

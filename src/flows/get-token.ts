@@ -30,9 +30,11 @@ export interface GetTokenDeps {
   http?: () => Promise<Http>;
 }
 
-
 /** The env var overriding the stored credential, if one is set: `<PREFIX>_TOKEN`, then the profile's `tokenEnv`. */
-export function envOverride(input: { profile?: Profile | undefined; globalTokenEnv: string }, env: NodeJS.ProcessEnv): { variable: string; token: string } | undefined {
+export function envOverride(
+  input: { profile?: Profile | undefined; globalTokenEnv: string },
+  env: NodeJS.ProcessEnv,
+): { variable: string; token: string } | undefined {
   for (const variable of [input.globalTokenEnv, input.profile?.tokenEnv]) {
     const token = variable ? env[variable]?.trim() : undefined;
     if (variable && token) return { variable, token };
@@ -41,9 +43,13 @@ export function envOverride(input: { profile?: Profile | undefined; globalTokenE
 }
 
 /** How to get a new credential: the way this one came (a CI token is piped again, not a browser login). */
-export function loginAgainHint(record: Pick<CredentialRecord, 'via'>, input: { profileName: string; program?: string | undefined }): string {
+export function loginAgainHint(
+  record: Pick<CredentialRecord, 'via'>,
+  input: { profileName: string; program?: string | undefined },
+): string {
   const program = input.program ?? 'latchkey';
-  if (record.via === 'with-token' || record.via === 'token-arg') return `Pipe a current token: echo "$TOKEN" | ${program} login --with-token -p ${input.profileName}`;
+  if (record.via === 'with-token' || record.via === 'token-arg')
+    return `Pipe a current token: echo "$TOKEN" | ${program} login --with-token -p ${input.profileName}`;
   if (record.via === 'client-credentials') return `Run: ${program} login --client-credentials -p ${input.profileName}`;
   return `Run: ${program} login -p ${input.profileName}`;
 }
@@ -59,7 +65,9 @@ export async function getToken(input: GetTokenInput, deps: GetTokenDeps): Promis
   const credentials = await deps.credentials();
   const stored = await credentials.load(input.profileName);
   if (!stored) {
-    throw new NotLoggedInError(`profile "${input.profileName}" is not logged in`, { hint: `Run: ${input.program ?? 'latchkey'} login -p ${input.profileName}` });
+    throw new NotLoggedInError(`profile "${input.profileName}" is not logged in`, {
+      hint: `Run: ${input.program ?? 'latchkey'} login -p ${input.profileName}`,
+    });
   }
   const { record } = stored;
   const facts = loginStateOf(record, stored.state.storage);
@@ -70,6 +78,9 @@ export async function getToken(input: GetTokenInput, deps: GetTokenDeps): Promis
     throw new NotLoggedInError(`the credential of profile "${input.profileName}" ${what}`, { hint: loginAgainHint(record, input) });
   }
   const { renewCredential } = await import('./renew.js');
-  const renewed = await renewCredential({ profileName: input.profileName, profile: input.profile, record, cliName: input.program ?? 'latchkey' }, { credentials, clock: deps.clock, http: deps.http });
+  const renewed = await renewCredential(
+    { profileName: input.profileName, profile: input.profile, record, cliName: input.program ?? 'latchkey' },
+    { credentials, clock: deps.clock, http: deps.http },
+  );
   return { token: renewed.token, source: { type: 'stored', via: renewed.via } };
 }

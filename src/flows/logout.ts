@@ -20,7 +20,10 @@ export async function logout(
       const stored = await deps.credentials.load(input.profileName).catch(() => undefined);
       if (stored) {
         const { revokeAtIdp } = await import('./revoke.js');
-        await revokeAtIdp({ profileName: input.profileName, profile: input.profile, record: stored.record }, { http: await deps.http(), clock: deps.clock, out: deps.out });
+        await revokeAtIdp(
+          { profileName: input.profileName, profile: input.profile, record: stored.record },
+          { http: await deps.http(), clock: deps.clock, out: deps.out },
+        );
       }
     }
     return deps.credentials.remove(input.profileName);

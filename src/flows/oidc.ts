@@ -18,7 +18,12 @@ export function loadOpenIdClient(): Promise<OpenIdClient> {
  * Discover the profile's issuer with openid-client, with our undici-based fetch, plain http
  * allowed only for a loopback issuer, and openid-client's clock aligned with ours.
  */
-export async function discover(profile: Profile, http: Http, clock: Clock, clientAuth?: import('openid-client').ClientAuth): Promise<OidcConfiguration> {
+export async function discover(
+  profile: Profile,
+  http: Http,
+  clock: Clock,
+  clientAuth?: import('openid-client').ClientAuth,
+): Promise<OidcConfiguration> {
   const client = await loadOpenIdClient();
   const issuer = new URL(profile.issuer);
   if (issuer.protocol === 'http:' && !isLoopbackHost(issuer.hostname)) {
@@ -29,10 +34,16 @@ export async function discover(profile: Profile, http: Http, clock: Clock, clien
   const skew = Math.round((clock.now().getTime() - Date.now()) / 1000);
   let config: OidcConfiguration;
   try {
-    config = await client.discovery(issuer, profile.clientId, skew === 0 ? undefined : { [client.clockSkew]: skew }, clientAuth ?? client.None(), {
-      [client.customFetch]: http.fetch,
-      ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
-    });
+    config = await client.discovery(
+      issuer,
+      profile.clientId,
+      skew === 0 ? undefined : { [client.clockSkew]: skew },
+      clientAuth ?? client.None(),
+      {
+        [client.customFetch]: http.fetch,
+        ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
+      },
+    );
   } catch (error) {
     throw oidcError(error, 'discovery', profile.issuer);
   }
@@ -41,10 +52,21 @@ export async function discover(profile: Profile, http: Http, clock: Clock, clien
 }
 
 /** The same discovered server, with another client authentication (no second discovery request). */
-export async function withClientAuth(config: OidcConfiguration, profile: Profile, http: Http, clock: Clock, clientAuth: import('openid-client').ClientAuth): Promise<OidcConfiguration> {
+export async function withClientAuth(
+  config: OidcConfiguration,
+  profile: Profile,
+  http: Http,
+  clock: Clock,
+  clientAuth: import('openid-client').ClientAuth,
+): Promise<OidcConfiguration> {
   const client = await loadOpenIdClient();
   const skew = Math.round((clock.now().getTime() - Date.now()) / 1000);
-  const next = new client.Configuration(config.serverMetadata(), profile.clientId, skew === 0 ? undefined : { [client.clockSkew]: skew }, clientAuth);
+  const next = new client.Configuration(
+    config.serverMetadata(),
+    profile.clientId,
+    skew === 0 ? undefined : { [client.clockSkew]: skew },
+    clientAuth,
+  );
   next[client.customFetch] = http.fetch;
   if (new URL(profile.issuer).protocol === 'http:') client.allowInsecureRequests(next);
   return next;
@@ -76,7 +98,9 @@ export function tokenParameters(profile: Profile): Record<string, string> {
 export async function userClientAuth(profile: Profile, clientSecret: string | undefined): Promise<import('openid-client').ClientAuth> {
   const client = await loadOpenIdClient();
   if (clientSecret === undefined || profile.tokenEndpointAuthMethod === 'none') return client.None();
-  return profile.tokenEndpointAuthMethod === 'client_secret_post' ? client.ClientSecretPost(clientSecret) : client.ClientSecretBasic(clientSecret);
+  return profile.tokenEndpointAuthMethod === 'client_secret_post'
+    ? client.ClientSecretPost(clientSecret)
+    : client.ClientSecretBasic(clientSecret);
 }
 
 /** The OAuth step an error happened in, for messages. */
@@ -95,10 +119,17 @@ export function oidcError(error: unknown, step: OidcStep, issuer: string): Latch
   const refusal = refusalOf(error);
   if (refusal) {
     if (refusal.status !== undefined && refusal.status >= 500 && refusal.error === undefined) {
-      return new NetworkError(`the IdP answered ${what} with HTTP ${refusal.status}; nothing was stored`, { hint: 'The IdP is having trouble: try again in a moment.', code: 'idp_unavailable', cause: error });
+      return new NetworkError(`the IdP answered ${what} with HTTP ${refusal.status}; nothing was stored`, {
+        hint: 'The IdP is having trouble: try again in a moment.',
+        code: 'idp_unavailable',
+        cause: error,
+      });
     }
     // The OAuth error when the IdP gave one; else the HTTP status is all there is to name.
-    const said = refusal.error !== undefined ? `${safeLine(refusal.error)}${refusal.description ? `: ${safeLine(refusal.description)}` : ''}` : `HTTP ${refusal.status ?? '?'}, with no error in the body`;
+    const said =
+      refusal.error !== undefined
+        ? `${safeLine(refusal.error)}${refusal.description ? `: ${safeLine(refusal.description)}` : ''}`
+        : `HTTP ${refusal.status ?? '?'}, with no error in the body`;
     const denied = refusal.error === 'access_denied';
     return new RejectedError(`the IdP refused ${what} (${said})`, {
       code: denied ? 'access_denied' : 'idp_rejected',
@@ -119,7 +150,8 @@ export function oidcError(error: unknown, step: OidcStep, issuer: string): Latch
       cause: error,
     });
   }
-  if (error instanceof TypeError && /fetch/i.test(message)) return new NetworkError(`could not reach the IdP: ${message}`, { cause: error });
+  if (error instanceof TypeError && /fetch/i.test(message))
+    return new NetworkError(`could not reach the IdP: ${message}`, { cause: error });
   return new FailureError(`the ${step} step failed: ${message}`, { cause: error });
 }
 
@@ -141,7 +173,9 @@ export function refusalOf(error: unknown): { error?: string; description?: strin
   if (error instanceof AuthorizationResponseError) return described(error);
   if (error instanceof WWWAuthenticateChallengeError) {
     const parameters = error.cause[0]?.parameters;
-    return parameters?.error ? described({ error: parameters.error, error_description: parameters.error_description }, error.status) : { status: error.status };
+    return parameters?.error
+      ? described({ error: parameters.error, error_description: parameters.error_description }, error.status)
+      : { status: error.status };
   }
   // An error status whose body is not an OAuth error (empty, HTML, not JSON): openid-client hands
   // over the Response itself.
@@ -166,11 +200,17 @@ function discoveryError(error: unknown, issuer: string): LatchkeyError {
   const response = error instanceof ClientError && error.cause instanceof Response ? error.cause : undefined;
   const status = response?.status;
   if (status !== undefined && status >= 500) {
-    return new NetworkError(`the IdP answered HTTP ${status} to ${url}`, { hint: 'The IdP is having trouble: try again in a moment.', code: 'idp_unavailable', cause: error });
+    return new NetworkError(`the IdP answered HTTP ${status} to ${url}`, {
+      hint: 'The IdP is having trouble: try again in a moment.',
+      code: 'idp_unavailable',
+      cause: error,
+    });
   }
   // A 404, or a page that is not a discovery document (HTML of a web app, a login page): a wrong URL.
   const type = response?.headers.get('content-type')?.split(';')[0];
-  const why = response ? `it answered HTTP ${status}${type ? ` (${safeLine(type, 80)})` : ''}${status! < 300 ? ', not a discovery document' : ''}` : specificMessage(error);
+  const why = response
+    ? `it answered HTTP ${status}${type ? ` (${safeLine(type, 80)})` : ''}${status! < 300 ? ', not a discovery document' : ''}`
+    : specificMessage(error);
   return new ConfigError(`could not discover the issuer ${issuer}: ${url}: ${why}`, {
     hint: 'Check the issuer URL (profile set <name> issuer <url>): /.well-known/openid-configuration must answer there.',
     code: 'discovery_failed',

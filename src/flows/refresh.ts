@@ -29,7 +29,9 @@ export interface RefreshDeps {
 export async function refreshCredential(input: RefreshInput, deps: RefreshDeps): Promise<CredentialRecord> {
   const { record } = input;
   if (!record.refreshToken) {
-    throw new NotLoggedInError(`the credential of profile "${input.profileName}" cannot be renewed (no refresh token)`, { hint: `Run: ${input.cliName} login -p ${input.profileName}` });
+    throw new NotLoggedInError(`the credential of profile "${input.profileName}" cannot be renewed (no refresh token)`, {
+      hint: `Run: ${input.cliName} login -p ${input.profileName}`,
+    });
   }
   const client = await loadOpenIdClient();
   const config = await discover(input.profile, deps.http, deps.clock, await userClientAuth(input.profile, record.clientSecret));
@@ -39,11 +41,14 @@ export async function refreshCredential(input: RefreshInput, deps: RefreshDeps):
   } catch (error) {
     const mapped = oidcError(error, 'refresh', input.profile.issuer);
     if (mapped instanceof RejectedError) {
-      throw new NotLoggedInError(`the IdP would not renew the credential of profile "${input.profileName}" (${mapped.message.replace(/^the IdP refused the refresh request \(|\)$/g, '')})`, {
-        hint: `Run ${input.cliName} login -p ${input.profileName} again.`,
-        code: 'refresh_refused',
-        cause: error,
-      });
+      throw new NotLoggedInError(
+        `the IdP would not renew the credential of profile "${input.profileName}" (${mapped.message.replace(/^the IdP refused the refresh request \(|\)$/g, '')})`,
+        {
+          hint: `Run ${input.cliName} login -p ${input.profileName} again.`,
+          code: 'refresh_refused',
+          cause: error,
+        },
+      );
     }
     throw mapped;
   }

@@ -30,7 +30,10 @@ export async function renewCredential(input: RenewInput, deps: RenewDeps): Promi
   const { profileName, profile, cliName } = input;
   return deps.credentials.exclusive(profileName, async () => {
     const current = await deps.credentials.load(profileName);
-    if (!current) throw new NotLoggedInError(`profile "${profileName}" was logged out while its credential was being renewed`, { hint: `Run: ${cliName} login -p ${profileName}` });
+    if (!current)
+      throw new NotLoggedInError(`profile "${profileName}" was logged out while its credential was being renewed`, {
+        hint: `Run: ${cliName} login -p ${profileName}`,
+      });
     if (current.record.token !== input.record.token) return current.record;
     const flowDeps = { http: await deps.http(), clock: deps.clock, credentials: deps.credentials };
     const stored = { profileName, profile, record: current.record, storage: current.state.storage };

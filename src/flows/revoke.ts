@@ -11,7 +11,10 @@ import { discover, loadOpenIdClient, oidcError, userClientAuth } from './oidc.js
  * revokes the grant), then the access token. Only IdP tokens are revoked (a backend session or
  * API key is the backend's). Never throws: a failure is a warning, and logout goes on.
  */
-export async function revokeAtIdp(input: { profileName: string; profile: Profile; record: CredentialRecord }, deps: { http: Http; clock: Clock; out: Output }): Promise<void> {
+export async function revokeAtIdp(
+  input: { profileName: string; profile: Profile; record: CredentialRecord },
+  deps: { http: Http; clock: Clock; out: Output },
+): Promise<void> {
   const { record, profile } = input;
   const tokens: Array<[string, 'refresh_token' | 'access_token']> = [];
   if (record.refreshToken) tokens.push([record.refreshToken, 'refresh_token']);
@@ -19,7 +22,12 @@ export async function revokeAtIdp(input: { profileName: string; profile: Profile
   if (tokens.length === 0) return;
   try {
     const client = await loadOpenIdClient();
-    let config = await discover(profile, deps.http, deps.clock, record.kind === 'service' ? undefined : await userClientAuth(profile, record.clientSecret));
+    let config = await discover(
+      profile,
+      deps.http,
+      deps.clock,
+      record.kind === 'service' ? undefined : await userClientAuth(profile, record.clientSecret),
+    );
     // A service token is revoked with the client authentication that minted it (RFC 7009 §2.1):
     // without it a confidential client's revocation is refused (401) and the token stays active.
     const serviceAuth = record.kind === 'service' ? serviceAuthOf(record) : undefined;
@@ -38,6 +46,8 @@ export async function revokeAtIdp(input: { profileName: string; profile: Profile
       }
     }
   } catch (error) {
-    deps.out.warn(`could not revoke the tokens of "${input.profileName}" at the IdP (${(error as Error).message}); the local credential is removed anyway`);
+    deps.out.warn(
+      `could not revoke the tokens of "${input.profileName}" at the IdP (${(error as Error).message}); the local credential is removed anyway`,
+    );
   }
 }

@@ -27,7 +27,6 @@ export interface WithTokenDeps {
   http: () => Promise<Http>;
 }
 
-
 /**
  * Store an API key or session token given by CI. When the profile names a `whoamiPath`, the
  * backend is asked first, and a token it refuses is not stored.
@@ -45,10 +44,13 @@ export async function loginWithToken(input: WithTokenInput, deps: WithTokenDeps)
   if (exp !== undefined && exp * 1000 <= deps.clock.now().getTime()) {
     // Stored, it would only make `token` fail later, far from where the mistake was made.
     const at = new Date(exp * 1000);
-    throw new RejectedError(`the token expired at ${Number.isNaN(at.getTime()) ? exp : at.toISOString()}${Number.isNaN(at.getTime()) ? '' : ` (${relativeTime(at, deps.clock.now())})`}; nothing was stored`, {
-      hint: `Pipe a current one: echo "$TOKEN" | ${input.cliName ?? 'latchkey'} login --with-token -p ${input.profileName}`,
-      code: 'token_expired',
-    });
+    throw new RejectedError(
+      `the token expired at ${Number.isNaN(at.getTime()) ? exp : at.toISOString()}${Number.isNaN(at.getTime()) ? '' : ` (${relativeTime(at, deps.clock.now())})`}; nothing was stored`,
+      {
+        hint: `Pipe a current one: echo "$TOKEN" | ${input.cliName ?? 'latchkey'} login --with-token -p ${input.profileName}`,
+        code: 'token_expired',
+      },
+    );
   }
   if (claims) {
     // Read, not verified: anyone can write any claim into a JWT. Shown labelled as such.
@@ -76,7 +78,14 @@ export async function loginWithToken(input: WithTokenInput, deps: WithTokenDeps)
 }
 
 export function resultOf(profile: string, state: LoginState): LoginResult {
-  return { profile, subject: state.subject ?? null, email: state.email ?? null, identityVerified: state.identityVerified !== false, expiresAt: state.expiresAt ?? null, storage: state.storage };
+  return {
+    profile,
+    subject: state.subject ?? null,
+    email: state.email ?? null,
+    identityVerified: state.identityVerified !== false,
+    expiresAt: state.expiresAt ?? null,
+    storage: state.storage,
+  };
 }
 
 async function checkWithBackend(url: string, token: string, http: Http): Promise<{ subject?: string; email?: string }> {
@@ -95,7 +104,10 @@ async function checkWithBackend(url: string, token: string, http: Http): Promise
       code: 'backend_rejected',
     });
   }
-  if (!response.ok) throw new NetworkError(`the backend's ${new URL(url).pathname} answered ${response.status}; nothing was stored`, { hint: 'Try again later.' });
+  if (!response.ok)
+    throw new NetworkError(`the backend's ${new URL(url).pathname} answered ${response.status}; nothing was stored`, {
+      hint: 'Try again later.',
+    });
   try {
     const who = JSON.parse(body) as Record<string, unknown>;
     const user = (typeof who.user === 'object' && who.user !== null ? who.user : who) as Record<string, unknown>;

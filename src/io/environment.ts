@@ -27,7 +27,12 @@ export function detectEnvironment(env: NodeJS.ProcessEnv = process.env, platform
   return {
     ssh: Boolean(env.SSH_CONNECTION || env.SSH_CLIENT || env.SSH_TTY),
     wsl,
-    container: linux && (existsSync('/.dockerenv') || existsSync('/run/.containerenv') || Boolean(env.container) || /docker|kubepods|containerd|lxc/.test(readSmall('/proc/1/cgroup'))),
+    container:
+      linux &&
+      (existsSync('/.dockerenv') ||
+        existsSync('/run/.containerenv') ||
+        Boolean(env.container) ||
+        /docker|kubepods|containerd|lxc/.test(readSmall('/proc/1/cgroup'))),
     noDisplay: linux && !wsl && !env.DISPLAY && !env.WAYLAND_DISPLAY,
     browserCommand: Boolean(env.BROWSER?.trim()),
     ci: Boolean(env.CI) && !/^(false|0)$/i.test(env.CI ?? ''),

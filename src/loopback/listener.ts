@@ -125,9 +125,11 @@ export async function startCallbackListener(options: CallbackListenerOptions): P
     }
     const states = url.searchParams.getAll('state');
     const foreign = resultPage(false, 'This response does not belong to the sign-in in progress.');
-    if (states.length !== 1 || !sameSecret(states[0]!, options.expectedState)) return answer(400, 'state does not match this login', foreign);
+    if (states.length !== 1 || !sameSecret(states[0]!, options.expectedState))
+      return answer(400, 'state does not match this login', foreign);
     // Same answer as a wrong state: a browser that did not come through the start URL is not ours.
-    if (requireCookie && !sameSecret(cookieValue(req.headers.cookie, COOKIE) ?? '', start!.cookie)) return answer(400, 'not the browser that started this login', foreign);
+    if (requireCookie && !sameSecret(cookieValue(req.headers.cookie, COOKIE) ?? '', start!.cookie))
+      return answer(400, 'not the browser that started this login', foreign);
     if (accepted) return answer(400, 'a callback was already received');
     accepted = true;
     held = res;
@@ -152,12 +154,19 @@ export async function startCallbackListener(options: CallbackListenerOptions): P
       // Opened twice: another local program read the link (argv is public) and raced the browser,
       // or a second browser got it. Either way, which one comes back cannot be told: stop.
       log(`callback listener: GET ${begun.path.slice(0, 7)}… → 400 (start URL used twice; login stopped)`);
-      send(res, 400, resultPage(false, 'This sign-in link was already used, so the sign-in was stopped for safety. Go back to the terminal.'));
+      send(
+        res,
+        400,
+        resultPage(false, 'This sign-in link was already used, so the sign-in was stopped for safety. Go back to the terminal.'),
+      );
       rejectReceived(
-        new RejectedError('the sign-in link was opened twice (another program on this machine, or a second browser); the login was stopped for safety and nothing was stored', {
-          hint: 'Run the login again, and open the link only once.',
-          code: 'start_url_reused',
-        }),
+        new RejectedError(
+          'the sign-in link was opened twice (another program on this machine, or a second browser); the login was stopped for safety and nothing was stored',
+          {
+            hint: 'Run the login again, and open the link only once.',
+            code: 'start_url_reused',
+          },
+        ),
       );
       void closeAll();
       return;
@@ -211,7 +220,12 @@ export async function startCallbackListener(options: CallbackListenerOptions): P
     received,
     close: closeAll,
     startUrl(authorizationUrl) {
-      start = { path: `/start/${randomBytes(16).toString('base64url')}`, target: authorizationUrl, cookie: randomBytes(32).toString('base64url'), used: false };
+      start = {
+        path: `/start/${randomBytes(16).toString('base64url')}`,
+        target: authorizationUrl,
+        cookie: randomBytes(32).toString('base64url'),
+        used: false,
+      };
       requireCookie = true;
       return new URL(start.path, actualRedirect).href;
     },
@@ -235,7 +249,11 @@ function cookieValue(header: string | undefined, name: string): string | undefin
 type BindResult = { servers: Server[]; port: number } | { error: NodeJS.ErrnoException };
 
 /** Bind every address on one port (for port 0: the port the first one got), or none of them. */
-async function bindAll(addresses: string[], port: number, handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<BindResult> {
+async function bindAll(
+  addresses: string[],
+  port: number,
+  handle: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<BindResult> {
   for (let attempt = 0; attempt < 5; attempt += 1) {
     const servers: Server[] = [];
     let chosen = port;

@@ -84,7 +84,9 @@ export class Credentials {
           this.#warnedFallback = true;
           // The raw D-Bus or keychain text says little to most users: it goes to --debug.
           this.#o.out.debug(`keychain: ${error.message}`);
-          this.#o.out.warn(`the OS keychain is not reachable (${keychainProblem(error.message)}); storing the credential in ${used.location} (mode 600) instead`);
+          this.#o.out.warn(
+            `the OS keychain is not reachable (${keychainProblem(error.message)}); storing the credential in ${used.location} (mode 600) instead`,
+          );
         }
       }
     }
@@ -98,7 +100,9 @@ export class Credentials {
     if (previous && previous.storage !== used.kind) {
       await this.#store(previous.storage)
         .delete(name)
-        .catch((error: Error) => this.#o.out.warn(`could not remove the previous credential from ${this.#store(previous.storage).location}: ${error.message}`));
+        .catch((error: Error) =>
+          this.#o.out.warn(`could not remove the previous credential from ${this.#store(previous.storage).location}: ${error.message}`),
+        );
     }
     return state;
   }
@@ -110,7 +114,10 @@ export class Credentials {
     const store = this.#store(state.storage);
     const text = await store.get(name);
     if (text === null) return undefined;
-    return { record: parseRecord(text, store.location, `Log in again to replace it: ${this.#o.cliName ?? 'latchkey'} login -p ${name}`), state };
+    return {
+      record: parseRecord(text, store.location, `Log in again to replace it: ${this.#o.cliName ?? 'latchkey'} login -p ${name}`),
+      state,
+    };
   }
 
   /** Replace the stored record in the same store (refresh); the config facts follow. */
@@ -142,7 +149,8 @@ export class Credentials {
 
 /** A keychain failure in words a user knows; the raw text is for --debug. */
 function keychainProblem(message: string): string {
-  if (/dbus|secret.?service|org\.freedesktop|no such interface|service unknown|not provided by any \.service/i.test(message)) return 'no Secret Service on this session';
+  if (/dbus|secret.?service|org\.freedesktop|no such interface|service unknown|not provided by any \.service/i.test(message))
+    return 'no Secret Service on this session';
   if (/timed? ?out|did not answer/i.test(message)) return 'it did not answer in time';
   if (/locked|unlock|cancel/i.test(message)) return 'it is locked';
   return message.replace(/^.*?: /, '').slice(0, 120);

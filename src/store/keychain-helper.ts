@@ -49,7 +49,6 @@ process.stdin.on('data', (chunk) => {
 process.stdin.on('end', () => process.exit(0));
 `;
 
-
 /**
  * Runs keychain operations in a helper process. The binding can block the thread that calls it
  * (connecting to a Secret Service that never answers blocks inside its constructor), and a
@@ -59,7 +58,7 @@ process.stdin.on('end', () => process.exit(0));
 export class KeychainHelper implements KeychainBackend {
   readonly #timeoutMs: number;
   #helper: import('node:child_process').ChildProcess | undefined;
-  readonly #pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
+  readonly #pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   #nextId = 0;
 
   constructor(options: { timeoutMs: number }) {
@@ -103,8 +102,8 @@ export class KeychainHelper implements KeychainBackend {
       stdio: ['pipe', 'pipe', 'ignore'],
     });
     let buffer = '';
-    helper.stdout!.setEncoding('utf8');
-    helper.stdout!.on('data', (chunk: string) => {
+    helper.stdout.setEncoding('utf8');
+    helper.stdout.on('data', (chunk: string) => {
       buffer += chunk;
       for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
         const message = JSON.parse(buffer.slice(0, i)) as { id: number; ok: boolean; value?: unknown; error?: string };

@@ -50,7 +50,8 @@ export class KeychainSecretStore implements SecretStore {
     this.#maxEntry = options.maxEntryLength ?? DEFAULT_MAX_ENTRY;
     this.#storageEnv = options.storageEnv ?? 'LATCHKEY_STORAGE';
     this.#helper = options.helper ?? new KeychainHelper({ timeoutMs: this.#timeoutMs });
-    this.location = process.platform === 'darwin' ? 'macOS Keychain' : process.platform === 'win32' ? 'Windows Credential Manager' : 'Secret Service';
+    this.location =
+      process.platform === 'darwin' ? 'macOS Keychain' : process.platform === 'win32' ? 'Windows Credential Manager' : 'Secret Service';
   }
 
   async get(account: string): Promise<string | null> {
@@ -64,7 +65,8 @@ export class KeychainSecretStore implements SecretStore {
       parts.push(part);
     }
     const value = parts.join('');
-    if (sha256(value) !== manifest.sha256) throw this.#unavailable('read', new Error('the parts of the entry do not add up (checksum differs)'));
+    if (sha256(value) !== manifest.sha256)
+      throw this.#unavailable('read', new Error('the parts of the entry do not add up (checksum differs)'));
     return value;
   }
 
@@ -134,10 +136,13 @@ export class KeychainSecretStore implements SecretStore {
 
   #unavailable(action: string, cause: unknown): KeychainUnavailableError {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    return new KeychainUnavailableError(`the OS keychain (${this.location}) could not ${action === 'load' ? 'be loaded' : action}: ${reason}`, {
-      hint: `Unlock or start your keychain (on Linux: a Secret Service such as gnome-keyring on the D-Bus session bus), or use the file store: --storage file, or ${this.#storageEnv}=file.`,
-      cause,
-    });
+    return new KeychainUnavailableError(
+      `the OS keychain (${this.location}) could not ${action === 'load' ? 'be loaded' : action}: ${reason}`,
+      {
+        hint: `Unlock or start your keychain (on Linux: a Secret Service such as gnome-keyring on the D-Bus session bus), or use the file store: --storage file, or ${this.#storageEnv}=file.`,
+        cause,
+      },
+    );
   }
 }
 

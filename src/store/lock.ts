@@ -41,10 +41,13 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, op
         continue;
       }
       if (Date.now() > deadline) {
-        throw new FailureError(`timed out waiting for the lock ${lockPath}: another process has held it for more than ${Math.round(timeoutMs / 1000)} s`, {
-          hint: 'If no other command of this CLI is running, delete the lock file and try again.',
-          code: 'lock_timeout',
-        });
+        throw new FailureError(
+          `timed out waiting for the lock ${lockPath}: another process has held it for more than ${Math.round(timeoutMs / 1000)} s`,
+          {
+            hint: 'If no other command of this CLI is running, delete the lock file and try again.',
+            code: 'lock_timeout',
+          },
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, delay + Math.random() * delay));
       delay = Math.min(delay * 2, 100);

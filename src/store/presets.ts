@@ -38,7 +38,9 @@ export const PRESETS: readonly Preset[] = [
       exactRedirectAdvice('Auth0', 'Allowed Callback URLs'),
       ...(profile.audience
         ? []
-        : ['Without --audience (your API\'s identifier), Auth0 issues an opaque access token that only Auth0 can read: set it with profile set <name> audience https://api.example.com.']),
+        : [
+            "Without --audience (your API's identifier), Auth0 issues an opaque access token that only Auth0 can read: set it with profile set <name> audience https://api.example.com.",
+          ]),
       'Refresh tokens need offline_access (in the default scopes) and "Allow Offline Access" on the API.',
       'For an Auth0 Organization: --auth-param organization=org_…',
     ],
@@ -51,7 +53,9 @@ export const PRESETS: readonly Preset[] = [
     advice: (profile) => [
       exactRedirectAdvice('Okta', 'Sign-in redirect URIs'),
       ...(isOktaOrgIssuer(profile.issuer)
-        ? [`${profile.issuer} is the org authorization server: its access tokens are for Okta's own APIs and not meant to be validated by your backend. For your API use a custom authorization server, e.g. ${profile.issuer.replace(/\/+$/, '')}/oauth2/default.`]
+        ? [
+            `${profile.issuer} is the org authorization server: its access tokens are for Okta's own APIs and not meant to be validated by your backend. For your API use a custom authorization server, e.g. ${profile.issuer.replace(/\/+$/, '')}/oauth2/default.`,
+          ]
         : []),
     ],
   },
@@ -59,11 +63,15 @@ export const PRESETS: readonly Preset[] = [
     name: 'entra',
     title: 'Entra ID',
     detect: (issuer) => issuer.hostname.toLowerCase() === 'login.microsoftonline.com',
-    defaults: () => [{ key: 'redirectUri', value: 'http://localhost:0/callback', why: 'Entra accepts http://localhost with any port for public clients' }],
+    defaults: () => [
+      { key: 'redirectUri', value: 'http://localhost:0/callback', why: 'Entra accepts http://localhost with any port for public clients' },
+    ],
     advice: (profile) => [
       'Register http://localhost as a redirect URI of the "Mobile and desktop applications" platform, and allow public client flows.',
       ...(/\/(common|organizations|consumers)(\/|$)/i.test(new URL(profile.issuer).pathname)
-        ? ['A multi-tenant issuer: its discovery names https://login.microsoftonline.com/{tenantid}/v2.0, and each id_token is checked against its own tenant (tid).']
+        ? [
+            'A multi-tenant issuer: its discovery names https://login.microsoftonline.com/{tenantid}/v2.0, and each id_token is checked against its own tenant (tid).',
+          ]
         : []),
       'For your API, ask for its scope: profile set <name> scopes "openid profile offline_access api://<app-id>/.default".',
       'Entra offers no token revocation: logout removes the local credential only.',
@@ -77,7 +85,11 @@ export const PRESETS: readonly Preset[] = [
       { key: 'scopes', value: 'openid email profile', why: 'offline_access is an invalid scope at Google' },
       { key: 'authParams', value: ['access_type=offline'], why: 'Google grants a refresh token for access_type=offline' },
       { key: 'prompt', value: 'consent', why: 'and only on consent' },
-      { key: 'tokenEndpointAuthMethod', value: 'client_secret_post', why: 'a Desktop client sends its client secret, which Google does not treat as confidential' },
+      {
+        key: 'tokenEndpointAuthMethod',
+        value: 'client_secret_post',
+        why: 'a Desktop client sends its client secret, which Google does not treat as confidential',
+      },
     ],
     advice: () => [
       'Create an OAuth client of type "Desktop app". Give its client secret at login with <ENV>_CLIENT_SECRET (or --client-secret-stdin); it is kept in the keychain with the credential.',

@@ -11,8 +11,21 @@ export const PRESET_NAMES = ['auth0', 'okta', 'entra', 'google', 'keycloak'] as 
  * Parameters latchkey sets itself (the login's security, or a profile key of their own): an
  * `authParams` entry may not replace them.
  */
-const RESERVED_AUTH_PARAMS = new Set(['state', 'nonce', 'code_challenge', 'code_challenge_method', 'redirect_uri', 'response_type', 'client_id', 'scope', 'audience', 'prompt', 'resource', 'request', 'request_uri']);
-
+const RESERVED_AUTH_PARAMS = new Set([
+  'state',
+  'nonce',
+  'code_challenge',
+  'code_challenge_method',
+  'redirect_uri',
+  'response_type',
+  'client_id',
+  'scope',
+  'audience',
+  'prompt',
+  'resource',
+  'request',
+  'request_uri',
+]);
 
 export const DEFAULT_SCOPES = 'openid profile email offline_access';
 export const DEFAULT_REDIRECT_URI = 'http://127.0.0.1:0/callback';
@@ -90,7 +103,15 @@ export const PROFILE_KEYS: readonly KeySpec[] = [
     parse: (raw) => (httpUrl('issuer', raw.trim(), { allowPath: true }), raw.trim()),
     schema: string,
   },
-  { key: 'clientId', flag: 'client-id', arg: '<id>', description: "the Native (public) client's id", required: true, parse: nonEmpty('client id'), schema: string },
+  {
+    key: 'clientId',
+    flag: 'client-id',
+    arg: '<id>',
+    description: "the Native (public) client's id",
+    required: true,
+    parse: nonEmpty('client id'),
+    schema: string,
+  },
   {
     key: 'scopes',
     flag: 'scopes',
@@ -104,7 +125,14 @@ export const PROFILE_KEYS: readonly KeySpec[] = [
     },
     schema: string,
   },
-  { key: 'audience', flag: 'audience', arg: '<aud>', description: 'extra `audience` authorization parameter (Auth0 APIs)', parse: nonEmpty('audience'), schema: string },
+  {
+    key: 'audience',
+    flag: 'audience',
+    arg: '<aud>',
+    description: 'extra `audience` authorization parameter (Auth0 APIs)',
+    parse: nonEmpty('audience'),
+    schema: string,
+  },
   {
     key: 'redirectUri',
     flag: 'redirect-uri',
@@ -150,7 +178,15 @@ export const PROFILE_KEYS: readonly KeySpec[] = [
     parse: (raw) => httpUrl('backend URL', raw, { allowPath: true }).href.replace(/\/$/, ''),
     schema: string,
   },
-  { key: 'exchangePath', flag: 'exchange-path', arg: '<path>', description: "the backend's CLI-auth endpoint", default: DEFAULT_EXCHANGE_PATH, parse: pathValue('exchange path'), schema: string },
+  {
+    key: 'exchangePath',
+    flag: 'exchange-path',
+    arg: '<path>',
+    description: "the backend's CLI-auth endpoint",
+    default: DEFAULT_EXCHANGE_PATH,
+    parse: pathValue('exchange path'),
+    schema: string,
+  },
   {
     key: 'exchangeEncoding',
     flag: 'exchange-encoding',
@@ -160,7 +196,14 @@ export const PROFILE_KEYS: readonly KeySpec[] = [
     parse: oneOf('exchange encoding', ['form', 'json'] as const),
     schema: { enum: ['form', 'json'] },
   },
-  { key: 'whoamiPath', flag: 'whoami-path', arg: '<path>', description: 'GET endpoint used to check a token given with --with-token', parse: pathValue('whoami path'), schema: string },
+  {
+    key: 'whoamiPath',
+    flag: 'whoami-path',
+    arg: '<path>',
+    description: 'GET endpoint used to check a token given with --with-token',
+    parse: pathValue('whoami path'),
+    schema: string,
+  },
   {
     key: 'tokenEnv',
     flag: 'token-env',
@@ -246,7 +289,8 @@ export const PROFILE_KEYS: readonly KeySpec[] = [
         const at = entry.indexOf('=');
         const key = at > 0 ? entry.slice(0, at) : '';
         if (!/^[A-Za-z0-9_.-]+$/.test(key)) throw new Error(`auth param "${entry}" is not key=value`);
-        if (RESERVED_AUTH_PARAMS.has(key)) throw new Error(`auth param "${key}" is set by latchkey itself (or by its own profile key) and cannot be overridden`);
+        if (RESERVED_AUTH_PARAMS.has(key))
+          throw new Error(`auth param "${key}" is set by latchkey itself (or by its own profile key) and cannot be overridden`);
         return entry;
       }),
     schema: { type: 'array', items: string },

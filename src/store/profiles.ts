@@ -8,8 +8,6 @@ import { PROFILE_KEYS, PROFILE_NAME, profileProblems } from './profile-keys.js';
 
 export type { LoginState, StorageKind };
 
-
-
 export interface ConfigFile {
   defaultProfile?: string;
   profiles: Record<string, Profile>;
@@ -63,7 +61,9 @@ export class ProfileStore {
   async add(name: string, profile: Profile, options: { force?: boolean } = {}): Promise<{ madeDefault: boolean }> {
     return this.update((config) => {
       if (config.profiles[name] && !options.force) {
-        throw new UsageError(`profile "${name}" already exists`, { hint: `Change it with "${this.#name} profile set ${name} <key> <value>", or replace it with --force.` });
+        throw new UsageError(`profile "${name}" already exists`, {
+          hint: `Change it with "${this.#name} profile set ${name} <key> <value>", or replace it with --force.`,
+        });
       }
       config.profiles[name] = profile;
       const inForce = this.defaultName(config);
@@ -116,7 +116,9 @@ export class ProfileStore {
   missing(name: string, config: ConfigFile = this.read(), among: Record<string, Profile> = this.all(config)): ConfigError {
     const known = Object.keys(among);
     return new ConfigError(`profile "${name}" does not exist`, {
-      hint: known.length ? `Known profiles: ${known.join(', ')}.` : `Add it: ${this.#name} profile add ${name} --issuer <url> --client-id <id>`,
+      hint: known.length
+        ? `Known profiles: ${known.join(', ')}.`
+        : `Add it: ${this.#name} profile add ${name} --issuer <url> --client-id <id>`,
     });
   }
 
@@ -147,7 +149,7 @@ export class ProfileStore {
     const problems = configProblems(data);
     if (problems.length > 0) throw this.#corrupt(`is not a valid ${this.#name} config: ${problems.slice(0, 3).join('; ')}`);
     const config = data as Partial<ConfigFile>;
-    return { ...config, profiles: dictionary(config.profiles), logins: dictionary(config.logins) } as ConfigFile;
+    return { ...config, profiles: dictionary(config.profiles), logins: dictionary(config.logins) };
   }
 
   #corrupt(why: string, cause?: unknown): ConfigError {
@@ -235,7 +237,8 @@ function configProblems(data: unknown): string[] {
   if (config.defaultProfile !== undefined && typeof config.defaultProfile !== 'string') problems.push('"defaultProfile" must be a string');
   for (const section of ['profiles', 'logins'] as const) {
     const value = config[section];
-    if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) problems.push(`"${section}" must be an object`);
+    if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value)))
+      problems.push(`"${section}" must be an object`);
   }
   const profiles = (config.profiles ?? {}) as Record<string, unknown>;
   for (const [name, profile] of Object.entries(profiles)) {

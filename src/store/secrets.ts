@@ -20,7 +20,6 @@ export interface SecretStore {
   list(): Promise<string[]>;
 }
 
-
 export function serializeRecord(record: CredentialRecord): string {
   return JSON.stringify(record);
 }
@@ -38,7 +37,10 @@ export function parseRecord(text: string, where: string, relogin: string): Crede
   }
   const record = value as Partial<CredentialRecord>;
   if (typeof record !== 'object' || record === null || typeof record.token !== 'string' || typeof record.kind !== 'string') {
-    throw new NotLoggedInError(`the credential stored in ${where} is not a credential record`, { hint: relogin, code: 'credential_corrupt' });
+    throw new NotLoggedInError(`the credential stored in ${where} is not a credential record`, {
+      hint: relogin,
+      code: 'credential_corrupt',
+    });
   }
   return record as CredentialRecord;
 }

@@ -44,14 +44,16 @@ export function normalizeTokenInput(text: string): string {
     if (bearer) token = token.slice(bearer[0].length).trim();
   }
   // A JWT's parts never hold whitespace: one found between base64url characters is a line wrap.
-  if (/\s/.test(token) && /^[A-Za-z0-9_\-.\s]+$/.test(token) && token.replace(/\s+/g, '').split('.').length >= 3) token = token.replace(/\s+/g, '');
+  if (/\s/.test(token) && /^[A-Za-z0-9_\-.\s]+$/.test(token) && token.replace(/\s+/g, '').split('.').length >= 3)
+    token = token.replace(/\s+/g, '');
   return token;
 }
 
 /** Why a pasted token cannot be used as it is, and what to strip; undefined when it is fine. */
 export function pastedTokenProblem(token: string): string | undefined {
   const at = token.search(/\s/);
-  if (at >= 0) return `the token contains whitespace (character ${at + 1}); give exactly one token: strip spaces and line breaks, quotes and any "Authorization: Bearer" prefix`;
+  if (at >= 0)
+    return `the token contains whitespace (character ${at + 1}); give exactly one token: strip spaces and line breaks, quotes and any "Authorization: Bearer" prefix`;
   return undefined;
 }
 
@@ -68,7 +70,8 @@ function decodeSegment(segment: string, name: string): JsonObject {
     throw new NotAJwtError(`${name} is not JSON`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new NotAJwtError(`${name} is not a JSON object`);
-  if (exceedsDepth(value, MAX_JSON_DEPTH)) throw new NotAJwtError(`the ${name} nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels, which no real token does`);
+  if (exceedsDepth(value, MAX_JSON_DEPTH))
+    throw new NotAJwtError(`the ${name} nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels, which no real token does`);
   return value as JsonObject;
 }
 
@@ -92,9 +95,13 @@ export function decodeJwt(input: string): DecodedJwt {
   if (compact.length === 0) throw new NotAJwtError('the input is empty');
   const pasted = pastedTokenProblem(compact);
   if (pasted) throw new NotAJwtError(pasted);
-  if (compact.length > MAX_TOKEN_LENGTH) throw new NotAJwtError(`the input is ${compact.length} characters long (at most ${MAX_TOKEN_LENGTH})`);
+  if (compact.length > MAX_TOKEN_LENGTH)
+    throw new NotAJwtError(`the input is ${compact.length} characters long (at most ${MAX_TOKEN_LENGTH})`);
   // Google's OAuth access tokens are opaque by design: say what it is rather than what it is not.
-  if (/^ya29\./.test(compact)) throw new NotAJwtError('this is a Google OAuth access token (ya29.…), opaque by design: only Google can read it. Inspect the id_token instead, the JWT of a Google login');
+  if (/^ya29\./.test(compact))
+    throw new NotAJwtError(
+      'this is a Google OAuth access token (ya29.…), opaque by design: only Google can read it. Inspect the id_token instead, the JWT of a Google login',
+    );
   const parts = compact.split('.');
   if (parts.length !== 3 && parts.length !== 5) {
     throw new NotAJwtError(`expected 3 dot-separated parts (or 5 for an encrypted JWT), got ${parts.length}`);

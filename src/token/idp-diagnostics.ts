@@ -6,7 +6,11 @@ import type { Diagnostic, TokenKind } from './inspect.js';
  * documented quirks of Entra ID, Auth0, Okta, Keycloak and Google, each with its fix. Pure: the
  * header and claims only.
  */
-export function idpDiagnostics(header: JsonObject, claims: JsonObject, context: { kind: TokenKind; expectedIssuer?: string; now: number; skew: number }): Diagnostic[] {
+export function idpDiagnostics(
+  header: JsonObject,
+  claims: JsonObject,
+  context: { kind: TokenKind; expectedIssuer?: string; now: number; skew: number },
+): Diagnostic[] {
   const out: Diagnostic[] = [];
   const iss = typeof claims.iss === 'string' ? claims.iss : '';
 
@@ -24,7 +28,8 @@ export function idpDiagnostics(header: JsonObject, claims: JsonObject, context: 
     out.push({
       level: 'warning',
       code: 'entra_graph_token',
-      message: 'a Microsoft Graph access token (its header has a "nonce"): only Graph can verify its signature. Your API needs a token for its own scope: api://<app-id>/.default',
+      message:
+        'a Microsoft Graph access token (its header has a "nonce"): only Graph can verify its signature. Your API needs a token for its own scope: api://<app-id>/.default',
     });
   }
   // Okta's org authorization server issues access tokens for Okta's own APIs.
@@ -45,9 +50,17 @@ export function idpDiagnostics(header: JsonObject, claims: JsonObject, context: 
   }
   const authTime = typeof claims.auth_time === 'number' && Number.isFinite(claims.auth_time) ? claims.auth_time : undefined;
   if (authTime === 0) {
-    out.push({ level: 'warning', code: 'auth_time_invalid', message: 'auth_time is 0: the IdP did not record when the user signed in, so max_age checks cannot work' });
+    out.push({
+      level: 'warning',
+      code: 'auth_time_invalid',
+      message: 'auth_time is 0: the IdP did not record when the user signed in, so max_age checks cannot work',
+    });
   } else if (authTime !== undefined && authTime > context.now + context.skew) {
-    out.push({ level: 'error', code: 'auth_time_invalid', message: "auth_time is in the future: the user cannot have signed in then; this clock or the IdP's is wrong" });
+    out.push({
+      level: 'error',
+      code: 'auth_time_invalid',
+      message: "auth_time is in the future: the user cannot have signed in then; this clock or the IdP's is wrong",
+    });
   }
   return out;
 }

@@ -33,7 +33,8 @@ export interface Diagnostic {
   message: string;
 }
 
-export type TokenKind = 'id_token' | 'access_token' | 'logout_token' | 'client_assertion' | 'service_token' | 'kubernetes_sa' | 'unknown' | (string & {});
+export type TokenKind =
+  'id_token' | 'access_token' | 'logout_token' | 'client_assertion' | 'service_token' | 'kubernetes_sa' | 'unknown' | (string & {});
 
 export interface SignatureResult {
   checked: boolean;
@@ -81,21 +82,38 @@ export function chooseAudience(all: readonly string[], priority: readonly string
 }
 
 /** What kind of token this is, from its header and claims (DESIGN "token inspect"). */
-export function classify(header: JsonObject, claims: JsonObject | null, options: Pick<InspectOptions, 'clientId' | 'expectedIssuer' | 'audiencePriority'> = {}): TokenKind {
+export function classify(
+  header: JsonObject,
+  claims: JsonObject | null,
+  options: Pick<InspectOptions, 'clientId' | 'expectedIssuer' | 'audiencePriority'> = {},
+): TokenKind {
   if (!claims) return 'unknown';
   const aud = audiences(claims);
   const typ = typeof header.typ === 'string' ? header.typ.toLowerCase() : '';
   const events = claims.events;
   if (isObject(events) && BACKCHANNEL_LOGOUT_EVENT in events) return 'logout_token';
   if (typeof claims.sub === 'string' && claims.sub.startsWith('system:serviceaccount:')) return 'kubernetes_sa';
-  if (typeof claims.iss === 'string' && claims.iss === claims.sub && aud.length > 0 && aud.every((a) => looksLikeTokenEndpoint(a) || a === options.expectedIssuer)) {
+  if (
+    typeof claims.iss === 'string' &&
+    claims.iss === claims.sub &&
+    aud.length > 0 &&
+    aud.every((a) => looksLikeTokenEndpoint(a) || a === options.expectedIssuer)
+  ) {
     return 'client_assertion';
   }
   const sub = typeof claims.sub === 'string' ? claims.sub : undefined;
   const clientId = typeof claims.client_id === 'string' ? claims.client_id : typeof claims.azp === 'string' ? claims.azp : undefined;
-  if (claims.gty === 'client-credentials' || (sub !== undefined && (sub.endsWith('@clients') || (clientId !== undefined && sub === clientId)))) return 'service_token';
+  if (
+    claims.gty === 'client-credentials' ||
+    (sub !== undefined && (sub.endsWith('@clients') || (clientId !== undefined && sub === clientId)))
+  )
+    return 'service_token';
   if (typ === 'at+jwt' || typ === 'application/at+jwt') return 'access_token';
-  const idTokenMarks = 'nonce' in claims || 'at_hash' in claims || 'c_hash' in claims || (options.clientId !== undefined && aud.includes(options.clientId) && !('scope' in claims));
+  const idTokenMarks =
+    'nonce' in claims ||
+    'at_hash' in claims ||
+    'c_hash' in claims ||
+    (options.clientId !== undefined && aud.includes(options.clientId) && !('scope' in claims));
   if (idTokenMarks && !('scope' in claims)) return 'id_token';
   if ('scope' in claims || 'scp' in claims || 'client_id' in claims) return 'access_token';
   return chooseAudience(aud, options.audiencePriority ?? []) ?? 'unknown';
@@ -114,8 +132,14 @@ export function inspect(decoded: DecodedJwt, options: InspectOptions): Inspectio
     return { header, claims: null, kind: 'unknown', audience: { chosen: null, all: [] }, diagnostics, signature: { checked: false } };
   }
   const c = claims!;
-  if (alg === undefined || alg.toLowerCase() === 'none') add('error', 'alg_none', 'the token is not signed (alg "none"): anybody could have written it; no server should accept it');
-  else if (SYMMETRIC.test(alg) && c.typ !== 'Refresh' && c.typ !== 'Offline') add('warning', 'alg_symmetric', `the token is signed with a shared secret (${alg}): only holders of that secret can check it, and latchkey/backend refuses it`);
+  if (alg === undefined || alg.toLowerCase() === 'none')
+    add('error', 'alg_none', 'the token is not signed (alg "none"): anybody could have written it; no server should accept it');
+  else if (SYMMETRIC.test(alg) && c.typ !== 'Refresh' && c.typ !== 'Offline')
+    add(
+      'warning',
+      'alg_symmetric',
+      `the token is signed with a shared secret (${alg}): only holders of that secret can check it, and latchkey/backend refuses it`,
+    );
 
   const all = audiences(c);
   const kind = classify(header, c, options);
@@ -134,11 +158,18 @@ export function inspect(decoded: DecodedJwt, options: InspectOptions): Inspectio
 
   if (options.expectedIssuer !== undefined && !issuerMatches(options.expectedIssuer, c)) {
     const got = typeof c.iss === 'string' ? `"${c.iss}"` : 'no issuer';
-    const slash = typeof c.iss === 'string' && c.iss.replace(/\/$/, '') === options.expectedIssuer.replace(/\/$/, '') ? ' (they differ only in the trailing "/", and issuers are compared exactly)' : '';
+    const slash =
+      typeof c.iss === 'string' && c.iss.replace(/\/$/, '') === options.expectedIssuer.replace(/\/$/, '')
+        ? ' (they differ only in the trailing "/", and issuers are compared exactly)'
+        : '';
     add('error', 'issuer_mismatch', `the token has ${got}, but the expected issuer is "${options.expectedIssuer}"${slash}`);
   }
 
-  const accepted = [...(options.clientId ? [options.clientId] : []), ...(options.knownAudiences ?? []), ...(options.audiencePriority ?? [])];
+  const accepted = [
+    ...(options.clientId ? [options.clientId] : []),
+    ...(options.knownAudiences ?? []),
+    ...(options.audiencePriority ?? []),
+  ];
   const kindsWithAudience = kind !== 'logout_token' || options.clientId !== undefined;
   if (accepted.length > 0 && kindsWithAudience && !all.some((a) => accepted.includes(a))) {
     const shown = typeof c.aud === 'string' ? JSON.stringify(c.aud) : JSON.stringify(all);
@@ -146,20 +177,46 @@ export function inspect(decoded: DecodedJwt, options: InspectOptions): Inspectio
       // RFC 9068 §3: an access token's `aud` names the API it is for; its client is `client_id`
       // (or `azp`). Another name there is normal, worth knowing at most.
       const client = typeof c.client_id === 'string' ? c.client_id : typeof c.azp === 'string' ? c.azp : undefined;
-      const whose = client === undefined ? 'it names no client' : client === options.clientId ? 'its client is this profile\'s' : `its client is ${JSON.stringify(client)}`;
+      const whose =
+        client === undefined
+          ? 'it names no client'
+          : client === options.clientId
+            ? "its client is this profile's"
+            : `its client is ${JSON.stringify(client)}`;
       add('info', 'audience_mismatch', `the access token is for ${shown} (the API that accepts it, not a client); ${whose}`);
     } else {
-      add('error', 'audience_mismatch', `the token's audience ${shown} contains neither the client id nor any known audience (${accepted.join(', ')})`);
+      add(
+        'error',
+        'audience_mismatch',
+        `the token's audience ${shown} contains neither the client id nor any known audience (${accepted.join(', ')})`,
+      );
     }
   }
   if (kind === 'id_token' && all.length > 1 && typeof c.azp !== 'string') {
-    add('error', 'azp_missing', `the id_token has ${all.length} audiences and no "azp": a verifier cannot tell which client it was issued to`);
+    add(
+      'error',
+      'azp_missing',
+      `the id_token has ${all.length} audiences and no "azp": a verifier cannot tell which client it was issued to`,
+    );
   }
   if (kind === 'logout_token') {
-    if ('nonce' in c) add('error', 'logout_token_nonce', 'a logout_token must not contain "nonce" (OIDC Back-Channel Logout 1.0 §2.4): this one would be refused');
-    if (typeof c.sub !== 'string' && typeof c.sid !== 'string') add('error', 'logout_token_subject_missing', 'a logout_token must contain "sub" or "sid"');
+    if ('nonce' in c)
+      add(
+        'error',
+        'logout_token_nonce',
+        'a logout_token must not contain "nonce" (OIDC Back-Channel Logout 1.0 §2.4): this one would be refused',
+      );
+    if (typeof c.sub !== 'string' && typeof c.sid !== 'string')
+      add('error', 'logout_token_subject_missing', 'a logout_token must contain "sub" or "sid"');
   }
-  diagnostics.push(...idpDiagnostics(header, c, { kind, now, skew, ...(options.expectedIssuer !== undefined ? { expectedIssuer: options.expectedIssuer } : {}) }));
+  diagnostics.push(
+    ...idpDiagnostics(header, c, {
+      kind,
+      now,
+      skew,
+      ...(options.expectedIssuer !== undefined ? { expectedIssuer: options.expectedIssuer } : {}),
+    }),
+  );
   return { header, claims: c, kind, audience: { chosen, all }, diagnostics, signature: { checked: false } };
 }
 

@@ -47,7 +47,9 @@ export function renderInspection(result: Inspection, options: RenderOptions): st
     lines.push(`${paint(1, 'Audience')}   ${result.audience.all.length === 0 ? '(none)' : show(result.audience.all[0])}`);
   } else {
     const all = result.audience.all.map(show).join(', ');
-    lines.push(`${paint(1, 'Audience')}   ${result.audience.chosen === null ? 'none chosen' : show(result.audience.chosen)}  (all: ${all})`);
+    lines.push(
+      `${paint(1, 'Audience')}   ${result.audience.chosen === null ? 'none chosen' : show(result.audience.chosen)}  (all: ${all})`,
+    );
   }
   const signature = result.signature;
   lines.push(

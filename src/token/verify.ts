@@ -15,7 +15,6 @@ export interface VerifyOptions {
   announce?: (url: string) => void;
 }
 
-
 /** What `token inspect --verify` found; `failure` is set when the check could not run (network, a bad answer). */
 export interface Verification {
   signature: SignatureResult;
@@ -31,7 +30,12 @@ export interface Verification {
  */
 export async function verifyForInspection(
   decoded: DecodedJwt,
-  options: { trustedIssuer?: string | undefined; jwksUri?: string | undefined; backendCredential: boolean; announce?: (message: string) => void },
+  options: {
+    trustedIssuer?: string | undefined;
+    jwksUri?: string | undefined;
+    backendCredential: boolean;
+    announce?: (message: string) => void;
+  },
   http: () => Promise<Http>,
 ): Promise<Verification> {
   const skip = (reason: string): Verification => ({ signature: { checked: false, reason }, diagnostics: [] });
@@ -39,18 +43,29 @@ export async function verifyForInspection(
   if (decoded.format === 'jwe') return skip('not verifiable: the token is encrypted (JWE), for its recipient only');
   const alg = typeof decoded.header.alg === 'string' ? decoded.header.alg : 'none';
   if (alg.toLowerCase() === 'none') return skip('refused: alg none (the token is not signed)');
-  if (!ASYMMETRIC.includes(alg)) return skip(`not verifiable: ${alg} is ${/^HS/.test(alg) ? 'a shared-secret signature: only holders of the secret can check it' : 'not an algorithm issuers publish keys for'}`);
+  if (!ASYMMETRIC.includes(alg))
+    return skip(
+      `not verifiable: ${alg} is ${/^HS/.test(alg) ? 'a shared-secret signature: only holders of the secret can check it' : 'not an algorithm issuers publish keys for'}`,
+    );
   const tokenIssuer = typeof decoded.claims?.iss === 'string' ? decoded.claims.iss : undefined;
   if (!options.trustedIssuer && !options.jwksUri) {
-    return skip(`not verified: no issuer to trust. The token names ${tokenIssuer ? JSON.stringify(tokenIssuer) : 'no issuer'}, which proves nothing by itself; give --issuer <url> (or use a profile)`);
+    return skip(
+      `not verified: no issuer to trust. The token names ${tokenIssuer ? JSON.stringify(tokenIssuer) : 'no issuer'}, which proves nothing by itself; give --issuer <url> (or use a profile)`,
+    );
   }
   if (options.trustedIssuer && tokenIssuer !== undefined && tokenIssuer !== options.trustedIssuer) {
-    options.announce?.(`Checking the signature with the keys of ${options.trustedIssuer}; the token names another issuer (${safeText(tokenIssuer)}).`);
+    options.announce?.(
+      `Checking the signature with the keys of ${options.trustedIssuer}; the token names another issuer (${safeText(tokenIssuer)}).`,
+    );
   }
   try {
     return await verifySignature(
       decoded,
-      { ...(options.jwksUri ? { jwksUri: options.jwksUri } : {}), ...(options.trustedIssuer ? { issuer: options.trustedIssuer } : {}), announce: (url) => options.announce?.(`Fetching ${url} to check the signature…`) },
+      {
+        ...(options.jwksUri ? { jwksUri: options.jwksUri } : {}),
+        ...(options.trustedIssuer ? { issuer: options.trustedIssuer } : {}),
+        announce: (url) => options.announce?.(`Fetching ${url} to check the signature…`),
+      },
       await http(),
     );
   } catch (error) {
@@ -64,15 +79,21 @@ export async function verifyForInspection(
  * found by discovery). The only network use of `token inspect`; the token itself is never sent
  * anywhere, and its own `jku`/`x5u`/`jwk` headers are never followed or trusted.
  */
-export async function verifySignature(decoded: DecodedJwt, options: VerifyOptions, http: Http): Promise<{ signature: SignatureResult; diagnostics: Diagnostic[] }> {
+export async function verifySignature(
+  decoded: DecodedJwt,
+  options: VerifyOptions,
+  http: Http,
+): Promise<{ signature: SignatureResult; diagnostics: Diagnostic[] }> {
   const alg = typeof decoded.header.alg === 'string' ? decoded.header.alg : 'none';
   if (decoded.format === 'jwe' || !ASYMMETRIC.includes(alg)) return { signature: { checked: false }, diagnostics: [] };
 
   const announce = options.announce ?? (() => undefined);
-  const jwksUri = options.jwksUri ?? (await discoverJwksUri(options.issuer ?? (typeof decoded.claims?.iss === 'string' ? decoded.claims.iss : undefined), http, announce));
+  const jwksUri =
+    options.jwksUri ??
+    (await discoverJwksUri(options.issuer ?? (typeof decoded.claims?.iss === 'string' ? decoded.claims.iss : undefined), http, announce));
   checkFetchable(jwksUri, options.jwksUri ? '--jwks-uri' : "the discovery document's jwks_uri");
   const keys = await fetchJson(jwksUri, http, 'the JWKS', announce);
-  const list = Array.isArray((keys as { keys?: unknown }).keys) ? ((keys as { keys: Array<Record<string, unknown>> }).keys) : undefined;
+  const list = Array.isArray((keys as { keys?: unknown }).keys) ? (keys as { keys: Array<Record<string, unknown>> }).keys : undefined;
   if (!list) throw new FailureError(`${jwksUri} is not a JWKS (no "keys" array)`);
   const signing = list.filter((k) => k.use === undefined || k.use === 'sig');
 
@@ -88,11 +109,15 @@ export async function verifySignature(decoded: DecodedJwt, options: VerifyOption
   };
   if (kid !== undefined && !signing.some((k) => k.kid === kid)) return stale();
   if (kid === undefined && signing.length > 1) {
-    diagnostics.push({ level: 'warning', code: 'kid_missing', message: `the token has no "kid" while the issuer publishes ${signing.length} keys: verifiers must try each one, and some refuse` });
+    diagnostics.push({
+      level: 'warning',
+      code: 'kid_missing',
+      message: `the token has no "kid" while the issuer publishes ${signing.length} keys: verifiers must try each one, and some refuse`,
+    });
   }
 
   const { createLocalJWKSet, compactVerify, errors } = await import('jose');
-  const set = createLocalJWKSet({ keys: list as never });
+  const set = createLocalJWKSet({ keys: list });
   const options_ = { algorithms: [...ASYMMETRIC] };
   let valid = false;
   try {
@@ -116,7 +141,11 @@ export async function verifySignature(decoded: DecodedJwt, options: VerifyOption
     }
   }
   if (!valid) {
-    diagnostics.push({ level: 'error', code: 'bad_signature', message: "the signature does not verify with the issuer's key: the token was altered, or signed by someone else" });
+    diagnostics.push({
+      level: 'error',
+      code: 'bad_signature',
+      message: "the signature does not verify with the issuer's key: the token was altered, or signed by someone else",
+    });
   }
   return { signature: { checked: true, valid, jwksUri }, diagnostics };
 }
@@ -127,12 +156,21 @@ async function discoverJwksUri(issuer: string | undefined, http: Http, announce:
   // An issuer identifier has no query or fragment (OpenID Discovery §2, RFC 8414 §2): one that
   // does is a token steering the request to another path of the host.
   if (parsed.search !== '' || parsed.hash !== '' || issuer.includes('?') || issuer.includes('#')) {
-    throw new UsageError(`the issuer ${JSON.stringify(issuer.slice(0, 200))} has a query or fragment, which no issuer identifier has; nothing was fetched`);
+    throw new UsageError(
+      `the issuer ${JSON.stringify(issuer.slice(0, 200))} has a query or fragment, which no issuer identifier has; nothing was fetched`,
+    );
   }
-  const document = (await fetchJson(`${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`, http, "the issuer's discovery document", announce)) as Record<string, unknown>;
+  const document = (await fetchJson(
+    `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`,
+    http,
+    "the issuer's discovery document",
+    announce,
+  )) as Record<string, unknown>;
   // Entra ID's multi-tenant issuers publish a template ({tenantid}): their keys serve every tenant.
   if (!sameIssuer(document.issuer, issuer) && !(typeof document.issuer === 'string' && document.issuer.includes('{tenantid}'))) {
-    throw new FailureError(`the discovery document at ${issuer} names issuer ${JSON.stringify(document.issuer)}, not ${JSON.stringify(issuer)}: its keys say nothing about this token`);
+    throw new FailureError(
+      `the discovery document at ${issuer} names issuer ${JSON.stringify(document.issuer)}, not ${JSON.stringify(issuer)}: its keys say nothing about this token`,
+    );
   }
   if (typeof document.jwks_uri !== 'string') throw new FailureError(`the discovery document of ${issuer} has no jwks_uri`);
   return document.jwks_uri;
@@ -145,7 +183,9 @@ function checkFetchable(url: string, what: string): URL {
     parsed = requireWebUrl(url);
   } catch (error) {
     if (!(error instanceof UnsafeUrlError)) throw error;
-    throw new UsageError(`${what} ${JSON.stringify(url.slice(0, 200))} cannot be fetched: ${error.message}; keys are only fetched over https (or http on a loopback host)`);
+    throw new UsageError(
+      `${what} ${JSON.stringify(url.slice(0, 200))} cannot be fetched: ${error.message}; keys are only fetched over https (or http on a loopback host)`,
+    );
   }
   return parsed;
 }

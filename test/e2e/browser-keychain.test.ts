@@ -18,7 +18,9 @@ if (!existsSync(CHROMIUM)) missing.push(`Chromium at ${CHROMIUM}`);
 if (!(await secretServiceReachable())) missing.push('a Secret Service on the D-Bus session bus');
 if (!existsSync(DRIVER)) missing.push(`${DRIVER} (npm run build:dev)`);
 if (missing.length > 0) {
-  throw new Error(`the e2e suite needs ${missing.join(', ')}: run scripts/setup-e2e.sh (as root), then npm run test:e2e (it starts the Secret Service)`);
+  throw new Error(
+    `the e2e suite needs ${missing.join(', ')}: run scripts/setup-e2e.sh (as root), then npm run test:e2e (it starts the Secret Service)`,
+  );
 }
 
 let stack: Stack;
@@ -41,15 +43,36 @@ async function setup(storage?: string): Promise<Setup> {
   const profile = `e2e-${Math.random().toString(36).slice(2, 8)}`;
   const log = join(configDir, '..', 'browser.log');
   const run = (args: string[], env: Record<string, string> = {}) =>
-    runCli(args, { configDir, timeoutMs: 60_000, env: { BROWSER: `"${process.execPath}" "${DRIVER}"`, LATCHKEY_E2E_LOG: log, LATCHKEY_KEYCHAIN_TIMEOUT: '5', ...env } });
-  const added = await run(['profile', 'add', profile, '--issuer', stack.idp.issuer, '--client-id', stack.idp.clientId, '--backend-url', stack.backend.url, ...(storage ? ['--storage', storage] : [])]);
+    runCli(args, {
+      configDir,
+      timeoutMs: 60_000,
+      env: { BROWSER: `"${process.execPath}" "${DRIVER}"`, LATCHKEY_E2E_LOG: log, LATCHKEY_KEYCHAIN_TIMEOUT: '5', ...env },
+    });
+  const added = await run([
+    'profile',
+    'add',
+    profile,
+    '--issuer',
+    stack.idp.issuer,
+    '--client-id',
+    stack.idp.clientId,
+    '--backend-url',
+    stack.backend.url,
+    ...(storage ? ['--storage', storage] : []),
+  ]);
   expect(added.code, added.stderr).toBe(0);
   return {
     profile,
     configDir,
     log,
     run,
-    steps: () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) : []),
+    steps: () =>
+      existsSync(log)
+        ? readFileSync(log, 'utf8')
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l) as Record<string, unknown>)
+        : [],
   };
 }
 
@@ -65,7 +88,10 @@ const lookup = async (profile: string) => (await secretTool(['lookup', 'service'
 describe('login in Chromium, credential in the Secret Service', () => {
   it('signs in on the IdP page, lands on the success page, and keeps the session in the keychain only', async () => {
     const s = await setup();
-    const login = await s.run(['login', '-p', s.profile, '--timeout', '60'], { LATCHKEY_E2E_SCREENSHOT: join(OUT, 'login-success.png'), LATCHKEY_E2E_USER: 'grace' });
+    const login = await s.run(['login', '-p', s.profile, '--timeout', '60'], {
+      LATCHKEY_E2E_SCREENSHOT: join(OUT, 'login-success.png'),
+      LATCHKEY_E2E_USER: 'grace',
+    });
     expect(login.code, login.stderr).toBe(0);
     expect(login.stderr).toContain(`Logged in to ${s.profile} as grace@example.com (stored in the OS keychain)`);
 
@@ -94,7 +120,10 @@ describe('login in Chromium, credential in the Secret Service', () => {
 
   it('Cancel on the IdP page: our failure page in the browser, exit 4, nothing stored', async () => {
     const s = await setup();
-    const login = await s.run(['login', '-p', s.profile, '--timeout', '60'], { LATCHKEY_E2E_ACTION: 'deny', LATCHKEY_E2E_SCREENSHOT: join(OUT, 'login-failure.png') });
+    const login = await s.run(['login', '-p', s.profile, '--timeout', '60'], {
+      LATCHKEY_E2E_ACTION: 'deny',
+      LATCHKEY_E2E_SCREENSHOT: join(OUT, 'login-failure.png'),
+    });
     expect(login.code).toBe(4);
     expect(login.stderr).toContain('access_denied');
     await until(() => s.steps().some((step) => step.step === 'screenshot' || step.step === 'error'), 30_000);
@@ -117,7 +146,11 @@ describe('with the keyring daemon stopped', () => {
 
   it('storage auto falls back to the credentials file, with one warning', async () => {
     const s = await setup('auto');
-    const withToken = await runCli(['login', '--with-token', '-p', s.profile], { configDir: s.configDir, input: 'fallback-token', env: { LATCHKEY_KEYCHAIN_TIMEOUT: '5' } });
+    const withToken = await runCli(['login', '--with-token', '-p', s.profile], {
+      configDir: s.configDir,
+      input: 'fallback-token',
+      env: { LATCHKEY_KEYCHAIN_TIMEOUT: '5' },
+    });
     expect(withToken.code, withToken.stderr).toBe(0);
     expect(withToken.stderr).toMatch(/warning: the OS keychain is not reachable .*storing the credential in .*credentials\.json/);
     expect(JSON.parse((await s.run(['status', '--json', '-p', s.profile])).stdout).profiles[0].storage).toBe('file');
@@ -125,7 +158,11 @@ describe('with the keyring daemon stopped', () => {
 
   it('storage keychain exits 6 with the ways out', async () => {
     const s = await setup('keychain');
-    const login = await runCli(['login', '--with-token', '-p', s.profile], { configDir: s.configDir, input: 'kc-token', env: { LATCHKEY_KEYCHAIN_TIMEOUT: '5' } });
+    const login = await runCli(['login', '--with-token', '-p', s.profile], {
+      configDir: s.configDir,
+      input: 'kc-token',
+      env: { LATCHKEY_KEYCHAIN_TIMEOUT: '5' },
+    });
     expect(login.code).toBe(6);
     expect(login.stderr).toMatch(/storage file|LATCHKEY_STORAGE=file/);
     expect(existsSync(join(s.configDir, 'credentials.json'))).toBe(false);

@@ -21,7 +21,7 @@ export interface ToolResult {
 export function secretTool(args: string[]): Promise<ToolResult> {
   return new Promise((resolve, reject) => {
     execFile('secret-tool', args, { timeout: 10_000 }, (error, stdout, stderr) => {
-      if (error && typeof error.code !== 'number') return reject(error);
+      if (error && typeof error.code !== 'number') return reject(new Error(error.message, { cause: error }));
       resolve({ code: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });
     });
   });

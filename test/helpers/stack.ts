@@ -57,12 +57,27 @@ export async function loginSetup(stack: Stack, profileArgs: string[] = [], { bac
       },
     });
   const added = await run([
-    'profile', 'add', 'demo', '--issuer', stack.idp.issuer, '--client-id', stack.idp.clientId, '--prompt', 'consent',
+    'profile',
+    'add',
+    'demo',
+    '--issuer',
+    stack.idp.issuer,
+    '--client-id',
+    stack.idp.clientId,
+    '--prompt',
+    'consent',
     ...(backend ? ['--backend-url', stack.backend.url] : []),
     ...profileArgs,
   ]);
   if (added.code !== 0) throw new Error(`profile add failed: ${added.stderr}`);
-  const uaLog = () => (existsSync(uaLogFile) ? readFileSync(uaLogFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) : []);
+  const uaLog = () =>
+    existsSync(uaLogFile)
+      ? readFileSync(uaLogFile, 'utf8')
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+      : [];
   const FINAL = new Set(['callback', 'device-done', 'stuck', 'error', 'too-many-hops']);
   return {
     configDir,

@@ -32,8 +32,13 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-function sign(claims: JWTPayload, { kid = 'k1', key = signingKey, alg = 'ES256' }: { kid?: string; key?: CryptoKey | Uint8Array; alg?: string } = {}): Promise<string> {
-  return new SignJWT({ iss: issuer, aud: 'cli', sub: 'u1', iat: nowSec - 10, exp: nowSec + 600, ...claims }).setProtectedHeader({ alg, kid }).sign(key);
+function sign(
+  claims: JWTPayload,
+  { kid = 'k1', key = signingKey, alg = 'ES256' }: { kid?: string; key?: CryptoKey | Uint8Array; alg?: string } = {},
+): Promise<string> {
+  return new SignJWT({ iss: issuer, aud: 'cli', sub: 'u1', iat: nowSec - 10, exp: nowSec + 600, ...claims })
+    .setProtectedHeader({ alg, kid })
+    .sign(key);
 }
 
 let clock = NOW;
@@ -125,13 +130,18 @@ describe('createCliAuthHandler', () => {
   });
   afterAll(() => new Promise<void>((resolve) => backend.close(() => resolve())));
 
-  const post = (body: string, type = 'application/x-www-form-urlencoded') => fetch(url, { method: 'POST', headers: { 'content-type': type }, body });
+  const post = (body: string, type = 'application/x-www-form-urlencoded') =>
+    fetch(url, { method: 'POST', headers: { 'content-type': type }, body });
 
   it('trades a good id_token (form or JSON) for a session', async () => {
     const token = await sign({});
     for (const response of [await post(`token=${token}`), await post(JSON.stringify({ token }), 'application/json')]) {
       expect(response.status).toBe(200);
-      expect(await response.json()).toEqual({ token: 'session-for-u1', expires_at: new Date((nowSec + 3600) * 1000).toISOString(), user: { sub: 'u1', email: null } });
+      expect(await response.json()).toEqual({
+        token: 'session-for-u1',
+        expires_at: new Date((nowSec + 3600) * 1000).toISOString(),
+        user: { sub: 'u1', email: null },
+      });
     }
   });
 

@@ -35,7 +35,10 @@ describe('latchkey doctor', () => {
   it('against a reachable IdP: discovery and JWKS with timings, the clock in step, a free port', async () => {
     const setup = await loginSetup(stack);
     const result = await doctor(setup.configDir, NO_BUS);
-    expect(result.check('discovery')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/openid-configuration \(\d+ ms\), device flow offered/) });
+    expect(result.check('discovery')).toMatchObject({
+      status: 'ok',
+      detail: expect.stringMatching(/openid-configuration \(\d+ ms\), device flow offered/),
+    });
     expect(result.check('jwks')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^1 key \(\d+ ms\)/) });
     expect(result.check('clock')).toMatchObject({ status: 'ok', detail: "this machine's clock is in step with the IdP" });
     expect(result.check('port')).toMatchObject({ status: 'ok' });
@@ -55,7 +58,9 @@ describe('latchkey doctor', () => {
       });
     });
     const configDir = tempConfigDir();
-    expect((await runCli(['profile', 'add', 'down', '--issuer', `http://127.0.0.1:${closed}`, '--client-id', 'cli'], { configDir })).code).toBe(0);
+    expect(
+      (await runCli(['profile', 'add', 'down', '--issuer', `http://127.0.0.1:${closed}`, '--client-id', 'cli'], { configDir })).code,
+    ).toBe(0);
     const result = await doctor(configDir, NO_BUS);
     expect(result.check('discovery')).toMatchObject({ status: 'fail', detail: `cannot reach 127.0.0.1:${closed}: connection refused` });
     expect(result.check('jwks').status).toBe('skip');
@@ -69,7 +74,11 @@ describe('latchkey doctor', () => {
     try {
       const setup = await loginSetup(tls, [], { backend: false });
       const untrusted = await doctor(setup.configDir, NO_BUS);
-      expect(untrusted.check('discovery')).toMatchObject({ status: 'fail', detail: expect.stringContaining('TLS certificate problem'), next: expect.stringContaining('caFile') });
+      expect(untrusted.check('discovery')).toMatchObject({
+        status: 'fail',
+        detail: expect.stringContaining('TLS certificate problem'),
+        next: expect.stringContaining('caFile'),
+      });
       expect((await setup.run(['profile', 'set', 'demo', 'ca-file', ca.caFile])).code).toBe(0);
       expect((await doctor(setup.configDir, NO_BUS)).check('discovery').status).toBe('ok');
     } finally {
@@ -84,7 +93,11 @@ describe('latchkey doctor', () => {
     try {
       const setup = await loginSetup(stack);
       const result = await doctor(setup.configDir, NO_BUS);
-      expect(result.check('clock')).toMatchObject({ status: 'fail', detail: expect.stringMatching(/clock is (599|600|601) s ahead of the IdP/), next: expect.stringContaining('timedatectl') });
+      expect(result.check('clock')).toMatchObject({
+        status: 'fail',
+        detail: expect.stringMatching(/clock is (599|600|601) s ahead of the IdP/),
+        next: expect.stringContaining('timedatectl'),
+      });
       expect(result.code).toBe(1);
     } finally {
       stack.idp.hooks = {};
@@ -100,7 +113,10 @@ describe('latchkey doctor', () => {
   it.runIf(KEYCHAIN)('with a Secret Service: the probe writes, reads and deletes an entry', async () => {
     const setup = await loginSetup(stack);
     const result = await doctor(setup.configDir, { DBUS_SESSION_BUS_ADDRESS: process.env.DBUS_SESSION_BUS_ADDRESS });
-    expect(result.check('keychain')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/Secret Service: write, read and delete work/) });
+    expect(result.check('keychain')).toMatchObject({
+      status: 'ok',
+      detail: expect.stringMatching(/Secret Service: write, read and delete work/),
+    });
   });
 
   it('a fixed redirect port that is taken fails the port check', async () => {
@@ -109,7 +125,10 @@ describe('latchkey doctor', () => {
     const port = (holder.address() as { port: number }).port;
     try {
       const setup = await loginSetup(stack, ['--redirect-uri', `http://127.0.0.1:${port}/callback`]);
-      expect((await doctor(setup.configDir, NO_BUS)).check('port')).toMatchObject({ status: 'fail', detail: expect.stringContaining(`port ${port}`) });
+      expect((await doctor(setup.configDir, NO_BUS)).check('port')).toMatchObject({
+        status: 'fail',
+        detail: expect.stringContaining(`port ${port}`),
+      });
     } finally {
       holder.close();
     }
@@ -120,11 +139,16 @@ describe('latchkey doctor', () => {
     // A loopback issuer is never proxied, whatever the variables say.
     const local = await doctor(setup.configDir, { ...NO_BUS, HTTP_PROXY: 'http://user:secret@proxy.example:3128' });
     expect(local.check('proxy').detail).toBe('the issuer is reached directly: a loopback host, never proxied');
-    expect((await runCli(['profile', 'add', 'remote', '--issuer', 'https://idp.example', '--client-id', 'x'], { configDir: setup.configDir })).code).toBe(0);
+    expect(
+      (await runCli(['profile', 'add', 'remote', '--issuer', 'https://idp.example', '--client-id', 'x'], { configDir: setup.configDir }))
+        .code,
+    ).toBe(0);
     const via = await doctor(setup.configDir, { ...NO_BUS, HTTP_PROXY: 'http://user:secret@proxy.example:3128' }, ['-p', 'remote']);
     expect(via.check('proxy').detail).toBe('the issuer is reached through HTTP_PROXY=http://user:REDACTED@proxy.example:3128/');
     expect(proxyFor('http://127.0.0.2:8080/', { HTTP_PROXY: 'http://p:1' })).toEqual({ bypassedBy: 'a loopback host, never proxied' });
-    expect(proxyFor('https://idp.example.com/', { HTTPS_PROXY: 'http://p:1', NO_PROXY: 'localhost,.example.com' })).toEqual({ bypassedBy: 'NO_PROXY (.example.com)' });
+    expect(proxyFor('https://idp.example.com/', { HTTPS_PROXY: 'http://p:1', NO_PROXY: 'localhost,.example.com' })).toEqual({
+      bypassedBy: 'NO_PROXY (.example.com)',
+    });
     expect(proxyFor('https://idp.example.com/', { HTTP_PROXY: 'http://p:1' })).toEqual({ variable: 'HTTP_PROXY', proxy: 'http://p:1' });
     expect(proxyFor('http://idp.example.com/', { HTTPS_PROXY: 'http://p:1' })).toBeUndefined();
   });
@@ -148,9 +172,19 @@ describe('a keychain that never answers', () => {
 
   it('is a clear exit 6 within the timeout, never a hang or a silent "not logged in"', async () => {
     const configDir = tempConfigDir();
-    expect((await runCli(['profile', 'add', 'kc', '--issuer', 'https://idp.example.com', '--client-id', 'cli', '--storage', 'keychain'], { configDir })).code).toBe(0);
+    expect(
+      (
+        await runCli(['profile', 'add', 'kc', '--issuer', 'https://idp.example.com', '--client-id', 'cli', '--storage', 'keychain'], {
+          configDir,
+        })
+      ).code,
+    ).toBe(0);
     const started = Date.now();
-    const login = await runCli(['login', '--with-token'], { configDir, input: 'tok', env: { DBUS_SESSION_BUS_ADDRESS: address, LATCHKEY_KEYCHAIN_TIMEOUT: '1' } });
+    const login = await runCli(['login', '--with-token'], {
+      configDir,
+      input: 'tok',
+      env: { DBUS_SESSION_BUS_ADDRESS: address, LATCHKEY_KEYCHAIN_TIMEOUT: '1' },
+    });
     expect(login.code).toBe(6);
     expect(login.stderr).toContain('no answer within 1 s');
     expect(Date.now() - started).toBeLessThan(8000);
@@ -188,7 +222,9 @@ describe('a login that knows where it runs', () => {
     const noDevice = await startStack({ idp: { deviceFlow: false } });
     try {
       const setup = await loginSetup(noDevice);
-      const login = await setup.run(['login', '--timeout', '1'], { env: { BROWSER: undefined, SSH_CONNECTION: '10.0.0.2 5000 10.0.0.1 22' } });
+      const login = await setup.run(['login', '--timeout', '1'], {
+        env: { BROWSER: undefined, SSH_CONNECTION: '10.0.0.2 5000 10.0.0.1 22' },
+      });
       const port = /redirect_uri=http%3A%2F%2F127\.0\.0\.1%3A(\d+)/.exec(login.stderr)?.[1];
       expect(port).toBeDefined();
       expect(login.stderr).toContain(`ssh -L ${port}:127.0.0.1:${port} <this host>`);

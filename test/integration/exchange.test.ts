@@ -35,11 +35,23 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-const out = createOutput({ stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() } as never, {});
+const out = createOutput({ stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() }, {});
 const http = await createHttp({ out, userAgent: 'test' }, {});
 const clock = fixedClock('2026-11-22T12:00:00Z');
 const exchange = (path: string, encoding: 'form' | 'json' = 'form') =>
-  exchangeIdToken({ profileName: 'p', backendUrl: `${base}/`, exchangePath: path, encoding, clientId: 'cli', idToken: 'id.token.here', cliName: 'latchkey' }, http, clock);
+  exchangeIdToken(
+    {
+      profileName: 'p',
+      backendUrl: `${base}/`,
+      exchangePath: path,
+      encoding,
+      clientId: 'cli',
+      idToken: 'id.token.here',
+      cliName: 'latchkey',
+    },
+    http,
+    clock,
+  );
 
 describe('the backend exchange', () => {
   it('reads session_token with expires_in, and sends form or JSON', async () => {

@@ -20,7 +20,9 @@ describe.skipIf(!reachable)('the OS keychain (a real Secret Service)', () => {
   it('login --with-token stores the record in the keychain, readable with secret-tool, and nothing in files', async () => {
     const configDir = tempConfigDir();
     const profile = `kc-${randomBytes(4).toString('hex')}`;
-    expect((await runCli(['profile', 'add', profile, '--issuer', ISSUER, '--client-id', 'cli', '--storage', 'keychain'], { configDir })).code).toBe(0);
+    expect(
+      (await runCli(['profile', 'add', profile, '--issuer', ISSUER, '--client-id', 'cli', '--storage', 'keychain'], { configDir })).code,
+    ).toBe(0);
     const login = await runCli(['login', '--with-token', '-p', profile], { configDir, input: 'kc-secret-token' });
     expect(login.code, login.stderr).toBe(0);
     expect(login.stderr).toContain('OS keychain');
@@ -93,11 +95,17 @@ describe.skipIf(!reachable)('a keychain write that fails', () => {
     try {
       const configDir = tempConfigDir();
       const profile = `fail-${randomBytes(4).toString('hex')}`;
-      expect((await runCli(['profile', 'add', profile, '--issuer', ISSUER, '--client-id', 'cli', '--storage', 'keychain'], { configDir })).code).toBe(0);
+      expect(
+        (await runCli(['profile', 'add', profile, '--issuer', ISSUER, '--client-id', 'cli', '--storage', 'keychain'], { configDir })).code,
+      ).toBe(0);
       expect((await runCli(['login', '--with-token', '-p', profile], { configDir, input: 'old-token' })).code).toBe(0);
       const config = readFileSync(join(configDir, 'config.json'));
 
-      const failed = await runCli(['login', '--with-token', '-p', profile], { configDir, input: 'new-token', env: { DBUS_SESSION_BUS_ADDRESS: `unix:path=${path}`, LATCHKEY_KEYCHAIN_TIMEOUT: '1' } });
+      const failed = await runCli(['login', '--with-token', '-p', profile], {
+        configDir,
+        input: 'new-token',
+        env: { DBUS_SESSION_BUS_ADDRESS: `unix:path=${path}`, LATCHKEY_KEYCHAIN_TIMEOUT: '1' },
+      });
       expect(failed.code).toBe(6);
       expect(readFileSync(join(configDir, 'config.json')).equals(config)).toBe(true);
       expect(JSON.parse((await secretTool(['lookup', 'service', 'latchkey', 'username', profile])).stdout).token).toBe('old-token');

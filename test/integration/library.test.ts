@@ -14,8 +14,11 @@ const KEYCHAIN = await secretServiceReachable();
 describe('the public API', () => {
   it('a consumer using only `latchkey` and `latchkey/backend` type-checks (tsc -p test/types)', async () => {
     const result = await new Promise<{ code: number; output: string }>((done) =>
-      execFile(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'test/types')], { cwd: ROOT, timeout: 60_000 }, (error, stdout, stderr) =>
-        done({ code: error ? 1 : 0, output: stdout + stderr }),
+      execFile(
+        process.execPath,
+        [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'test/types')],
+        { cwd: ROOT, timeout: 60_000 },
+        (error, stdout, stderr) => done({ code: error ? 1 : 0, output: stdout + stderr }),
       ),
     );
     expect(result.output).toBe('');
@@ -27,7 +30,8 @@ describe('examples/acmectl: a product CLI on createCli', () => {
   let stack: Stack;
   let home: string;
   let env: Record<string, string>;
-  const acmectl = (args: string[], extra: Record<string, string> = {}, input = '') => runCli(args, { bin: ACMECTL, input, env: { ...env, ...extra } });
+  const acmectl = (args: string[], extra: Record<string, string> = {}, input = '') =>
+    runCli(args, { bin: ACMECTL, input, env: { ...env, ...extra } });
 
   beforeAll(async () => {
     stack = await startStack({ idp: { clientId: 'acmectl' } });

@@ -11,7 +11,11 @@ interface Answer {
   body: string;
 }
 
-function get(port: number, path: string, { host = `127.0.0.1:${port}`, family = 4, agent }: { host?: string; family?: 4 | 6; agent?: Agent } = {}): Promise<Answer> {
+function get(
+  port: number,
+  path: string,
+  { host = `127.0.0.1:${port}`, family = 4, agent }: { host?: string; family?: 4 | 6; agent?: Agent } = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request({ host: family === 4 ? '127.0.0.1' : '::1', port, path, headers: { host }, agent: agent ?? false }, (res) => {
       let body = '';
@@ -109,7 +113,10 @@ describe('the loopback callback listener', () => {
       expect((await get(port, `/callback?state=x&pad=${'a'.repeat(17_000)}`)).status).toBe(414);
       expect((await get(port, `/callback?state=x&pad=${'a'.repeat(40_000)}`)).status).toBe(431);
       const posted = await new Promise<number>((resolve, reject) => {
-        const req = request({ host: '127.0.0.1', port, path: `/callback?state=${STATE}`, method: 'POST', agent: false }, (res) => (res.resume(), resolve(res.statusCode ?? 0)));
+        const req = request(
+          { host: '127.0.0.1', port, path: `/callback?state=${STATE}`, method: 'POST', agent: false },
+          (res) => (res.resume(), resolve(res.statusCode ?? 0)),
+        );
         req.on('error', reject);
         req.end();
       });
@@ -123,11 +130,15 @@ describe('the loopback callback listener', () => {
     const holder = await startCallbackListener({ redirectUri: 'http://127.0.0.1:0/callback', expectedState: 'x' });
     const second = await startCallbackListener({ redirectUri: 'http://127.0.0.1:0/callback', expectedState: 'y' });
     try {
-      await expect(startCallbackListener({ redirectUri: `http://127.0.0.1:${holder.port}/callback`, expectedState: STATE })).rejects.toThrow(
-        `port ${holder.port} on 127.0.0.1 is already in use`,
-      );
       await expect(
-        startCallbackListener({ redirectUri: `http://127.0.0.1:${holder.port}/callback`, redirectPorts: [second.port], expectedState: STATE }),
+        startCallbackListener({ redirectUri: `http://127.0.0.1:${holder.port}/callback`, expectedState: STATE }),
+      ).rejects.toThrow(`port ${holder.port} on 127.0.0.1 is already in use`);
+      await expect(
+        startCallbackListener({
+          redirectUri: `http://127.0.0.1:${holder.port}/callback`,
+          redirectPorts: [second.port],
+          expectedState: STATE,
+        }),
       ).rejects.toThrow(`ports ${holder.port} and ${second.port} on 127.0.0.1 are already in use`);
     } finally {
       await holder.close();

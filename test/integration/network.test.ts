@@ -22,9 +22,9 @@ describe('--debug', () => {
     stack.idp.hooks.after = (ctx) => {
       if (ctx.path !== '/token') return;
       const params = (ctx as unknown as { oidc?: { params?: Record<string, unknown> } }).oidc?.params ?? {};
-      for (const key of ['code', 'code_verifier', 'refresh_token']) if (typeof params[key] === 'string') secrets.push(params[key] as string);
+      for (const key of ['code', 'code_verifier', 'refresh_token']) if (typeof params[key] === 'string') secrets.push(params[key]);
       const body = ctx.body as Record<string, unknown> | undefined;
-      for (const key of ['access_token', 'id_token', 'refresh_token']) if (typeof body?.[key] === 'string') secrets.push(body[key] as string);
+      for (const key of ['access_token', 'id_token', 'refresh_token']) if (typeof body?.[key] === 'string') secrets.push(body[key]);
     };
     try {
       const setup = await loginSetup(stack);
@@ -84,7 +84,9 @@ describe('proxies', () => {
   it('loopback is never proxied, whatever NO_PROXY says: the code, verifier and tokens never reach the proxy', async () => {
     proxied.length = 0;
     const setup = await loginSetup(stack);
-    const login = await setup.run(['login'], { env: { HTTP_PROXY: proxyUrl, HTTPS_PROXY: proxyUrl, http_proxy: proxyUrl, NO_PROXY: 'idp.example' } });
+    const login = await setup.run(['login'], {
+      env: { HTTP_PROXY: proxyUrl, HTTPS_PROXY: proxyUrl, http_proxy: proxyUrl, NO_PROXY: 'idp.example' },
+    });
     expect(login.code, login.stderr).toBe(0);
     expect((await setup.run(['token'], { env: { HTTP_PROXY: proxyUrl } })).code).toBe(0);
     expect((await setup.run(['logout'], { env: { HTTP_PROXY: proxyUrl } })).code).toBe(0);
@@ -105,7 +107,9 @@ describe('NODE_TLS_REJECT_UNAUTHORIZED=0', () => {
     // A command without network use says nothing.
     expect((await setup.run(['status'], { env })).stderr).not.toContain('NODE_TLS_REJECT_UNAUTHORIZED');
     const doctor = await setup.run(['doctor', '--json'], { env: { ...env, DBUS_SESSION_BUS_ADDRESS: undefined } });
-    expect(JSON.parse(doctor.stdout).checks).toContainEqual(expect.objectContaining({ name: 'tls', status: 'fail', detail: expect.stringContaining('TLS certificates are not checked') }));
+    expect(JSON.parse(doctor.stdout).checks).toContainEqual(
+      expect.objectContaining({ name: 'tls', status: 'fail', detail: expect.stringContaining('TLS certificates are not checked') }),
+    );
     expect(doctor.code).toBe(1);
   });
 });
@@ -137,12 +141,16 @@ describe('TLS: an IdP on https with its own CA', () => {
     const setup = await loginSetup(tlsStack, ['--ca-file', ca.caFile], { backend: false });
     const key = await importJWK(tlsStack.idp.signingKey, 'RS256');
     const now = Math.floor(Date.now() / 1000);
-    const token = await new SignJWT({ iss: tlsStack.idp.issuer, aud: tlsStack.idp.clientId, sub: 'x', iat: now, exp: now + 60 }).setProtectedHeader({ alg: 'RS256', kid: tlsStack.idp.signingKey.kid }).sign(key);
+    const token = await new SignJWT({ iss: tlsStack.idp.issuer, aud: tlsStack.idp.clientId, sub: 'x', iat: now, exp: now + 60 })
+      .setProtectedHeader({ alg: 'RS256', kid: tlsStack.idp.signingKey.kid })
+      .sign(key);
     const verified = await setup.run(['token', 'inspect', token, '--verify', '--json']);
     expect(verified.code, verified.stderr).toBe(0);
     expect(JSON.parse(verified.stdout).signature.valid).toBe(true);
     // The same check from a profile without the caFile fails on the certificate.
-    expect((await setup.run(['profile', 'add', 'plain', '--issuer', tlsStack.idp.issuer, '--client-id', tlsStack.idp.clientId])).code).toBe(0);
+    expect((await setup.run(['profile', 'add', 'plain', '--issuer', tlsStack.idp.issuer, '--client-id', tlsStack.idp.clientId])).code).toBe(
+      0,
+    );
     const without = await setup.run(['token', 'inspect', token, '--verify', '-p', 'plain']);
     expect(without.code).toBe(5);
     expect(without.stderr).toContain('TLS certificate problem');
@@ -231,7 +239,12 @@ describe('output for scripts and terminals', () => {
     const token = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.';
     const inTty = (command: string, env: Record<string, string> = {}) =>
       new Promise<string>((resolve) =>
-        execFile('script', ['-qec', command, '/dev/null'], { env: { PATH: process.env.PATH ?? '', HOME: '/tmp', TERM: 'xterm', LATCHKEY_CONFIG_DIR: tempConfigDir(), ...env } }, (_e, stdout) => resolve(stdout)),
+        execFile(
+          'script',
+          ['-qec', command, '/dev/null'],
+          { env: { PATH: process.env.PATH ?? '', HOME: '/tmp', TERM: 'xterm', LATCHKEY_CONFIG_DIR: tempConfigDir(), ...env } },
+          (_e, stdout) => resolve(stdout),
+        ),
       );
     const cmd = `${process.execPath} ${BIN} token inspect ${token}`;
     expect(await inTty(cmd)).toMatch(/\u001b\[\d+m/);

@@ -50,9 +50,13 @@ describe('1. --timeout bounds the whole login, whatever the grant; CI fails fast
     try {
       const setup = await loginSetup(stack);
       const started = Date.now();
-      const login = await setup.run(['login', '--timeout', '3'], { env: { BROWSER: undefined, SSH_CONNECTION: '10.0.0.1 5000 10.0.0.2 22' } });
+      const login = await setup.run(['login', '--timeout', '3'], {
+        env: { BROWSER: undefined, SSH_CONNECTION: '10.0.0.1 5000 10.0.0.2 22' },
+      });
       expect(login.code).toBe(5);
-      expect(login.stderr).toContain('No browser can be opened here (an SSH session); using the device flow instead, for at most 3 s (--timeout)');
+      expect(login.stderr).toContain(
+        'No browser can be opened here (an SSH session); using the device flow instead, for at most 3 s (--timeout)',
+      );
       expect(Date.now() - started).toBeLessThan(9000);
     } finally {
       stack.idp.hooks = {};
@@ -75,7 +79,10 @@ describe('1. --timeout bounds the whole login, whatever the grant; CI fails fast
       const setup = await loginSetup(stack);
       let child: import('node:child_process').ChildProcess | undefined;
       let err = '';
-      const running = setup.run(['login', '--device'], { ua: 'none', onSpawn: (c) => ((child = c), c.stderr!.on('data', (d: Buffer) => (err += d.toString()))) });
+      const running = setup.run(['login', '--device'], {
+        ua: 'none',
+        onSpawn: (c) => ((child = c), c.stderr!.on('data', (d: Buffer) => (err += d.toString()))),
+      });
       await until(() => err.includes('enter the code'));
       const sent = Date.now();
       child!.kill('SIGINT');
@@ -100,8 +107,14 @@ describe('2-4. LATCHKEY_TOKEN alone, status a script can gate on, expired tokens
     const status = await runCli(['status'], { configDir, env });
     expect(status.code).toBe(0);
     expect(status.stderr).toContain('LATCHKEY_TOKEN is set: it is the credential in force');
-    expect(JSON.parse((await runCli(['status', '--json'], { configDir, env })).stdout)).toEqual({ profiles: [], envCredential: 'LATCHKEY_TOKEN' });
-    const inspect = await runCli(['token', 'inspect', '--json'], { configDir, env: { LATCHKEY_TOKEN: await jwt({ sub: 'ci', exp: now() + 60 }) } });
+    expect(JSON.parse((await runCli(['status', '--json'], { configDir, env })).stdout)).toEqual({
+      profiles: [],
+      envCredential: 'LATCHKEY_TOKEN',
+    });
+    const inspect = await runCli(['token', 'inspect', '--json'], {
+      configDir,
+      env: { LATCHKEY_TOKEN: await jwt({ sub: 'ci', exp: now() + 60 }) },
+    });
     expect(inspect.code, inspect.stderr).toBe(0);
     expect(JSON.parse(inspect.stdout).claims.sub).toBe('ci');
   });
@@ -119,7 +132,9 @@ describe('2-4. LATCHKEY_TOKEN alone, status a script can gate on, expired tokens
     const json = await runCli(['status', '--json'], { configDir });
     expect(json.code).toBe(3);
     expect(Object.keys(JSON.parse(json.stdout))).toEqual(['profiles']);
-    expect((await runCli(['login', '--with-token', '-p', 'ci'], { configDir, input: 'key-123', env: { LATCHKEY_STORAGE: 'file' } })).code).toBe(0);
+    expect(
+      (await runCli(['login', '--with-token', '-p', 'ci'], { configDir, input: 'key-123', env: { LATCHKEY_STORAGE: 'file' } })).code,
+    ).toBe(0);
     expect((await runCli(['status', '-p', 'ci'], { configDir })).code).toBe(0);
     expect((await runCli(['status', '-p', 'prod'], { configDir })).code).toBe(3);
   });
@@ -165,9 +180,13 @@ describe('5. doctor agrees with login', () => {
 
 describe('6. filesystem errors name the place and what to do', () => {
   it('a config dir that cannot be written, or a file where it should be: exit 2, the path, the fix', async () => {
-    const denied = await runCli(['profile', 'add', 'p', '--issuer', 'https://idp.example', '--client-id', 'c'], { configDir: '/sys/kernel/latchkey-test' });
+    const denied = await runCli(['profile', 'add', 'p', '--issuer', 'https://idp.example', '--client-id', 'c'], {
+      configDir: '/sys/kernel/latchkey-test',
+    });
     expect(denied.code).toBe(2);
-    expect(denied.stderr).toMatch(/cannot write the config dir \/sys\/kernel\/latchkey-test: (permission denied \(EPERM\)|permission denied \(EACCES\)|the file system is read-only \(EROFS\))/);
+    expect(denied.stderr).toMatch(
+      /cannot write the config dir \/sys\/kernel\/latchkey-test: (permission denied \(EPERM\)|permission denied \(EACCES\)|the file system is read-only \(EROFS\))/,
+    );
     expect(denied.stderr).toContain('--config-dir <dir>');
     expect(denied.stderr).not.toContain('unexpected error');
 
@@ -205,7 +224,12 @@ describe('7. discovery failures say the status and the URL', () => {
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
   it.each([
-    ['a 404', '/missing', 2, /could not discover the issuer .*\/missing: .*\/missing\/\.well-known\/openid-configuration: it answered HTTP 404/],
+    [
+      'a 404',
+      '/missing',
+      2,
+      /could not discover the issuer .*\/missing: .*\/missing\/\.well-known\/openid-configuration: it answered HTTP 404/,
+    ],
     ['a 503', '/down', 5, /the IdP answered HTTP 503 to .*\/down\/\.well-known\/openid-configuration/],
     ['an HTML page', '/app', 2, /it answered HTTP 200 \(text\/html\), not a discovery document/],
   ])('%s', async (_name, path, code, message) => {
@@ -235,12 +259,20 @@ describe('8-10. token inspect: the decode always stands; the profile audience; p
     expect(result.code).toBe(5);
     expect(result.stdout).toMatch(/issuer_mismatch/);
     expect(result.stdout).toMatch(/Signature\s+could not be checked: cannot reach 127\.0\.0\.1:9/);
-    expect(result.stderr).toContain('Checking the signature with the keys of http://127.0.0.1:9/; the token names another issuer (https://other.example).');
+    expect(result.stderr).toContain(
+      'Checking the signature with the keys of http://127.0.0.1:9/; the token names another issuer (https://other.example).',
+    );
   });
 
   it("the profile's audience, when in aud, is the chosen audience without any audiencePriority", async () => {
     const configDir = tempConfigDir();
-    expect((await runCli(['profile', 'add', 'p', '--issuer', 'https://idp.example', '--client-id', 'c', '--audience', 'api://orders'], { configDir })).code).toBe(0);
+    expect(
+      (
+        await runCli(['profile', 'add', 'p', '--issuer', 'https://idp.example', '--client-id', 'c', '--audience', 'api://orders'], {
+          configDir,
+        })
+      ).code,
+    ).toBe(0);
     const token = await jwt({ iss: 'https://idp.example', aud: ['other', 'api://orders'], scope: 'read', exp: now() + 60 });
     const json = JSON.parse((await runCli(['token', 'inspect', '--json', token], { configDir })).stdout);
     expect(json.audience).toEqual({ chosen: 'api://orders', all: ['other', 'api://orders'] });
@@ -259,7 +291,9 @@ describe('8-10. token inspect: the decode always stands; the profile audience; p
     expect((await runCli(['token'], { configDir })).stdout).toBe(`${token}\n`);
     const spaced = await runCli(['login', '--with-token'], { configDir, input: 'api key 123', env: { LATCHKEY_STORAGE: 'file' } });
     expect(spaced.code).toBe(2);
-    expect(spaced.stderr).toContain('the token contains whitespace (character 4); give exactly one token: strip spaces and line breaks, quotes and any "Authorization: Bearer" prefix');
+    expect(spaced.stderr).toContain(
+      'the token contains whitespace (character 4); give exactly one token: strip spaces and line breaks, quotes and any "Authorization: Bearer" prefix',
+    );
   });
 });
 
@@ -268,7 +302,9 @@ describe('12-13. every failure says what to do; the smaller things', () => {
     const setup = await loginSetup(stack);
     const login = await setup.run(['login'], { ua: 'deny' });
     expect(login.code).toBe(4);
-    expect(login.stderr).toContain("You cancelled, or the IdP did not let you in: run the login again, or ask the IdP's admin to assign you to the application.");
+    expect(login.stderr).toContain(
+      "You cancelled, or the IdP did not let you in: run the login again, or ask the IdP's admin to assign you to the application.",
+    );
   });
 
   it('a backend that answers 200 without JSON: the reason and where to look', async () => {
@@ -324,7 +360,11 @@ describe("14. help and install, gh's conventions", () => {
     expect((await runCli(['help', 'profile', 'add'])).stdout).toContain('Usage: latchkey profile add');
     expect((await runCli(['help', 'nonsense'])).code).toBe(2);
     expect((await runCli(['version'])).stdout).toBe('latchkey 0.1.0\n');
-    expect(JSON.parse((await runCli(['version', '--json'])).stdout)).toMatchObject({ name: 'latchkey', version: '0.1.0', node: process.version });
+    expect(JSON.parse((await runCli(['version', '--json'])).stdout)).toMatchObject({
+      name: 'latchkey',
+      version: '0.1.0',
+      node: process.version,
+    });
   });
 
   it('the man pages are generated from the command tree, listed in package.json, and render cleanly', async () => {
@@ -333,11 +373,19 @@ describe("14. help and install, gh's conventions", () => {
     const committed = resolve(import.meta.dirname, '../../man');
     const files = readdirSync(dir).sort();
     expect(readdirSync(committed).sort()).toEqual(files);
-    for (const file of files) expect(readFileSync(join(committed, file), 'utf8'), `${file}: run npm run man`).toBe(readFileSync(join(dir, file), 'utf8'));
+    for (const file of files)
+      expect(readFileSync(join(committed, file), 'utf8'), `${file}: run npm run man`).toBe(readFileSync(join(dir, file), 'utf8'));
     const pkg = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../package.json'), 'utf8'));
     expect(pkg.man).toEqual(files.map((f) => `./man/${f}`));
     expect(files).toEqual(expect.arrayContaining(['latchkey.1', 'latchkey-login.1', 'latchkey-token.1', 'latchkey-profile.1']));
-    const page = await new Promise<{ out: string; err: string }>((r) => execFile('man', ['-l', '--warnings', join(dir, 'latchkey.1')], { env: { ...process.env, MANPAGER: 'cat', MANWIDTH: '80' } }, (_e, out, err) => r({ out, err })));
+    const page = await new Promise<{ out: string; err: string }>((r) =>
+      execFile(
+        'man',
+        ['-l', '--warnings', join(dir, 'latchkey.1')],
+        { env: { ...process.env, MANPAGER: 'cat', MANWIDTH: '80' } },
+        (_e, out, err) => r({ out, err }),
+      ),
+    );
     if (page.out || page.err) {
       expect(page.err).toBe('');
       expect(page.out).toContain('EXIT STATUS');
@@ -355,7 +403,16 @@ describe("14. help and install, gh's conventions", () => {
     const dir = mkdtempSync(join(tmpdir(), 'latchkey-pack-'));
     const npm = (args: string[]) =>
       new Promise<{ code: number; out: string; err: string }>((r) =>
-        execFile('npm', args, { cwd: dir, timeout: 240_000, env: { ...process.env, npm_config_fund: 'false', npm_config_audit: 'false', npm_config_update_notifier: 'false' } }, (e, out, err) => r({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, out, err })),
+        execFile(
+          'npm',
+          args,
+          {
+            cwd: dir,
+            timeout: 240_000,
+            env: { ...process.env, npm_config_fund: 'false', npm_config_audit: 'false', npm_config_update_notifier: 'false' },
+          },
+          (e, out, err) => r({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, out, err }),
+        ),
       );
     const packed = await npm(['pack', resolve(import.meta.dirname, '../..')]);
     expect(packed.code, packed.err).toBe(0);

@@ -19,7 +19,16 @@ describe('Auth0 and Okta: callback URLs match exactly, port included', () => {
     stack = await startStack({
       idp: {
         // A client with exact redirect URIs (oidc-provider lets native clients use any loopback port).
-        clients: [{ client_id: 'exact-cli', application_type: 'web', token_endpoint_auth_method: 'none', redirect_uris: ['http://127.0.0.1:8484/callback', 'http://127.0.0.1:8485/callback', 'http://127.0.0.1:8486/callback'], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] }],
+        clients: [
+          {
+            client_id: 'exact-cli',
+            application_type: 'web',
+            token_endpoint_auth_method: 'none',
+            redirect_uris: ['http://127.0.0.1:8484/callback', 'http://127.0.0.1:8485/callback', 'http://127.0.0.1:8486/callback'],
+            grant_types: ['authorization_code', 'refresh_token'],
+            response_types: ['code'],
+          },
+        ],
       },
     });
     stack.idp.hooks.before = (ctx: KoaContext) => {
@@ -33,29 +42,68 @@ describe('Auth0 and Okta: callback URLs match exactly, port included', () => {
     const setup = await loginSetup(stack, ['--client-id', 'exact-cli'], { backend: false });
     const login = await setup.run(['login', '--timeout', '3']);
     expect(login.code).toBe(5);
-    expect(login.stderr).toMatch(/most likely does not accept the redirect URI http:\/\/127\.0\.0\.1:\d+\/callback: many IdPs need the exact one registered/);
-    expect(login.stderr).toContain('Fix: register it at the IdP, or use the one registered: latchkey profile set demo redirect-uri http://127.0.0.1:PORT/callback');
+    expect(login.stderr).toMatch(
+      /most likely does not accept the redirect URI http:\/\/127\.0\.0\.1:\d+\/callback: many IdPs need the exact one registered/,
+    );
+    expect(login.stderr).toContain(
+      'Fix: register it at the IdP, or use the one registered: latchkey profile set demo redirect-uri http://127.0.0.1:PORT/callback',
+    );
     expect((await setup.uaDone()).at(-1)).toMatchObject({ step: 'stuck', status: 400 });
     const doctor = JSON.parse((await setup.run(['doctor', '--json'])).stdout);
-    expect(doctor.checks.find((c: { name: string }) => c.name === 'redirect')).toMatchObject({ status: 'fail', detail: expect.stringContaining('it does not accept that redirect URI') });
+    expect(doctor.checks.find((c: { name: string }) => c.name === 'redirect')).toMatchObject({
+      status: 'fail',
+      detail: expect.stringContaining('it does not accept that redirect URI'),
+    });
   });
 
   it('--preset auth0: says what it set and why, fixed ports log in, audience advice; --auth-param organization reaches the IdP', async () => {
-    const setup = await loginSetup(stack, ['--client-id', 'exact-cli', '--preset', 'auth0', '--auth-param', 'organization=org_123', '--auth-param', 'ui_locales=fr%20en'], { backend: false });
+    const setup = await loginSetup(
+      stack,
+      ['--client-id', 'exact-cli', '--preset', 'auth0', '--auth-param', 'organization=org_123', '--auth-param', 'ui_locales=fr%20en'],
+      { backend: false },
+    );
     const show = JSON.parse((await setup.run(['profile', 'show', 'demo', '--json'])).stdout);
-    expect(show.profile).toMatchObject({ preset: 'auth0', redirectUri: 'http://127.0.0.1:8484/callback', redirectPorts: [8485, 8486], authParams: ['organization=org_123', 'ui_locales=fr%20en'] });
+    expect(show.profile).toMatchObject({
+      preset: 'auth0',
+      redirectUri: 'http://127.0.0.1:8484/callback',
+      redirectPorts: [8485, 8486],
+      authParams: ['organization=org_123', 'ui_locales=fr%20en'],
+    });
     const login = await setup.run(['login']);
     expect(login.code, login.stderr).toBe(0);
-    expect(authQueries.at(-1)).toMatchObject({ organization: 'org_123', ui_locales: 'fr en', redirect_uri: 'http://127.0.0.1:8484/callback' });
+    expect(authQueries.at(-1)).toMatchObject({
+      organization: 'org_123',
+      ui_locales: 'fr en',
+      redirect_uri: 'http://127.0.0.1:8484/callback',
+    });
     const doctor = JSON.parse((await setup.run(['doctor', '--json'])).stdout);
     expect(doctor.checks.find((c: { name: string }) => c.name === 'redirect')).toMatchObject({ status: 'ok' });
 
-    const added = await runCli(['profile', 'add', 'a0', '--issuer', 'https://acme.eu.auth0.com/', '--client-id', 'x'], { configDir: setup.configDir });
-    expect(added.stderr).toContain('Applied the Auth0 preset: redirectUri http://127.0.0.1:8484/callback (callback URLs must match exactly, port included); redirectPorts 8485,8486');
+    const added = await runCli(['profile', 'add', 'a0', '--issuer', 'https://acme.eu.auth0.com/', '--client-id', 'x'], {
+      configDir: setup.configDir,
+    });
+    expect(added.stderr).toContain(
+      'Applied the Auth0 preset: redirectUri http://127.0.0.1:8484/callback (callback URLs must match exactly, port included); redirectPorts 8485,8486',
+    );
     expect(added.stderr).toContain('Without --audience');
     expect(added.stderr).toContain('opaque access token');
     // Overridable key by key, and a given key is never replaced.
-    const given = await runCli(['profile', 'add', 'a1', '--issuer', 'https://acme.eu.auth0.com/', '--client-id', 'x', '--redirect-uri', 'http://127.0.0.1:9000/callback', '--audience', 'https://api'], { configDir: setup.configDir });
+    const given = await runCli(
+      [
+        'profile',
+        'add',
+        'a1',
+        '--issuer',
+        'https://acme.eu.auth0.com/',
+        '--client-id',
+        'x',
+        '--redirect-uri',
+        'http://127.0.0.1:9000/callback',
+        '--audience',
+        'https://api',
+      ],
+      { configDir: setup.configDir },
+    );
     expect(given.stderr).toContain('redirectPorts 8485,8486');
     expect(given.stderr).not.toContain('redirectUri http://127.0.0.1:8484');
     expect(given.stderr).not.toContain('Without --audience');
@@ -65,10 +113,14 @@ describe('Auth0 and Okta: callback URLs match exactly, port included', () => {
   it('--preset okta logs in the same way; an Okta org authorization server is called out at profile add', async () => {
     const setup = await loginSetup(stack, ['--client-id', 'exact-cli', '--preset', 'okta'], { backend: false });
     expect((await setup.run(['login'])).code).toBe(0);
-    const org = await runCli(['profile', 'add', 'okta', '--issuer', 'https://acme.okta.com', '--client-id', 'x'], { configDir: setup.configDir });
+    const org = await runCli(['profile', 'add', 'okta', '--issuer', 'https://acme.okta.com', '--client-id', 'x'], {
+      configDir: setup.configDir,
+    });
     expect(org.stderr).toContain('Applied the Okta preset');
     expect(org.stderr).toContain('https://acme.okta.com is the org authorization server');
-    const custom = await runCli(['profile', 'add', 'okta2', '--issuer', 'https://acme.okta.com/oauth2/default', '--client-id', 'x'], { configDir: setup.configDir });
+    const custom = await runCli(['profile', 'add', 'okta2', '--issuer', 'https://acme.okta.com/oauth2/default', '--client-id', 'x'], {
+      configDir: setup.configDir,
+    });
     expect(custom.stderr).not.toContain('org authorization server');
   });
 });
@@ -80,7 +132,17 @@ describe('Google: no offline_access scope, refresh tokens for access_type=offlin
   beforeAll(async () => {
     stack = await startStack({
       idp: {
-        clients: [{ client_id: 'desktop.apps.googleusercontent.com', client_secret: SECRET, application_type: 'native', token_endpoint_auth_method: 'client_secret_post', redirect_uris: ['http://127.0.0.1/callback'], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] }],
+        clients: [
+          {
+            client_id: 'desktop.apps.googleusercontent.com',
+            client_secret: SECRET,
+            application_type: 'native',
+            token_endpoint_auth_method: 'client_secret_post',
+            redirect_uris: ['http://127.0.0.1/callback'],
+            grant_types: ['authorization_code', 'refresh_token'],
+            response_types: ['code'],
+          },
+        ],
         refreshTokenFor: (challenge) => challenge !== undefined && offline.has(challenge),
       },
     });
@@ -90,7 +152,13 @@ describe('Google: no offline_access scope, refresh tokens for access_type=offlin
       if (q.scope?.split(' ').includes('offline_access')) {
         // Google: "Some requested scopes were invalid" — sent back to the client's redirect URI.
         const back = new URL(q.redirect_uri!);
-        for (const [k, v] of Object.entries({ error: 'invalid_scope', error_description: 'Some requested scopes were invalid. {invalid=[offline_access]}', state: q.state!, iss: stack.idp.issuer })) back.searchParams.set(k, v);
+        for (const [k, v] of Object.entries({
+          error: 'invalid_scope',
+          error_description: 'Some requested scopes were invalid. {invalid=[offline_access]}',
+          state: q.state!,
+          iss: stack.idp.issuer,
+        }))
+          back.searchParams.set(k, v);
         ctx.redirect(back.href);
         return true;
       }
@@ -104,7 +172,9 @@ describe('Google: no offline_access scope, refresh tokens for access_type=offlin
     const setup = await loginSetup(stack, ['--client-id', 'desktop.apps.googleusercontent.com'], { backend: false });
     const login = await setup.run(['login']);
     expect(login.code).toBe(4);
-    expect(login.stderr).toContain('the IdP refused the sign-in (invalid_scope: Some requested scopes were invalid. {invalid=[offline_access]})');
+    expect(login.stderr).toContain(
+      'the IdP refused the sign-in (invalid_scope: Some requested scopes were invalid. {invalid=[offline_access]})',
+    );
     expect((await setup.run(['token'])).code).toBe(3);
   });
 
@@ -112,7 +182,9 @@ describe('Google: no offline_access scope, refresh tokens for access_type=offlin
     const setup = await loginSetup(stack, ['--client-id', 'desktop.apps.googleusercontent.com', '--preset', 'google'], { backend: false });
     const missing = await setup.run(['login']);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain('authenticates its client with a secret (tokenEndpointAuthMethod client_secret_post), and none was given');
+    expect(missing.stderr).toContain(
+      'authenticates its client with a secret (tokenEndpointAuthMethod client_secret_post), and none was given',
+    );
     const login = await setup.run(['login'], { env: { LATCHKEY_CLIENT_SECRET: SECRET } });
     expect(login.code, login.stderr).toBe(0);
     const record = stored(setup.configDir);
@@ -132,7 +204,9 @@ describe('Google: no offline_access scope, refresh tokens for access_type=offlin
 describe('Keycloak: a realm issuer, access tokens for "account"', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ idp: { issuerPath: '/realms/demo', jwtAccessTokensFor: 'https://kc.example/realms/demo/account', accessTokenAudience: 'account' } });
+    stack = await startStack({
+      idp: { issuerPath: '/realms/demo', jwtAccessTokensFor: 'https://kc.example/realms/demo/account', accessTokenAudience: 'account' },
+    });
   });
   afterAll(() => stack.close());
 
@@ -164,7 +238,16 @@ describe('Entra ID: a multi-tenant issuer whose discovery is a template, http://
       issuerPath: `/${TENANT}/v2.0`,
       accountClaims: { tid: TENANT },
       revocation: false,
-      clients: [{ client_id: 'entra-cli', application_type: 'native', token_endpoint_auth_method: 'none', redirect_uris: ['http://localhost/callback'], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] }],
+      clients: [
+        {
+          client_id: 'entra-cli',
+          application_type: 'native',
+          token_endpoint_auth_method: 'none',
+          redirect_uris: ['http://localhost/callback'],
+          grant_types: ['authorization_code', 'refresh_token'],
+          response_types: ['code'],
+        },
+      ],
       // /common/v2.0 is every tenant: its discovery names the issuer as a template.
       front: (req) => {
         if (req.url === '/common/v2.0/.well-known/openid-configuration') {
@@ -207,7 +290,20 @@ describe('Entra ID: a multi-tenant issuer whose discovery is a template, http://
   });
 
   const add = async (setup: Awaited<ReturnType<typeof loginSetup>>, extra: string[]) =>
-    runCli(['profile', 'add', 'demo', '--force', '--issuer', 'https://login.microsoftonline.com/common/v2.0', '--client-id', 'entra-cli', ...extra], { configDir: setup.configDir });
+    runCli(
+      [
+        'profile',
+        'add',
+        'demo',
+        '--force',
+        '--issuer',
+        'https://login.microsoftonline.com/common/v2.0',
+        '--client-id',
+        'entra-cli',
+        ...extra,
+      ],
+      { configDir: setup.configDir },
+    );
 
   it('without the preset: the 127.0.0.1 redirect is refused (timeout naming the cause)', async () => {
     const setup = await loginSetup(await fakeStack(), [], { backend: false });
@@ -225,7 +321,10 @@ describe('Entra ID: a multi-tenant issuer whose discovery is a template, http://
     const login = await setup.run(['login'], { env: env() });
     expect(login.code, login.stderr).toBe(0);
     const idToken = stored(setup.configDir).idToken as string;
-    expect(JSON.parse(Buffer.from(idToken.split('.')[1]!, 'base64url').toString())).toMatchObject({ iss: `https://login.microsoftonline.com/${TENANT}/v2.0`, tid: TENANT });
+    expect(JSON.parse(Buffer.from(idToken.split('.')[1]!, 'base64url').toString())).toMatchObject({
+      iss: `https://login.microsoftonline.com/${TENANT}/v2.0`,
+      tid: TENANT,
+    });
     const inspect = await setup.run(['token', 'inspect', '--check', '--json'], { env: env() });
     expect(inspect.code, inspect.stdout).toBe(0);
     expect(JSON.parse(inspect.stdout).diagnostics.map((d: { code: string }) => d.code)).not.toContain('issuer_mismatch');

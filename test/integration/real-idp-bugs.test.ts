@@ -20,7 +20,13 @@ beforeAll(async () => {
       clients: [
         { ...service, client_id: 'svc-basic', client_secret: SECRET, token_endpoint_auth_method: 'client_secret_basic' },
         { ...service, client_id: 'svc.post~id', client_secret: SECRET, token_endpoint_auth_method: 'client_secret_post' },
-        { ...INTROSPECTOR, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' },
+        {
+          ...INTROSPECTOR,
+          grant_types: ['client_credentials'],
+          response_types: [],
+          redirect_uris: [],
+          token_endpoint_auth_method: 'client_secret_basic',
+        },
       ],
     },
   });
@@ -35,7 +41,10 @@ const stored = (configDir: string) => JSON.parse(JSON.parse(readFileSync(join(co
 async function active(token: string, at: Stack = stack): Promise<boolean> {
   const response = await fetch(`${at.idp.issuer}/token/introspection`, {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${INTROSPECTOR.client_id}:${INTROSPECTOR.client_secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: `Basic ${Buffer.from(`${INTROSPECTOR.client_id}:${INTROSPECTOR.client_secret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: new URLSearchParams({ token }).toString(),
   });
   return ((await response.json()) as { active: boolean }).active;
@@ -71,7 +80,13 @@ describe("token inspect on the profile's own RFC 9068 access tokens", () => {
     expect(verify.stdout).toMatch(new RegExp(`Audience\\s+${API.replace(/\./g, '\\.')}\\n`));
     expect(verify.stdout).not.toContain('(all:');
     const json = JSON.parse((await setup.run(['token', 'inspect', '--json'])).stdout);
-    expect(json.diagnostics).toEqual([expect.objectContaining({ level: 'info', code: 'audience_mismatch', message: expect.stringContaining("its client is this profile's") })]);
+    expect(json.diagnostics).toEqual([
+      expect.objectContaining({
+        level: 'info',
+        code: 'audience_mismatch',
+        message: expect.stringContaining("its client is this profile's"),
+      }),
+    ]);
   });
 
   it('a stored client-credentials token gets the same verdict as the same token passed as an argument', async () => {
@@ -85,7 +100,8 @@ describe("token inspect on the profile's own RFC 9068 access tokens", () => {
     expect((await setup.run(['token', 'inspect', '--check', '--verify'])).code).toBe(0);
     // Both are held to the profile's issuer: a profile pointing elsewhere flags both alike.
     expect((await setup.run(['profile', 'set', 'demo', 'issuer', 'http://127.0.0.1:9/'])).code).toBe(0);
-    const codes = async (args: string[]) => JSON.parse((await setup.run(['token', 'inspect', '--json', ...args])).stdout).diagnostics.map((d: { code: string }) => d.code);
+    const codes = async (args: string[]) =>
+      JSON.parse((await setup.run(['token', 'inspect', '--json', ...args])).stdout).diagnostics.map((d: { code: string }) => d.code);
     expect(await codes([])).toContain('issuer_mismatch');
     expect(await codes([token])).toContain('issuer_mismatch');
   });
@@ -125,7 +141,9 @@ describe('error responses without a body', () => {
     bodyless(401, '/token/revocation');
     const logout = await setup.run(['logout']);
     expect(logout.code).toBe(0);
-    expect(logout.stderr).toContain('could not revoke the tokens of "demo" at the IdP (the IdP refused the revocation request (HTTP 401, with no error in the body))');
+    expect(logout.stderr).toContain(
+      'could not revoke the tokens of "demo" at the IdP (the IdP refused the revocation request (HTTP 401, with no error in the body))',
+    );
     expect((await setup.run(['token'])).code).toBe(3);
   });
 });
@@ -133,7 +151,20 @@ describe('error responses without a body', () => {
 describe('service tokens are revoked with the client authentication that minted them (RFC 7009 §2.1)', () => {
   it('logout revokes the client-credentials token: inactive at the IdP afterwards, no warning', async () => {
     // Opaque tokens here: the IdP keeps them, so introspection can say whether one is revoked.
-    const opaque = await startStack({ idp: { clients: [{ ...service, client_id: 'svc-basic', client_secret: SECRET, token_endpoint_auth_method: 'client_secret_basic' }, { ...INTROSPECTOR, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' }] } });
+    const opaque = await startStack({
+      idp: {
+        clients: [
+          { ...service, client_id: 'svc-basic', client_secret: SECRET, token_endpoint_auth_method: 'client_secret_basic' },
+          {
+            ...INTROSPECTOR,
+            grant_types: ['client_credentials'],
+            response_types: [],
+            redirect_uris: [],
+            token_endpoint_auth_method: 'client_secret_basic',
+          },
+        ],
+      },
+    });
     try {
       const setup = await loginSetup(opaque, ['--client-id', 'svc-basic', '--scopes', 'account:usage:read'], { backend: false });
       expect((await setup.run(['login', '--client-credentials'], { env: { LATCHKEY_CLIENT_SECRET: SECRET } })).code).toBe(0);
@@ -169,7 +200,9 @@ describe('tokenEndpointAuthMethod', () => {
     const { setup, login } = await serviceLogin('svc.post~id', ['--token-endpoint-auth-method', 'client_secret_post']);
     expect(login.code, login.stderr).toBe(0);
     expect(headers.at(-1)).toBeUndefined();
-    expect((await setup.run(['profile', 'set', 'demo', 'token-endpoint-auth-method', 'basic'])).stderr).toContain('token endpoint auth method must be one of client_secret_basic, client_secret_post, private_key_jwt, none');
+    expect((await setup.run(['profile', 'set', 'demo', 'token-endpoint-auth-method', 'basic'])).stderr).toContain(
+      'token endpoint auth method must be one of client_secret_basic, client_secret_post, private_key_jwt, none',
+    );
   });
 });
 
@@ -195,4 +228,3 @@ describe('resource (RFC 8707) and authParams', () => {
     expect(reserved.stderr).toContain('auth param "state" is set by latchkey itself');
   });
 });
-

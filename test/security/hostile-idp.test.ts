@@ -45,7 +45,9 @@ describe('URLs from the IdP never reach a browser unchecked (argument injection)
     const setup = await loginSetup(stack);
     const login = await setup.run(['login', '--device']);
     expect(login.code).toBe(4);
-    expect(login.stderr).toContain("the IdP's device authorization answer has an unusable verification_uri_complete (it is not an absolute URL); nothing was opened or stored");
+    expect(login.stderr).toContain(
+      "the IdP's device authorization answer has an unusable verification_uri_complete (it is not an absolute URL); nothing was opened or stored",
+    );
     expect(setup.uaLog()).toEqual([]);
     expect((await setup.run(['token'])).code).toBe(3);
   });
@@ -89,14 +91,19 @@ describe('text from the IdP, the backend and unverified tokens is escaped before
     stack.idp.hooks.before = (ctx: KoaContext) => {
       if (ctx.path !== '/token') return false;
       ctx.status = 400;
-      ctx.body = { error: 'invalid_grant\u009b31m', error_description: 'bad\u001b[2J\u001b]8;;https://evil.example\u0007click\u001b]8;;\u0007\nfake line\u202e' };
+      ctx.body = {
+        error: 'invalid_grant\u009b31m',
+        error_description: 'bad\u001b[2J\u001b]8;;https://evil.example\u0007click\u001b]8;;\u0007\nfake line\u202e',
+      };
       return true;
     };
     const setup = await loginSetup(stack);
     const login = await setup.run(['login']);
     expect(login.code).toBe(4);
     expect(login.stderr).not.toMatch(RAW_CONTROLS);
-    expect(login.stderr).toContain('the IdP refused the token request (invalid_grant\\u009b31m: bad\\u001b[2J\\u001b]8;;https://evil.example\\u0007click\\u001b]8;;\\u0007 fake line\\u202e)');
+    expect(login.stderr).toContain(
+      'the IdP refused the token request (invalid_grant\\u009b31m: bad\\u001b[2J\\u001b]8;;https://evil.example\\u0007click\\u001b]8;;\\u0007 fake line\\u202e)',
+    );
     expect(login.stderr).not.toMatch(/^fake line/m);
   });
 
@@ -118,21 +125,29 @@ describe('text from the IdP, the backend and unverified tokens is escaped before
 
     const json = await setup.run(['status', '--json']);
     expect(json.stdout).not.toMatch(RAW_CONTROLS);
-    expect(JSON.parse(json.stdout).profiles[0]).toMatchObject({ email: 'admin@corp.example\u001b]0;owned\u0007\u009b', source: 'with-token' });
+    expect(JSON.parse(json.stdout).profiles[0]).toMatchObject({
+      email: 'admin@corp.example\u001b]0;owned\u0007\u009b',
+      source: 'with-token',
+    });
     const loginJson = await setup.run(['login', '--with-token', '--json'], { input: forged });
     expect(JSON.parse(loginJson.stdout)).toMatchObject({ profile: 'demo', identityVerified: false });
   });
 
   it('a line break in a claim cannot fake a line of output; doctor escapes what a discovery document says', async () => {
     const setup = await loginSetup(stack, [], { backend: false });
-    const forged = await new SignJWT({ sub: 'x', email: 'a@b\nLogged in to prod as admin@corp' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode('k'.repeat(32)));
+    const forged = await new SignJWT({ sub: 'x', email: 'a@b\nLogged in to prod as admin@corp' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode('k'.repeat(32)));
     const login = await setup.run(['login', '--with-token'], { input: forged });
     expect(login.code).toBe(0);
     expect(login.stderr).not.toMatch(/^Logged in to prod/m);
     expect(login.stderr).toContain('a@b\\u000aLogged in to prod as admin@corp');
 
     const { createServer } = await import('node:http');
-    const liar = createServer((_req, res) => res.setHeader('content-type', 'application/json').end(JSON.stringify({ issuer: 'https://x\u001b]0;pwned\u0007\u009b2J' })));
+    const liar = createServer((_req, res) =>
+      res.setHeader('content-type', 'application/json').end(JSON.stringify({ issuer: 'https://x\u001b]0;pwned\u0007\u009b2J' })),
+    );
     await new Promise<void>((r) => liar.listen(0, '127.0.0.1', r));
     try {
       const port = (liar.address() as import('node:net').AddressInfo).port;
@@ -187,7 +202,10 @@ describe('login CSRF: the callback is bound to the browser that opened the start
           const url = /open this URL yourself[\s\S]*?(http:\/\/127\.0\.0\.1:\d+\/auth\?\S+)/.exec(seen)?.[1];
           if (url && !opened) {
             opened = true; // the user pastes it into a browser that never saw the start URL
-            spawn(process.execPath, [USER_AGENT, url], { env: { ...process.env, LATCHKEY_DEV_UA_LOG: join(setup.configDir, '..', 'pasted.log') }, stdio: 'ignore' });
+            spawn(process.execPath, [USER_AGENT, url], {
+              env: { ...process.env, LATCHKEY_DEV_UA_LOG: join(setup.configDir, '..', 'pasted.log') },
+              stdio: 'ignore',
+            });
           }
         }),
     });

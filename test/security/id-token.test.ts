@@ -25,14 +25,26 @@ const now = () => Math.floor(Date.now() / 1000);
 describe('id_token checks (each refuses the login, nothing stored)', () => {
   it.each([
     ['a wrong iss', (c: JWTPayload) => ({ ...c, iss: 'https://evil.example' }), /unexpected JWT "iss" \(issuer\) claim value/],
-    ['an aud without the client id', (c: JWTPayload) => ({ ...c, aud: 'some-other-client' }), /unexpected JWT "aud" \(audience\) claim value/],
+    [
+      'an aud without the client id',
+      (c: JWTPayload) => ({ ...c, aud: 'some-other-client' }),
+      /unexpected JWT "aud" \(audience\) claim value/,
+    ],
     ['a wrong nonce', (c: JWTPayload) => ({ ...c, nonce: 'replayed-nonce' }), /unexpected ID Token "nonce" claim value/],
-    ['an expired token', (c: JWTPayload) => ({ ...c, iat: now() - 7200, exp: now() - 3600 }), /"exp" \(expiration time\) claim value, expiration is past/],
+    [
+      'an expired token',
+      (c: JWTPayload) => ({ ...c, iat: now() - 7200, exp: now() - 3600 }),
+      /"exp" \(expiration time\) claim value, expiration is past/,
+    ],
     ['a missing nonce', (c: JWTPayload) => ({ ...c, nonce: undefined }), /"nonce"/],
     ['a missing sub', (c: JWTPayload) => ({ ...c, sub: undefined }), /"sub"/],
     ['an iat far in the future', (c: JWTPayload) => ({ ...c, iat: now() + 86_400, exp: now() + 90_000 }), /"iat"/],
     ['several audiences and no azp', (c: JWTPayload) => ({ ...c, aud: [String(c.aud), 'another-client'], azp: undefined }), /azp|aud/],
-    ['several audiences and a wrong azp', (c: JWTPayload) => ({ ...c, aud: [String(c.aud), 'another-client'], azp: 'another-client' }), /azp/],
+    [
+      'several audiences and a wrong azp',
+      (c: JWTPayload) => ({ ...c, aud: [String(c.aud), 'another-client'], azp: 'another-client' }),
+      /azp/,
+    ],
   ])('%s', async (_name, change, message) => {
     stack.idp.tamperIdToken = (token) => resign(token, change);
     try {
@@ -57,7 +69,9 @@ describe('id_token checks (each refuses the login, nothing stored)', () => {
       const setup = await loginSetup(stack);
       const login = await setup.run(['login']);
       expect(login.code).toBe(4);
-      expect(login.stderr).toContain("the IdP's id_token failed verification: its key id is not in the IdP's published keys (JWKS); nothing was stored");
+      expect(login.stderr).toContain(
+        "the IdP's id_token failed verification: its key id is not in the IdP's published keys (JWKS); nothing was stored",
+      );
       expect(existsSync(join(setup.configDir, 'credentials.json'))).toBe(false);
     } finally {
       stack.idp.tamperIdToken = undefined;
@@ -88,7 +102,9 @@ describe('id_token checks (each refuses the login, nothing stored)', () => {
       if (alg === 'none') return `${Buffer.from('{"alg":"none"}').toString('base64url')}.${payload}.`;
       const { kty, n, e } = stack.idp.signingKey;
       const publicPem = createPublicKey({ key: { kty: kty!, n: n!, e: e! }, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
-      return new SignJWT(decodeJwt(token)).setProtectedHeader({ alg: 'HS256', kid: stack.idp.signingKey.kid }).sign(new TextEncoder().encode(String(publicPem)));
+      return new SignJWT(decodeJwt(token))
+        .setProtectedHeader({ alg: 'HS256', kid: stack.idp.signingKey.kid })
+        .sign(new TextEncoder().encode(String(publicPem)));
     };
     try {
       const setup = await loginSetup(stack);

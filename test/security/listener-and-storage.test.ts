@@ -49,7 +49,10 @@ describe('the loopback listener under attack (real sockets against the running C
       junk.push(socket);
     }
     // The real browser now signs in, with the junk still connected.
-    const ua = spawn(process.execPath, [USER_AGENT, String(opened.url)], { env: { ...process.env, LATCHKEY_DEV_UA_LOG: join(setup.configDir, '..', 'ua-real.log') }, stdio: 'ignore' });
+    const ua = spawn(process.execPath, [USER_AGENT, String(opened.url)], {
+      env: { ...process.env, LATCHKEY_DEV_UA_LOG: join(setup.configDir, '..', 'ua-real.log') },
+      stdio: 'ignore',
+    });
     const login = await running;
     for (const socket of junk) socket.destroy();
     ua.kill();
@@ -72,11 +75,20 @@ describe('the loopback listener under attack (real sockets against the running C
 describe('storage under faults', () => {
   it('kill -9 during login --with-token, 50 times: config and credentials always parse, holding the old or the new token', async () => {
     const configDir = tempConfigDir();
-    expect((await runCli(['profile', 'add', 'k', '--issuer', 'https://idp.example.com', '--client-id', 'cli', '--storage', 'file'], { configDir })).code).toBe(0);
+    expect(
+      (
+        await runCli(['profile', 'add', 'k', '--issuer', 'https://idp.example.com', '--client-id', 'cli', '--storage', 'file'], {
+          configDir,
+        })
+      ).code,
+    ).toBe(0);
     expect((await runCli(['login', '--with-token'], { configDir, input: 'token-0' })).code).toBe(0);
     for (let i = 1; i <= 50; i += 1) {
       await new Promise<void>((resolve) => {
-        const child = spawn(process.execPath, [BIN, 'login', '--with-token'], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LATCHKEY_CONFIG_DIR: configDir }, stdio: ['pipe', 'ignore', 'ignore'] });
+        const child = spawn(process.execPath, [BIN, 'login', '--with-token'], {
+          env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LATCHKEY_CONFIG_DIR: configDir },
+          stdio: ['pipe', 'ignore', 'ignore'],
+        });
         child.stdin.end(`token-${i}`);
         setTimeout(() => child.kill('SIGKILL'), 40 + ((i * 13) % 300));
         child.on('close', () => resolve());
@@ -95,7 +107,9 @@ describe('storage under faults', () => {
 
   it('a world-writable config dir is warned about', async () => {
     const configDir = tempConfigDir();
-    expect((await runCli(['profile', 'add', 'w', '--issuer', 'https://idp.example.com', '--client-id', 'cli'], { configDir })).code).toBe(0);
+    expect((await runCli(['profile', 'add', 'w', '--issuer', 'https://idp.example.com', '--client-id', 'cli'], { configDir })).code).toBe(
+      0,
+    );
     chmodSync(configDir, 0o777);
     const status = await runCli(['status'], { configDir });
     expect(status.stderr).toContain(`${configDir} is writable by every user (mode 777)`);
@@ -105,7 +119,26 @@ describe('storage under faults', () => {
 
   it('secrets never appear in error messages', async () => {
     const configDir = tempConfigDir();
-    expect((await runCli(['profile', 'add', 'e', '--issuer', 'https://idp.example.com', '--client-id', 'cli', '--backend-url', 'http://127.0.0.1:9', '--whoami-path', '/me'], { configDir })).code).toBe(0);
+    expect(
+      (
+        await runCli(
+          [
+            'profile',
+            'add',
+            'e',
+            '--issuer',
+            'https://idp.example.com',
+            '--client-id',
+            'cli',
+            '--backend-url',
+            'http://127.0.0.1:9',
+            '--whoami-path',
+            '/me',
+          ],
+          { configDir },
+        )
+      ).code,
+    ).toBe(0);
     const secret = 'sk_live_do_not_print_me_0123456789';
     const login = await runCli(['login', '--with-token', '--debug'], { configDir, input: secret });
     expect(login.code).toBe(5);

@@ -25,7 +25,9 @@ beforeAll(async () => {
         case '/500':
           return void res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal"}');
         case '/502':
-          return void res.writeHead(502, { 'content-type': 'text/html' }).end('<html><body><h1>502 Bad Gateway</h1><script>alert(1)</script></body></html>');
+          return void res
+            .writeHead(502, { 'content-type': 'text/html' })
+            .end('<html><body><h1>502 Bad Gateway</h1><script>alert(1)</script></body></html>');
         case '/big':
           res.writeHead(200, { 'content-type': 'application/json' });
           res.write('{"token":"');
@@ -83,16 +85,23 @@ describe('the backend CLI-auth endpoint misbehaves', () => {
 });
 
 describe('the IdP token endpoint misbehaves', () => {
-  const answer = (status: number, body: string, type = 'application/json') => (ctx: Parameters<NonNullable<Stack['idp']['hooks']['before']>>[0]) => {
-    if (ctx.path !== '/token') return false;
-    ctx.status = status;
-    ctx.type = type;
-    ctx.body = body;
-    return true;
-  };
+  const answer =
+    (status: number, body: string, type = 'application/json') =>
+    (ctx: Parameters<NonNullable<Stack['idp']['hooks']['before']>>[0]) => {
+      if (ctx.path !== '/token') return false;
+      ctx.status = status;
+      ctx.type = type;
+      ctx.body = body;
+      return true;
+    };
 
   it.each([
-    ['an OAuth error body', answer(400, '{"error":"invalid_grant","error_description":"code already used"}'), 4, /the IdP refused the token request \(invalid_grant: code already used\)/],
+    [
+      'an OAuth error body',
+      answer(400, '{"error":"invalid_grant","error_description":"code already used"}'),
+      4,
+      /the IdP refused the token request \(invalid_grant: code already used\)/,
+    ],
     ['a body that is not JSON', answer(200, '<html>maintenance</html>', 'text/html'), 1, /token step failed|JSON/i],
     ['a 10 MB body', answer(200, `{"access_token":"${'a'.repeat(10 * 1024 * 1024)}"}`), 1, /answered with more than 1024 KiB/],
   ])('%s: a clear error, nothing stored', async (_name, hook, code, message) => {

@@ -33,7 +33,9 @@ afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 let clock = NOW;
 const verifier = () => createIdTokenVerifier({ issuer, allowedClientIds: ['cli'], now: () => clock });
 const sign = (claims: JWTPayload = {}, header: Record<string, unknown> = {}) =>
-  new SignJWT({ iss: issuer, aud: 'cli', sub: 'u1', iat: nowSec - 10, exp: nowSec + 600, ...claims }).setProtectedHeader({ alg: 'ES256', kid: 'k1', ...header }).sign(key);
+  new SignJWT({ iss: issuer, aud: 'cli', sub: 'u1', iat: nowSec - 10, exp: nowSec + 600, ...claims })
+    .setProtectedHeader({ alg: 'ES256', kid: 'k1', ...header })
+    .sign(key);
 
 describe('the reference verifier on hostile tokens', () => {
   it('refuses an access token offered as an id_token (typ at+jwt)', async () => {
@@ -51,7 +53,13 @@ describe('the reference verifier on hostile tokens', () => {
     hits.length = 0;
     const rogue = await generateKeyPair('ES256');
     const token = await new SignJWT({ iss: issuer, aud: 'cli', sub: 'u1', iat: nowSec, exp: nowSec + 60 })
-      .setProtectedHeader({ alg: 'ES256', kid: 'rogue', jku: `${issuer}/attacker-jwks`, x5u: `${issuer}/attacker-cert`, jwk: await exportJWK(rogue.publicKey) })
+      .setProtectedHeader({
+        alg: 'ES256',
+        kid: 'rogue',
+        jku: `${issuer}/attacker-jwks`,
+        x5u: `${issuer}/attacker-cert`,
+        jwk: await exportJWK(rogue.publicKey),
+      })
       .sign(rogue.privateKey);
     expect(await verifier()(token)).toMatchObject({ ok: false, reason: 'kid_unknown' });
     expect(hits.filter((h) => h.startsWith('/attacker'))).toEqual([]);
@@ -119,7 +127,12 @@ describe('the reference verifier on hostile tokens', () => {
     await new Promise<void>((resolve) => failingServer.listen(0, '127.0.0.1', resolve));
     try {
       clock = NOW;
-      const verify = createIdTokenVerifier({ issuer, jwksUri: `http://127.0.0.1:${(failingServer.address() as AddressInfo).port}/jwks`, allowedClientIds: ['cli'], now: () => clock });
+      const verify = createIdTokenVerifier({
+        issuer,
+        jwksUri: `http://127.0.0.1:${(failingServer.address() as AddressInfo).port}/jwks`,
+        allowedClientIds: ['cli'],
+        now: () => clock,
+      });
       const token = await sign();
       const concurrent = await Promise.all(Array.from({ length: 50 }, () => verify(token)));
       expect(concurrent.every((r) => !r.ok && r.reason === 'jwks_unavailable')).toBe(true);
@@ -145,7 +158,12 @@ describe('the reference verifier on hostile tokens', () => {
       const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
       const input = `${part({ alg: 'RS256', kid: 'weak' })}.${part({ iss: issuer, aud: 'cli', sub: 'u1', iat: nowSec - 10, exp: nowSec + 600 })}`;
       const token = `${input}.${createSign('sha256').update(input).sign(weak.privateKey).toString('base64url')}`;
-      const verify = createIdTokenVerifier({ issuer, jwksUri: `http://127.0.0.1:${(weakServer.address() as AddressInfo).port}/jwks`, allowedClientIds: ['cli'], now: () => NOW });
+      const verify = createIdTokenVerifier({
+        issuer,
+        jwksUri: `http://127.0.0.1:${(weakServer.address() as AddressInfo).port}/jwks`,
+        allowedClientIds: ['cli'],
+        now: () => NOW,
+      });
       const result = await verify(token);
       expect(result).toMatchObject({ ok: false, reason: 'key_too_weak' });
       expect(result.ok === false && result.message).toContain('2048 bits');
@@ -156,7 +174,11 @@ describe('the reference verifier on hostile tokens', () => {
 
   it('the handler makes no session for an unmapped sub, and says only "Bad credentials"', async () => {
     let minted = 0;
-    const handler = createCliAuthHandler({ verifier: verifier(), findUser: () => null, mintSession: () => ((minted += 1), { token: 'x' }) });
+    const handler = createCliAuthHandler({
+      verifier: verifier(),
+      findUser: () => null,
+      mintSession: () => ((minted += 1), { token: 'x' }),
+    });
     const backend = createServer(handler);
     await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
     try {

@@ -40,12 +40,33 @@ const code: Promise<number> = cli.run(['status']);
 
 async function flows(): Promise<void> {
   const deps = await createLoginDeps({ configDir: '/tmp/acmectl', name: 'acmectl' });
-  const result: LoginResult = await loginWithBrowser({ profileName: 'prod', profile, timeoutMs: 300_000, openBrowser: true, cliName: 'acmectl' }, deps);
+  const result: LoginResult = await loginWithBrowser(
+    { profileName: 'prod', profile, timeoutMs: 300_000, openBrowser: true, cliName: 'acmectl' },
+    deps,
+  );
   await loginWithDevice({ profileName: 'prod', profile, openBrowser: false, cliName: 'acmectl' }, deps);
   await loginWithClientCredentials({ profileName: 'svc', profile, auth: { clientSecret: 's' } }, deps);
-  const session = await exchangeIdToken({ profileName: 'prod', backendUrl: 'https://api', exchangePath: '/api/cli-auth', encoding: 'form', clientId: 'acmectl', idToken: 'x', cliName: 'acmectl' }, deps.http, deps.clock);
-  const current = await getToken({ profileName: 'prod', profile, globalTokenEnv: 'ACMECTL_TOKEN' }, { env: process.env, clock: deps.clock, credentials: async () => deps.credentials });
-  const removed: boolean = await logout({ profileName: 'prod', profile }, { credentials: deps.credentials, http: async () => deps.http, clock: deps.clock, out: deps.out });
+  const session = await exchangeIdToken(
+    {
+      profileName: 'prod',
+      backendUrl: 'https://api',
+      exchangePath: '/api/cli-auth',
+      encoding: 'form',
+      clientId: 'acmectl',
+      idToken: 'x',
+      cliName: 'acmectl',
+    },
+    deps.http,
+    deps.clock,
+  );
+  const current = await getToken(
+    { profileName: 'prod', profile, globalTokenEnv: 'ACMECTL_TOKEN' },
+    { env: process.env, clock: deps.clock, credentials: async () => deps.credentials },
+  );
+  const removed: boolean = await logout(
+    { profileName: 'prod', profile },
+    { credentials: deps.credentials, http: async () => deps.http, clock: deps.clock, out: deps.out },
+  );
   void [result.email, session.token, current.source, removed];
 }
 
@@ -58,6 +79,10 @@ const isError = (e: unknown): e is LatchkeyError => e instanceof LatchkeyError;
 
 const verify = createIdTokenVerifier({ issuer: profile.issuer, allowedClientIds: ['acmectl'] });
 const verified: Promise<VerifyResult> = verify('token');
-const handler = createCliAuthHandler({ verifier: verify, findUser: (claims) => ({ id: claims.sub }), mintSession: (user) => ({ token: `s-${user.id}` }) });
+const handler = createCliAuthHandler({
+  verifier: verify,
+  findUser: (claims) => ({ id: claims.sub }),
+  mintSession: (user) => ({ token: `s-${user.id}` }),
+});
 
 void [code, flows, kind, store, secrets, exit, isError, verified, handler];

@@ -17,8 +17,18 @@ const pkcs8 = (key: KeyObject) => key.export({ type: 'pkcs8', format: 'pem' });
 describe('loadPrivateKey (private_key_jwt)', () => {
   it.each([
     ['RSA (PKCS#8)', () => generateKeyPairSync('rsa', { modulusLength: 2048 }), 'RS256', pkcs8],
-    ['RSA (PKCS#1)', () => generateKeyPairSync('rsa', { modulusLength: 2048 }), 'RS256', (k: KeyObject) => k.export({ type: 'pkcs1', format: 'pem' })],
-    ['EC P-256 (SEC1)', () => generateKeyPairSync('ec', { namedCurve: 'P-256' }), 'ES256', (k: KeyObject) => k.export({ type: 'sec1', format: 'pem' })],
+    [
+      'RSA (PKCS#1)',
+      () => generateKeyPairSync('rsa', { modulusLength: 2048 }),
+      'RS256',
+      (k: KeyObject) => k.export({ type: 'pkcs1', format: 'pem' }),
+    ],
+    [
+      'EC P-256 (SEC1)',
+      () => generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+      'ES256',
+      (k: KeyObject) => k.export({ type: 'sec1', format: 'pem' }),
+    ],
     ['EC P-384', () => generateKeyPairSync('ec', { namedCurve: 'P-384' }), 'ES384', pkcs8],
     ['Ed25519', () => generateKeyPairSync('ed25519'), 'EdDSA', pkcs8],
   ])('%s signs, verifiable with the public key', async (name, make, alg, encode) => {
@@ -31,7 +41,9 @@ describe('loadPrivateKey (private_key_jwt)', () => {
 
   it('refuses a key that cannot sign (X25519), and an RSA-PSS-restricted key, with why', async () => {
     const { privateKey } = generateKeyPairSync('x25519');
-    await expect(loadPrivateKey(write('x25519.pem', pkcs8(privateKey)))).rejects.toThrow(/is a x25519 key, which private_key_jwt cannot use/);
+    await expect(loadPrivateKey(write('x25519.pem', pkcs8(privateKey)))).rejects.toThrow(
+      /is a x25519 key, which private_key_jwt cannot use/,
+    );
     const pss = generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).privateKey;
     await expect(loadPrivateKey(write('pss.pem', pkcs8(pss)))).rejects.toThrow(/RSA-PSS-restricted key/);
   });
@@ -41,7 +53,9 @@ describe('loadPrivateKey (private_key_jwt)', () => {
     await expect(secret).rejects.toMatchObject({ exitCode: 2 });
     await expect(loadPrivateKey(write('secret2.txt', 'c2hhcmVkLXNlY3JldA=='))).rejects.toThrow(/is not a usable private key/);
     const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    await expect(loadPrivateKey(write('pub.pem', publicKey.export({ type: 'spki', format: 'pem' })))).rejects.toThrow(/public key or certificate/);
+    await expect(loadPrivateKey(write('pub.pem', publicKey.export({ type: 'spki', format: 'pem' })))).rejects.toThrow(
+      /public key or certificate/,
+    );
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const encrypted = privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' });
     await expect(loadPrivateKey(write('enc.pem', encrypted))).rejects.toThrow(/is not a usable private key/);

@@ -38,6 +38,8 @@ describe('profile values', () => {
       expect.stringMatching(/storage must be one of/),
       'unknown key "extra"',
     ]);
-    expect(profileProblems({ issuer: 'https://idp.example.com', clientId: 'cli', redirectPorts: '8085' })).toEqual(['"redirectPorts" has the wrong type']);
+    expect(profileProblems({ issuer: 'https://idp.example.com', clientId: 'cli', redirectPorts: '8085' })).toEqual([
+      '"redirectPorts" has the wrong type',
+    ]);
   });
 });

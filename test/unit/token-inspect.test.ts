@@ -19,21 +19,69 @@ async function jwt(claims: JWTPayload, header: Record<string, unknown> = {}, alg
 }
 
 const base = { iss: ISSUER, sub: 'user-1', iat: now - 60, exp: now + 3600 };
-const profile: InspectOptions = { now: NOW, expectedIssuer: ISSUER, clientId: 'cli', audiencePriority: ['api-token-auth.chainloop', 'user-auth.chainloop', 'chainloop'] };
-const run = async (token: string, options: Partial<InspectOptions> = {}) => inspect(decodeJwt(token), { ...profile, ...options });
+const profile: InspectOptions = {
+  now: NOW,
+  expectedIssuer: ISSUER,
+  clientId: 'cli',
+  audiencePriority: ['api-token-auth.chainloop', 'user-auth.chainloop', 'chainloop'],
+};
+const run = (token: string, options: Partial<InspectOptions> = {}) =>
+  Promise.resolve(inspect(decodeJwt(token), { ...profile, ...options }));
 const codes = (result: Awaited<ReturnType<typeof run>>) => result.diagnostics.map((d) => d.code);
 
 describe('kind', () => {
   it.each([
     ['id_token (nonce, RS256)', { ...base, aud: 'cli', nonce: 'n' }, {}, 'RS256', 'id_token'],
     ['id_token (aud = client id, ES256)', { ...base, aud: 'cli', email: 'a@b' }, {}, 'ES256', 'id_token'],
-    ['access_token (RFC 9068 typ, EdDSA)', { ...base, aud: 'https://api', client_id: 'cli', scope: 'read' }, { typ: 'at+jwt' }, 'EdDSA', 'access_token'],
+    [
+      'access_token (RFC 9068 typ, EdDSA)',
+      { ...base, aud: 'https://api', client_id: 'cli', scope: 'read' },
+      { typ: 'at+jwt' },
+      'EdDSA',
+      'access_token',
+    ],
     ['access_token (scope)', { ...base, aud: 'https://api', scope: 'read write' }, {}, 'RS256', 'access_token'],
-    ['logout_token', { iss: ISSUER, aud: 'cli', iat: now, jti: 'j', sid: 's', events: { [BACKCHANNEL_LOGOUT_EVENT]: {} } }, { typ: 'logout+jwt' }, 'ES256', 'logout_token'],
-    ['client_assertion', { iss: 'svc', sub: 'svc', aud: 'https://idp.example.com/oauth/token', jti: 'j', iat: now, exp: now + 60 }, {}, 'ES256', 'client_assertion'],
-    ['service_token (gty)', { ...base, sub: 'abc@clients', aud: 'https://api', gty: 'client-credentials', scope: 'account:usage:read' }, {}, 'RS256', 'service_token'],
-    ['service_token (sub = client_id)', { ...base, sub: 'svc', client_id: 'svc', aud: 'https://api', scope: 'x' }, {}, 'RS256', 'service_token'],
-    ['kubernetes_sa', { iss: 'https://kubernetes.default.svc', sub: 'system:serviceaccount:ci:deployer', aud: ['https://kubernetes.default.svc'], iat: now, exp: now + 600 }, {}, 'RS256', 'kubernetes_sa'],
+    [
+      'logout_token',
+      { iss: ISSUER, aud: 'cli', iat: now, jti: 'j', sid: 's', events: { [BACKCHANNEL_LOGOUT_EVENT]: {} } },
+      { typ: 'logout+jwt' },
+      'ES256',
+      'logout_token',
+    ],
+    [
+      'client_assertion',
+      { iss: 'svc', sub: 'svc', aud: 'https://idp.example.com/oauth/token', jti: 'j', iat: now, exp: now + 60 },
+      {},
+      'ES256',
+      'client_assertion',
+    ],
+    [
+      'service_token (gty)',
+      { ...base, sub: 'abc@clients', aud: 'https://api', gty: 'client-credentials', scope: 'account:usage:read' },
+      {},
+      'RS256',
+      'service_token',
+    ],
+    [
+      'service_token (sub = client_id)',
+      { ...base, sub: 'svc', client_id: 'svc', aud: 'https://api', scope: 'x' },
+      {},
+      'RS256',
+      'service_token',
+    ],
+    [
+      'kubernetes_sa',
+      {
+        iss: 'https://kubernetes.default.svc',
+        sub: 'system:serviceaccount:ci:deployer',
+        aud: ['https://kubernetes.default.svc'],
+        iat: now,
+        exp: now + 600,
+      },
+      {},
+      'RS256',
+      'kubernetes_sa',
+    ],
     ['a profile audience class', { ...base, aud: ['chainloop', 'user-auth.chainloop'] }, {}, 'EdDSA', 'user-auth.chainloop'],
     ['unknown', { ...base, aud: ['unknown1', 'unknown2'] }, {}, 'RS256', 'unknown'],
   ])('%s', async (_name, claims, header, alg, kind) => {
@@ -69,7 +117,7 @@ describe('diagnostics', () => {
     ['audience_mismatch', { ...base, aud: ['web-app'] }, 'error', /contains neither the client id nor any known audience/],
     ['azp_missing', { ...base, aud: ['cli', 'api'], nonce: 'n' }, 'error', /2 audiences and no "azp"/],
   ])('%s', async (code, claims, level, message) => {
-    const result = await run(await jwt(claims as JWTPayload));
+    const result = await run(await jwt(claims));
     expect(result.diagnostics).toContainEqual({ level, code, message: expect.stringMatching(message) });
   });
 
@@ -86,19 +134,25 @@ describe('diagnostics', () => {
   it('alg none and symmetric algorithms', async () => {
     const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ ...base, aud: 'cli' })).toString('base64url')}.`;
     expect((await run(unsigned)).diagnostics).toContainEqual(expect.objectContaining({ level: 'error', code: 'alg_none' }));
-    const hs = await new SignJWT({ ...base, aud: 'cli' }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode('x'.repeat(32)));
+    const hs = await new SignJWT({ ...base, aud: 'cli' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(new TextEncoder().encode('x'.repeat(32)));
     expect((await run(hs)).diagnostics).toContainEqual(expect.objectContaining({ level: 'warning', code: 'alg_symmetric' }));
   });
 
   it('a logout_token with a nonce, or with neither sub nor sid, is an error', async () => {
     const events = { [BACKCHANNEL_LOGOUT_EVENT]: {} };
-    expect(codes(await run(await jwt({ iss: ISSUER, aud: 'cli', iat: now, jti: 'j', sub: 'u', events, nonce: 'n' })))).toEqual(['logout_token_nonce']);
+    expect(codes(await run(await jwt({ iss: ISSUER, aud: 'cli', iat: now, jti: 'j', sub: 'u', events, nonce: 'n' })))).toEqual([
+      'logout_token_nonce',
+    ]);
     expect(codes(await run(await jwt({ iss: ISSUER, aud: 'cli', iat: now, jti: 'j', events })))).toEqual(['logout_token_subject_missing']);
   });
 
   it('an encrypted token (JWE) shows its header only', async () => {
     const { publicKey } = await generateKeyPair('RSA-OAEP-256');
-    const jwe = await new CompactEncrypt(new TextEncoder().encode('secret')).setProtectedHeader({ alg: 'RSA-OAEP-256', enc: 'A256GCM', kid: 'enc-1' }).encrypt(publicKey);
+    const jwe = await new CompactEncrypt(new TextEncoder().encode('secret'))
+      .setProtectedHeader({ alg: 'RSA-OAEP-256', enc: 'A256GCM', kid: 'enc-1' })
+      .encrypt(publicKey);
     const result = await run(jwe);
     expect(result).toMatchObject({ claims: null, kind: 'unknown', header: { alg: 'RSA-OAEP-256', enc: 'A256GCM' } });
     expect(result.diagnostics).toEqual([expect.objectContaining({ level: 'info', code: 'encrypted' })]);
@@ -144,10 +198,17 @@ describe('rendering attacker-controlled claims', () => {
 
 describe('IdP-aware diagnosis: the cause a token shows, with its fix', () => {
   const ENTRA_V2 = 'https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0';
-  const hs = (claims: JWTPayload) => new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode('realm-secret-of-32-bytes-long!!!'));
+  const hs = (claims: JWTPayload) =>
+    new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode('realm-secret-of-32-bytes-long!!!'));
 
   it('an Entra v1.0 token where a v2.0 issuer is expected: error, and the manifest fix', async () => {
-    const v1 = await jwt({ ...base, iss: 'https://sts.windows.net/9188040d-6c67-4c5b-b112-36a304b66dad/', ver: '1.0', aud: 'api://app', scp: 'read' });
+    const v1 = await jwt({
+      ...base,
+      iss: 'https://sts.windows.net/9188040d-6c67-4c5b-b112-36a304b66dad/',
+      ver: '1.0',
+      aud: 'api://app',
+      scp: 'read',
+    });
     const result = await run(v1, { expectedIssuer: ENTRA_V2 });
     const d = result.diagnostics.find((x) => x.code === 'entra_v1_token')!;
     expect(d.level).toBe('error');
@@ -156,7 +217,9 @@ describe('IdP-aware diagnosis: the cause a token shows, with its fix', () => {
 
   it('an Entra Graph token (nonce in its header): only Graph can verify it', async () => {
     const graph = await jwt({ ...base, aud: '00000003-0000-0000-c000-000000000000', scp: 'User.Read' }, { nonce: 'abc' });
-    expect((await run(graph)).diagnostics).toContainEqual(expect.objectContaining({ code: 'entra_graph_token', level: 'warning', message: expect.stringContaining('only Graph can verify') }));
+    expect((await run(graph)).diagnostics).toContainEqual(
+      expect.objectContaining({ code: 'entra_graph_token', level: 'warning', message: expect.stringContaining('only Graph can verify') }),
+    );
   });
 
   it('a multi-tenant Entra issuer (common) matches the token of any tenant named by its tid', async () => {
@@ -168,9 +231,13 @@ describe('IdP-aware diagnosis: the cause a token shows, with its fix', () => {
   });
 
   it('an Auth0 opaque access token (JWE, dir, no audience asked): the fix is the audience', async () => {
-    const jwe = await new CompactEncrypt(new TextEncoder().encode('{}')).setProtectedHeader({ alg: 'dir', enc: 'A256GCM', iss: 'https://acme.eu.auth0.com/' }).encrypt(new Uint8Array(32));
+    const jwe = await new CompactEncrypt(new TextEncoder().encode('{}'))
+      .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', iss: 'https://acme.eu.auth0.com/' })
+      .encrypt(new Uint8Array(32));
     const result = await run(jwe);
-    expect(result.diagnostics).toContainEqual(expect.objectContaining({ code: 'auth0_opaque_token', message: expect.stringContaining('profile set <name> audience') }));
+    expect(result.diagnostics).toContainEqual(
+      expect.objectContaining({ code: 'auth0_opaque_token', message: expect.stringContaining('profile set <name> audience') }),
+    );
   });
 
   it('a Google ya29. access token is named as such (exit 2: not a JWT, and why)', () => {
@@ -178,21 +245,36 @@ describe('IdP-aware diagnosis: the cause a token shows, with its fix', () => {
   });
 
   it('an Okta org authorization server access token: not for third-party validation', async () => {
-    const token = await jwt({ ...base, iss: 'https://acme.okta.com', aud: 'https://acme.okta.com', cid: 'cli', scp: ['openid'], scope: 'openid' });
-    expect((await run(token)).diagnostics).toContainEqual(expect.objectContaining({ code: 'okta_org_token', message: expect.stringContaining('/oauth2/default') }));
+    const token = await jwt({
+      ...base,
+      iss: 'https://acme.okta.com',
+      aud: 'https://acme.okta.com',
+      cid: 'cli',
+      scp: ['openid'],
+      scope: 'openid',
+    });
+    expect((await run(token)).diagnostics).toContainEqual(
+      expect.objectContaining({ code: 'okta_org_token', message: expect.stringContaining('/oauth2/default') }),
+    );
     const custom = await jwt({ ...base, iss: 'https://acme.okta.com/oauth2/default', aud: 'api://default', scope: 'openid' });
     expect(codes(await run(custom))).not.toContain('okta_org_token');
   });
 
   it('a Keycloak refresh token (HS-signed, typ Refresh): info, by design, and no alg_symmetric warning', async () => {
-    const result = await run(await hs({ ...base, iss: 'https://kc.example/realms/acme', aud: 'https://kc.example/realms/acme', typ: 'Refresh', azp: 'cli' }));
+    const result = await run(
+      await hs({ ...base, iss: 'https://kc.example/realms/acme', aud: 'https://kc.example/realms/acme', typ: 'Refresh', azp: 'cli' }),
+    );
     expect(result.diagnostics).toContainEqual(expect.objectContaining({ code: 'keycloak_refresh_token', level: 'info' }));
     expect(codes(result)).not.toContain('alg_symmetric');
   });
 
   it('auth_time 0 (warning) or in the future (error)', async () => {
-    expect((await run(await jwt({ ...base, aud: 'cli', nonce: 'n', auth_time: 0 }))).diagnostics).toContainEqual(expect.objectContaining({ code: 'auth_time_invalid', level: 'warning' }));
-    expect((await run(await jwt({ ...base, aud: 'cli', nonce: 'n', auth_time: now + 3600 }))).diagnostics).toContainEqual(expect.objectContaining({ code: 'auth_time_invalid', level: 'error' }));
+    expect((await run(await jwt({ ...base, aud: 'cli', nonce: 'n', auth_time: 0 }))).diagnostics).toContainEqual(
+      expect.objectContaining({ code: 'auth_time_invalid', level: 'warning' }),
+    );
+    expect((await run(await jwt({ ...base, aud: 'cli', nonce: 'n', auth_time: now + 3600 }))).diagnostics).toContainEqual(
+      expect.objectContaining({ code: 'auth_time_invalid', level: 'error' }),
+    );
   });
 });
 

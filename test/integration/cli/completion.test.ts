@@ -22,16 +22,23 @@ const HAS_FISH = await has('fish');
 // The scripts call `latchkey __complete profiles`: put the built CLI on PATH, with two profiles.
 let env: Record<string, string>;
 let otherDir: string;
-const KEYS = 'issuer clientId scopes audience redirectUri redirectPorts backendUrl exchangePath exchangeEncoding whoamiPath tokenEnv audiencePriority storage prompt assertionAudience caFile tokenEndpointAuthMethod authParams resource preset';
+const KEYS =
+  'issuer clientId scopes audience redirectUri redirectPorts backendUrl exchangePath exchangeEncoding whoamiPath tokenEnv audiencePriority storage prompt assertionAudience caFile tokenEndpointAuthMethod authParams resource preset';
 beforeAll(async () => {
   const bin = mkdtempSync(join(tmpdir(), 'latchkey-bin-'));
   symlinkSync(BIN, join(bin, 'latchkey'));
   const configDir = tempConfigDir();
-  for (const name of ['prod', 'stage']) expect((await runCli(['profile', 'add', name, '--issuer', 'https://idp.example.com', '--client-id', 'cli'], { configDir })).code).toBe(0);
+  for (const name of ['prod', 'stage'])
+    expect((await runCli(['profile', 'add', name, '--issuer', 'https://idp.example.com', '--client-id', 'cli'], { configDir })).code).toBe(
+      0,
+    );
   env = { PATH: `${bin}:${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? '/tmp', LATCHKEY_CONFIG_DIR: configDir };
   // Another config dir, named on the command line: its profiles are the ones offered then.
   otherDir = tempConfigDir();
-  expect((await runCli(['profile', 'add', 'elsewhere', '--issuer', 'https://idp.example.com', '--client-id', 'cli'], { configDir: otherDir })).code).toBe(0);
+  expect(
+    (await runCli(['profile', 'add', 'elsewhere', '--issuer', 'https://idp.example.com', '--client-id', 'cli'], { configDir: otherDir }))
+      .code,
+  ).toBe(0);
 });
 
 describe('completion scripts', () => {
@@ -51,7 +58,19 @@ describe('completion scripts', () => {
   it('bash loads it, and completes commands, options, choices and profile names', async () => {
     const complete = (line: string) =>
       `read -ra COMP_WORDS <<< ${JSON.stringify(line)}; [[ ${JSON.stringify(line)} == *" " ]] && COMP_WORDS+=(""); COMP_CWORD=$((\${#COMP_WORDS[@]}-1)); COMPREPLY=(); _latchkey; echo "\${COMPREPLY[*]}"`;
-    const lines = ['latchkey lo', 'latchkey -p ', 'latchkey profile use ', 'latchkey --profile prod profile s', 'latchkey profile add x --storage ', 'latchkey token inspect --v', 'latchkey completion ', `latchkey --config-dir ${otherDir} profile use `, `latchkey --config-dir ${otherDir} -p `, 'latchkey profile set prod ', 'latchkey profile set prod st'];
+    const lines = [
+      'latchkey lo',
+      'latchkey -p ',
+      'latchkey profile use ',
+      'latchkey --profile prod profile s',
+      'latchkey profile add x --storage ',
+      'latchkey token inspect --v',
+      'latchkey completion ',
+      `latchkey --config-dir ${otherDir} profile use `,
+      `latchkey --config-dir ${otherDir} -p `,
+      'latchkey profile set prod ',
+      'latchkey profile set prod st',
+    ];
     const result = await shell('bash', [`source ${FILES.bash}`, 'complete -p latchkey', ...lines.map(complete)].join('\n'), env);
     expect(result.stderr).toBe('');
     expect(result.stdout.split('\n')).toEqual([
@@ -80,16 +99,34 @@ describe('completion scripts', () => {
       env,
     );
     // compadd gets every candidate and matches the prefix itself.
-    expect(offered.stdout.split('\n')).toEqual(['login oauth logout status doctor token profile completion help version', 'prod stage', 'elsewhere', KEYS, '']);
+    expect(offered.stdout.split('\n')).toEqual([
+      'login oauth logout status doctor token profile completion help version',
+      'prod stage',
+      'elsewhere',
+      KEYS,
+      '',
+    ]);
   });
 
   it.runIf(HAS_FISH)('fish loads it and completes', async () => {
-    const result = await shell('fish', `source ${FILES.fish}; complete -C "latchkey lo"; complete -C "latchkey profile use "; complete -C "latchkey --config-dir ${otherDir} -p "; complete -C "latchkey profile set prod st"`, env);
+    const result = await shell(
+      'fish',
+      `source ${FILES.fish}; complete -C "latchkey lo"; complete -C "latchkey profile use "; complete -C "latchkey --config-dir ${otherDir} -p "; complete -C "latchkey profile set prod st"`,
+      env,
+    );
     expect(result.stderr).toBe('');
-    expect(result.stdout.split('\n').map((l) => l.split('\t')[0])).toEqual(['login', 'logout', 'prod', 'stage', 'elsewhere', 'storage', '']);
+    expect(result.stdout.split('\n').map((l) => l.split('\t')[0])).toEqual([
+      'login',
+      'logout',
+      'prod',
+      'stage',
+      'elsewhere',
+      'storage',
+      '',
+    ]);
   });
 
-  it('in CI, zsh and fish are there (scripts/setup-e2e.sh installs them)', async () => {
+  it('in CI, zsh and fish are there (scripts/setup-e2e.sh installs them)', () => {
     if (!process.env.CI) return;
     expect(HAS_ZSH).toBe(true);
     expect(HAS_FISH).toBe(true);

@@ -32,7 +32,9 @@ afterAll(() => new Promise<void>((resolve) => backend.close(() => resolve())));
 
 async function profileDir(storage = 'file', extra: string[] = []): Promise<string> {
   const configDir = tempConfigDir();
-  const added = await runCli(['profile', 'add', 'ci', '--issuer', ISSUER, '--client-id', 'cli', '--storage', storage, ...extra], { configDir });
+  const added = await runCli(['profile', 'add', 'ci', '--issuer', ISSUER, '--client-id', 'cli', '--storage', storage, ...extra], {
+    configDir,
+  });
   expect(added.code, added.stderr).toBe(0);
   return configDir;
 }
@@ -97,7 +99,9 @@ describe('login --with-token, token, logout', () => {
 
   it('logout --all forgets every profile', async () => {
     const configDir = await profileDir();
-    expect((await runCli(['profile', 'add', 'other', '--issuer', ISSUER, '--client-id', 'x', '--storage', 'file'], { configDir })).code).toBe(0);
+    expect(
+      (await runCli(['profile', 'add', 'other', '--issuer', ISSUER, '--client-id', 'x', '--storage', 'file'], { configDir })).code,
+    ).toBe(0);
     expect((await runCli(['login', '--with-token'], { configDir, input: 'one' })).code).toBe(0);
     expect((await runCli(['login', '--with-token', '-p', 'other'], { configDir, input: 'two' })).code).toBe(0);
     expect((await runCli(['logout', '--all'], { configDir })).code).toBe(0);
@@ -113,9 +117,12 @@ describe('which credential `token` prints', () => {
 
     expect((await runCli(['token'], { configDir })).stdout).toBe('stored-token\n');
     expect((await runCli(['token'], { configDir, env: { ACME_API_KEY: 'profile-env' } })).stdout).toBe('profile-env\n');
-    expect((await runCli(['token'], { configDir, env: { ACME_API_KEY: 'profile-env', LATCHKEY_TOKEN: 'global-env' } })).stdout).toBe('global-env\n');
+    expect((await runCli(['token'], { configDir, env: { ACME_API_KEY: 'profile-env', LATCHKEY_TOKEN: 'global-env' } })).stdout).toBe(
+      'global-env\n',
+    );
 
-    const status = async (env: Record<string, string>) => JSON.parse((await runCli(['status', '--json'], { configDir, env })).stdout).profiles[0].source;
+    const status = async (env: Record<string, string>) =>
+      JSON.parse((await runCli(['status', '--json'], { configDir, env })).stdout).profiles[0].source;
     expect(await status({})).toBe('with-token');
     expect(await status({ ACME_API_KEY: 'x' })).toBe('env:ACME_API_KEY');
     expect(await status({ ACME_API_KEY: 'x', LATCHKEY_TOKEN: 'y' })).toBe('env:LATCHKEY_TOKEN');
@@ -138,7 +145,16 @@ describe('status', () => {
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toEqual({
       profiles: [
-        { name: 'ci', default: true, loggedIn: true, subject: '42', email: 'ci@example.com', expiresAt: null, storage: 'file', source: 'with-token' },
+        {
+          name: 'ci',
+          default: true,
+          loggedIn: true,
+          subject: '42',
+          email: 'ci@example.com',
+          expiresAt: null,
+          storage: 'file',
+          source: 'with-token',
+        },
         { name: 'idle', default: false, loggedIn: false, subject: null, email: null, expiresAt: null, storage: null, source: null },
       ],
     });
@@ -194,7 +210,11 @@ describe('storage when no keychain is reachable', () => {
     expect((await runCli(['login', '--with-token'], { configDir, input: SECRET })).code).toBe(0);
     const config = readFileSync(join(configDir, 'config.json'));
 
-    const login = await runCli(['login', '--with-token'], { configDir, input: 'new-token', env: { ...NO_KEYCHAIN, LATCHKEY_STORAGE: 'keychain', LATCHKEY_KEYCHAIN_TIMEOUT: '2' } });
+    const login = await runCli(['login', '--with-token'], {
+      configDir,
+      input: 'new-token',
+      env: { ...NO_KEYCHAIN, LATCHKEY_STORAGE: 'keychain', LATCHKEY_KEYCHAIN_TIMEOUT: '2' },
+    });
     expect(login.code).toBe(6);
     expect(login.stderr).toMatch(/keychain/i);
     expect(login.stderr).toMatch(/LATCHKEY_STORAGE=file|storage file/);

@@ -9,7 +9,8 @@ describe('latchkey --help', () => {
   it('lists every command of the design and the exit codes', async () => {
     const { code, stdout } = await runCli(['--help']);
     expect(code).toBe(0);
-    for (const command of ['login', 'oauth', 'logout', 'status', 'token', 'profile', 'completion']) expect(stdout).toContain(`  ${command}`);
+    for (const command of ['login', 'oauth', 'logout', 'status', 'token', 'profile', 'completion'])
+      expect(stdout).toContain(`  ${command}`);
     expect(stdout).toContain('Exit codes:');
     expect(stdout).toMatch(/130\s+interrupted/);
   });
@@ -31,8 +32,46 @@ describe('latchkey --help', () => {
 describe('profile round trip', () => {
   it('adds, shows, lists, sets, uses and removes profiles; the first added is the default', async () => {
     const configDir = tempConfigDir();
-    expect((await runCli(['profile', 'add', 'prod', '--issuer', ISSUER, '--client-id', 'cli', '--backend-url', 'https://api.example.com', '--audience-priority', 'a,b'], { configDir })).code).toBe(0);
-    expect((await runCli(['profile', 'add', 'stage', '--issuer', 'http://127.0.0.1:9000', '--client-id', 'cli2', '--redirect-uri', 'http://localhost:8085/cb', '--redirect-ports', '8086,8087'], { configDir })).code).toBe(0);
+    expect(
+      (
+        await runCli(
+          [
+            'profile',
+            'add',
+            'prod',
+            '--issuer',
+            ISSUER,
+            '--client-id',
+            'cli',
+            '--backend-url',
+            'https://api.example.com',
+            '--audience-priority',
+            'a,b',
+          ],
+          { configDir },
+        )
+      ).code,
+    ).toBe(0);
+    expect(
+      (
+        await runCli(
+          [
+            'profile',
+            'add',
+            'stage',
+            '--issuer',
+            'http://127.0.0.1:9000',
+            '--client-id',
+            'cli2',
+            '--redirect-uri',
+            'http://localhost:8085/cb',
+            '--redirect-ports',
+            '8086,8087',
+          ],
+          { configDir },
+        )
+      ).code,
+    ).toBe(0);
 
     const show = await runCli(['profile', 'show', 'prod', '--json'], { configDir });
     expect(show.code).toBe(0);
@@ -88,7 +127,8 @@ describe('profile round trip', () => {
 
   it('names that are Object.prototype members are names like any other, never inherited lookups', async () => {
     const configDir = tempConfigDir();
-    const run = (args: string[], input?: string) => runCli(args, { configDir, env: { LATCHKEY_STORAGE: 'file' }, ...(input !== undefined ? { input } : {}) });
+    const run = (args: string[], input?: string) =>
+      runCli(args, { configDir, env: { LATCHKEY_STORAGE: 'file' }, ...(input !== undefined ? { input } : {}) });
     // Not there yet: each is "does not exist" (exit 2), nothing logged in, nothing stored.
     for (const name of ['toString', 'constructor', 'hasOwnProperty', 'valueOf']) {
       const token = await run(['token', '-p', name]);
@@ -107,7 +147,9 @@ describe('profile round trip', () => {
     const none = await run(['token', '-p', 'toString']);
     expect(none.code).toBe(3);
     expect(none.stderr).toContain('profile "toString" is not logged in');
-    expect(JSON.parse((await run(['status', '--json'])).stdout).profiles.map((p: { name: string; loggedIn: boolean }) => [p.name, p.loggedIn])).toEqual([
+    expect(
+      JSON.parse((await run(['status', '--json'])).stdout).profiles.map((p: { name: string; loggedIn: boolean }) => [p.name, p.loggedIn]),
+    ).toEqual([
       ['constructor', true],
       ['toString', false],
     ]);
@@ -135,7 +177,13 @@ describe('a corrupt config file', () => {
     await runCli(['profile', 'add', 'prod', '--issuer', ISSUER, '--client-id', 'c'], { configDir });
     const file = join(configDir, 'config.json');
     writeFileSync(file, content);
-    for (const args of [['status'], ['profile', 'add', 'other', '--issuer', ISSUER, '--client-id', 'c'], ['profile', 'set', 'prod', 'scopes', 'openid'], ['login', '--with-token'], ['token']]) {
+    for (const args of [
+      ['status'],
+      ['profile', 'add', 'other', '--issuer', ISSUER, '--client-id', 'c'],
+      ['profile', 'set', 'prod', 'scopes', 'openid'],
+      ['login', '--with-token'],
+      ['token'],
+    ]) {
       const { code, stderr } = await runCli(args, { configDir, input: 'tok\n' });
       expect(code, args.join(' ')).toBe(2);
       expect(stderr).toContain(file);

@@ -12,7 +12,13 @@ let fresh: string;
 beforeAll(async () => {
   const { privateKey } = await generateKeyPair('ES256');
   const sign = (claims: Record<string, unknown>) => new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'k' }).sign(privateKey);
-  expired = await sign({ iss: 'https://cp.chainloop', aud: ['chainloop', 'user-auth.chainloop'], sub: 'u', iat: now - 7200, exp: now - 3600 });
+  expired = await sign({
+    iss: 'https://cp.chainloop',
+    aud: ['chainloop', 'user-auth.chainloop'],
+    sub: 'u',
+    iat: now - 7200,
+    exp: now - 3600,
+  });
   fresh = await sign({ iss: 'https://cp.chainloop', aud: ['chainloop', 'user-auth.chainloop'], sub: 'u', iat: now - 10, exp: now + 3600 });
 });
 
@@ -20,11 +26,19 @@ const PRIORITY = ['--audience-priority', 'api-token-auth.chainloop,user-auth.cha
 
 describe('latchkey token inspect', () => {
   it('reads stdin with a Bearer prefix; --json is exactly the documented object', async () => {
-    const result = await runCli(['token', 'inspect', '-', '--json', ...PRIORITY], { input: `Bearer ${fresh}\n`, configDir: tempConfigDir() });
+    const result = await runCli(['token', 'inspect', '-', '--json', ...PRIORITY], {
+      input: `Bearer ${fresh}\n`,
+      configDir: tempConfigDir(),
+    });
     expect(result.code, result.stderr).toBe(0);
     const json = JSON.parse(result.stdout);
     expect(Object.keys(json)).toEqual(['header', 'claims', 'kind', 'audience', 'diagnostics', 'signature']);
-    expect(json).toMatchObject({ kind: 'user-auth.chainloop', audience: { chosen: 'user-auth.chainloop', all: ['chainloop', 'user-auth.chainloop'] }, diagnostics: [], signature: { checked: false } });
+    expect(json).toMatchObject({
+      kind: 'user-auth.chainloop',
+      audience: { chosen: 'user-auth.chainloop', all: ['chainloop', 'user-auth.chainloop'] },
+      diagnostics: [],
+      signature: { checked: false },
+    });
   });
 
   it('exit 0 for an expired token, exit 4 with --check, and the diagnosis either way', async () => {
@@ -73,7 +87,9 @@ describe('latchkey token inspect on hostile tokens', () => {
       const result = await runCli(['token', 'inspect', deep, ...args], { configDir: tempConfigDir() });
       expect(result.code).toBe(2);
       expect(result.stdout).toBe('');
-      expect(result.stderr.split('\n')[0]).toBe('latchkey: not a JWT: the payload nests arrays or objects deeper than 32 levels, which no real token does');
+      expect(result.stderr.split('\n')[0]).toBe(
+        'latchkey: not a JWT: the payload nests arrays or objects deeper than 32 levels, which no real token does',
+      );
     }
   });
 
@@ -95,7 +111,8 @@ describe('latchkey token inspect --verify as an SSRF tool (the token chooses the
     const { createServer } = await import('node:http');
     server = createServer((req, res) => {
       hits.push(req.url ?? '');
-      if (req.url === '/.well-known/openid-configuration') return void res.setHeader('content-type', 'application/json').end(JSON.stringify({ issuer: base, jwks_uri: `${base}/jwks` }));
+      if (req.url === '/.well-known/openid-configuration')
+        return void res.setHeader('content-type', 'application/json').end(JSON.stringify({ issuer: base, jwks_uri: `${base}/jwks` }));
       if (req.url === '/jwks') return void res.writeHead(302, { location: 'http://internal.example/admin' }).end();
       res.writeHead(404).end();
     });
@@ -106,11 +123,15 @@ describe('latchkey token inspect --verify as an SSRF tool (the token chooses the
   const tokenFrom = (iss: string) =>
     `${Buffer.from('{"alg":"RS256","kid":"k"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss, sub: 'x' })).toString('base64url')}.c2ln`;
 
-  it("never fetches what the token names for itself: without --issuer (or a profile) nothing is contacted, and the view says why", async () => {
+  it('never fetches what the token names for itself: without --issuer (or a profile) nothing is contacted, and the view says why', async () => {
     hits.length = 0;
-    const result = await runCli(['token', 'inspect', '--verify', tokenFrom(`${base}/admin/delete?confirm=1&x=`)], { configDir: tempConfigDir() });
+    const result = await runCli(['token', 'inspect', '--verify', tokenFrom(`${base}/admin/delete?confirm=1&x=`)], {
+      configDir: tempConfigDir(),
+    });
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/Signature\s+not verified: no issuer to trust\. The token names "http:\/\/127\.0\.0\.1:\d+\/admin\/delete\?confirm=1&x=", which proves nothing by itself; give --issuer <url>/);
+    expect(result.stdout).toMatch(
+      /Signature\s+not verified: no issuer to trust\. The token names "http:\/\/127\.0\.0\.1:\d+\/admin\/delete\?confirm=1&x=", which proves nothing by itself; give --issuer <url>/,
+    );
     expect(hits).toEqual([]);
   });
 
@@ -133,7 +154,9 @@ describe('latchkey token inspect --verify as an SSRF tool (the token chooses the
     expect(result.stdout).toMatch(/Kind\s+/);
     expect(result.stderr).toContain(`Fetching ${base}/.well-known/openid-configuration to check the signature…`);
     expect(result.stderr).toContain(`Fetching ${base}/jwks to check the signature…`);
-    expect(result.stderr).toContain(`the JWKS's redirect to "http://internal.example/admin" cannot be fetched: its scheme http: is not https`);
+    expect(result.stderr).toContain(
+      `the JWKS's redirect to "http://internal.example/admin" cannot be fetched: its scheme http: is not https`,
+    );
     expect(result.stderr).not.toContain('Fetching http://internal.example');
     expect(hits).toEqual(['/.well-known/openid-configuration', '/jwks']);
   });
@@ -157,7 +180,11 @@ describe('latchkey token inspect --verify (against the in-process IdP)', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain('inspecting its id_token');
     const json = JSON.parse(result.stdout);
-    expect(json).toMatchObject({ kind: 'id_token', diagnostics: [], signature: { checked: true, valid: true, jwksUri: `${stack.idp.issuer}/jwks` } });
+    expect(json).toMatchObject({
+      kind: 'id_token',
+      diagnostics: [],
+      signature: { checked: true, valid: true, jwksUri: `${stack.idp.issuer}/jwks` },
+    });
     expect(json.claims.sub).toBe('ada');
   });
 
@@ -183,7 +210,9 @@ describe('latchkey token inspect --verify (against the in-process IdP)', () => {
 
   it("a token the IdP's own key signed, without kid, while it publishes one key: valid", async () => {
     const key = await importJWK(stack.idp.signingKey, 'RS256');
-    const token = await new SignJWT({ iss: stack.idp.issuer, aud: stack.idp.clientId, sub: 'x', iat: now, exp: now + 60 }).setProtectedHeader({ alg: 'RS256' }).sign(key);
+    const token = await new SignJWT({ iss: stack.idp.issuer, aud: stack.idp.clientId, sub: 'x', iat: now, exp: now + 60 })
+      .setProtectedHeader({ alg: 'RS256' })
+      .sign(key);
     const json = JSON.parse((await setup.run(['token', 'inspect', token, '--verify', '--json'])).stdout);
     expect(json.signature.valid).toBe(true);
     expect(json.diagnostics).toEqual([]);

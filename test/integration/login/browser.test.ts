@@ -11,7 +11,8 @@ beforeAll(async () => {
 });
 afterAll(() => stack.close());
 
-const stored = (configDir: string) => (existsSync(join(configDir, 'credentials.json')) ? readFileSync(join(configDir, 'credentials.json'), 'utf8') : '');
+const stored = (configDir: string) =>
+  existsSync(join(configDir, 'credentials.json')) ? readFileSync(join(configDir, 'credentials.json'), 'utf8') : '';
 
 function portIsClosed(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -44,7 +45,14 @@ describe('latchkey login (browser, against oidc-provider and the reference backe
     expect(stack.backend.sessions.get(session)).toEqual({ sub: 'ada', email: 'ada@example.com' });
 
     const status = JSON.parse((await setup.run(['status', '--json'])).stdout).profiles[0];
-    expect(status).toMatchObject({ name: 'demo', loggedIn: true, subject: 'ada', email: 'ada@example.com', storage: 'file', source: 'browser' });
+    expect(status).toMatchObject({
+      name: 'demo',
+      loggedIn: true,
+      subject: 'ada',
+      email: 'ada@example.com',
+      storage: 'file',
+      source: 'browser',
+    });
     expect(Date.parse(status.expiresAt)).toBeGreaterThan(Date.now());
     expect(readFileSync(join(setup.configDir, 'config.json'), 'utf8')).not.toContain(session);
   });
@@ -62,7 +70,9 @@ describe('latchkey login (browser, against oidc-provider and the reference backe
       const setup = await loginSetup(refusing);
       const login = await setup.run(['login']);
       expect(login.code).toBe(4);
-      expect(login.stderr).toMatch(/the backend refused the login at 127\.0\.0\.1:\d+\/api\/cli-auth \(403 Bad credentials\); nothing was stored/);
+      expect(login.stderr).toMatch(
+        /the backend refused the login at 127\.0\.0\.1:\d+\/api\/cli-auth \(403 Bad credentials\); nothing was stored/,
+      );
       expect(login.stderr).toContain(`iss ${refusing.idp.issuer}, aud ["latchkey-cli"]`);
       expect(login.stderr).toContain('must trust id_tokens issued to client latchkey-cli');
       expect(login.stderr).toContain('latchkey login --with-token -p demo');

@@ -11,7 +11,15 @@ beforeAll(async () => {
   stack = await startStack({
     idp: {
       accessTokenTtl: 30,
-      clients: [{ ...INTROSPECTOR, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' }],
+      clients: [
+        {
+          ...INTROSPECTOR,
+          grant_types: ['client_credentials'],
+          response_types: [],
+          redirect_uris: [],
+          token_endpoint_auth_method: 'client_secret_basic',
+        },
+      ],
     },
   });
 });

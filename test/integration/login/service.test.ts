@@ -39,7 +39,9 @@ beforeAll(async () => {
           ...service,
           client_id: 'svc-jwt',
           token_endpoint_auth_method: 'private_key_jwt',
-          jwks: { keys: [await publicJwk(ec.publicKey, 'ec-1'), await publicJwk(ed.publicKey, 'ed-1'), await publicJwk(rsa.publicKey, 'rsa-1')] },
+          jwks: {
+            keys: [await publicJwk(ec.publicKey, 'ec-1'), await publicJwk(ed.publicKey, 'ed-1'), await publicJwk(rsa.publicKey, 'rsa-1')],
+          },
         },
       ],
     },
@@ -75,7 +77,16 @@ describe('latchkey login --client-credentials', () => {
     const postOnly = await startStack({
       idp: {
         clientAuthMethods: ['client_secret_post', 'none'],
-        clients: [{ client_id: 'svc-post', client_secret: SECRET, token_endpoint_auth_method: 'client_secret_post', grant_types: ['client_credentials'], response_types: [], redirect_uris: [] }],
+        clients: [
+          {
+            client_id: 'svc-post',
+            client_secret: SECRET,
+            token_endpoint_auth_method: 'client_secret_post',
+            grant_types: ['client_credentials'],
+            response_types: [],
+            redirect_uris: [],
+          },
+        ],
       },
     });
     try {
@@ -105,9 +116,9 @@ describe('latchkey login --client-credentials', () => {
     ['EdDSA', ED_KEY, 'ed-1', 'token-endpoint'],
     ['RS256', RSA_KEY, 'rsa-1', 'issuer'],
   ])('private_key_jwt with an %s key (%s, kid %s), aud = the %s', async (alg, key, kid, audience) => {
-    const setup = await loginSetup(stack, ['--client-id', 'svc-jwt', '--assertion-audience', audience as string], { backend: false });
+    const setup = await loginSetup(stack, ['--client-id', 'svc-jwt', '--assertion-audience', audience], { backend: false });
     const before = assertions.length;
-    const login = await setup.run(['login', '--client-credentials', '--private-key', key as string, '--key-id', kid as string]);
+    const login = await setup.run(['login', '--client-credentials', '--private-key', key, '--key-id', kid]);
     expect(login.code, login.stderr).toBe(0);
     const assertion = assertions[before]!;
     expect(decodeProtectedHeader(assertion)).toMatchObject({ alg, kid });
@@ -122,7 +133,7 @@ describe('latchkey login --client-credentials', () => {
     expect(JSON.stringify(stored(setup.configDir))).not.toContain('PRIVATE KEY');
   });
 
-  it('every assertion has a fresh jti', async () => {
+  it('every assertion has a fresh jti', () => {
     const jtis = assertions.map((a) => decodeJwt(a).jti);
     expect(new Set(jtis).size).toBe(jtis.length);
   });
@@ -141,16 +152,24 @@ describe('latchkey login --client-credentials', () => {
   });
 
   it.each([
-    ['a public key', () => {
-      const path = join(keysDir, 'public.pem');
-      writeFileSync(path, ec.publicKey.export({ type: 'spki', format: 'pem' }));
-      return path;
-    }, /holds a public key or certificate, not a private key/],
-    ['garbage', () => {
-      const path = join(keysDir, 'garbage.pem');
-      writeFileSync(path, 'not a key');
-      return path;
-    }, /is not a usable private key/],
+    [
+      'a public key',
+      () => {
+        const path = join(keysDir, 'public.pem');
+        writeFileSync(path, ec.publicKey.export({ type: 'spki', format: 'pem' }));
+        return path;
+      },
+      /holds a public key or certificate, not a private key/,
+    ],
+    [
+      'garbage',
+      () => {
+        const path = join(keysDir, 'garbage.pem');
+        writeFileSync(path, 'not a key');
+        return path;
+      },
+      /is not a usable private key/,
+    ],
     ['a missing file', () => join(keysDir, 'missing.pem'), /cannot read the private key .*ENOENT/],
   ])('%s as --private-key is exit 2 with why', async (_name, make, message) => {
     const setup = await loginSetup(stack, ['--client-id', 'svc-jwt'], { backend: false });
