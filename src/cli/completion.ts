@@ -81,21 +81,26 @@ function valueOptions(specs: CommandSpec[]): OptionSpec[] {
 
 const q = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
 
+/** The shell function's name for a CLI name. */
+const functionName = (name: string) => `_${name.replace(/[^A-Za-z0-9_]/g, '_')}`;
+
+/** One `case` line per option that takes a value: the shell's pattern, then what completes the value. */
+function caseLines(
+  values: OptionSpec[],
+  pattern: (names: string) => string,
+  complete: Record<OptionSpec['value'], (o: OptionSpec) => string>,
+): string[] {
+  return values.map((o) => `${pattern(o.names.join('|'))} ${complete[o.value](o)}`);
+}
+
 export function bashScript(specs: CommandSpec[], name: string): string {
-  const fn = `_${name.replace(/[^A-Za-z0-9_]/g, '_')}`;
+  const fn = functionName(name);
   const values = valueOptions(specs);
-  const valueCases = values.map((o) => {
-    const pattern = o.names.join('|');
-    switch (o.value) {
-      case 'profiles':
-        return `    ${pattern}) COMPREPLY=($(compgen -W "$(${name} "\${cfg[@]}" __complete profiles 2>/dev/null)" -- "$cur")); return ;;`;
-      case 'choices':
-        return `    ${pattern}) COMPREPLY=($(compgen -W ${q(o.choices.join(' '))} -- "$cur")); return ;;`;
-      case 'files':
-        return `    ${pattern}) COMPREPLY=($(compgen -f -- "$cur")); return ;;`;
-      default:
-        return `    ${pattern}) return ;;`;
-    }
+  const valueCases = caseLines(values, (pattern) => `    ${pattern})`, {
+    profiles: () => `COMPREPLY=($(compgen -W "$(${name} "\${cfg[@]}" __complete profiles 2>/dev/null)" -- "$cur")); return ;;`,
+    choices: (o) => `COMPREPLY=($(compgen -W ${q(o.choices.join(' '))} -- "$cur")); return ;;`,
+    files: () => 'COMPREPLY=($(compgen -f -- "$cur")); return ;;',
+    free: () => 'return ;;',
   });
   const pathCases = specs.map((s) => {
     const words = s.commands
@@ -151,20 +156,13 @@ complete -F ${fn} ${name}
 }
 
 export function zshScript(specs: CommandSpec[], name: string): string {
-  const fn = `_${name.replace(/[^A-Za-z0-9_]/g, '_')}`;
+  const fn = functionName(name);
   const values = valueOptions(specs);
-  const valueCases = values.map((o) => {
-    const pattern = o.names.join('|');
-    switch (o.value) {
-      case 'profiles':
-        return `    (${pattern}) compadd -- \${(f)"$(${name} $cfg __complete profiles 2>/dev/null)"}; return ;;`;
-      case 'choices':
-        return `    (${pattern}) compadd -- ${o.choices.map(q).join(' ')}; return ;;`;
-      case 'files':
-        return `    (${pattern}) _files; return ;;`;
-      default:
-        return `    (${pattern}) return ;;`;
-    }
+  const valueCases = caseLines(values, (pattern) => `    (${pattern})`, {
+    profiles: () => `compadd -- \${(f)"$(${name} $cfg __complete profiles 2>/dev/null)"}; return ;;`,
+    choices: (o) => `compadd -- ${o.choices.map(q).join(' ')}; return ;;`,
+    files: () => '_files; return ;;',
+    free: () => 'return ;;',
   });
   const pathCases = specs.map((s) => {
     const words = s.commands.flatMap((c) => c.names).concat(s.choices);

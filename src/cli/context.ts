@@ -1,6 +1,7 @@
 import type { Deps } from '../deps.js';
 import { ConfigError } from '../errors.js';
 import type { TokenSource } from '../flows/get-token.js';
+import type { LoginDeps } from '../flows/login-deps.js';
 import type { Http } from '../http.js';
 import type { Output } from '../io/output.js';
 import { safeJson } from '../io/text.js';
@@ -130,6 +131,18 @@ export class Context {
       },
       { env: this.deps.env, clock: this.deps.clock, credentials: () => this.credentials(), http: () => this.http(profile) },
     );
+  }
+
+  /** The side effects of an interactive login of `profile` (browser or device flow). */
+  async loginDeps(profile: Profile): Promise<LoginDeps> {
+    return {
+      http: await this.http(profile),
+      credentials: await this.credentials(),
+      clock: this.deps.clock,
+      out: this.out,
+      openBrowser: this.deps.openBrowser,
+      signal: this.signal,
+    };
   }
 
   /** Print `value` as JSON on stdout when `--json` is set; returns whether it did. */

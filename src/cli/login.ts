@@ -96,14 +96,7 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
     const { deviceLogin } = await import('../flows/device.js');
     const result = await deviceLogin(
       { profileName: name, profile, openBrowser: options.browser !== false, cliName: ctx.brand.name, timeoutMs: timeout * 1000, ...secret },
-      {
-        http: await ctx.http(profile),
-        credentials: await ctx.credentials(),
-        clock: ctx.deps.clock,
-        out: ctx.out,
-        openBrowser: ctx.deps.openBrowser,
-        signal: ctx.signal,
-      },
+      await ctx.loginDeps(profile),
     );
     reportLogin(ctx, result);
     return;
@@ -130,14 +123,7 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
       interactive: ctx.deps.streams.stdin.isTTY === true || ctx.deps.streams.stderr.isTTY === true,
       ...secret,
     },
-    {
-      http: await ctx.http(profile),
-      credentials: await ctx.credentials(),
-      clock: ctx.deps.clock,
-      out: ctx.out,
-      openBrowser: ctx.deps.openBrowser,
-      signal: ctx.signal,
-    },
+    await ctx.loginDeps(profile),
   );
   reportLogin(ctx, result);
 }

@@ -1,26 +1,18 @@
 import { InterruptedError, TimeoutError, UsageError } from '../errors.js';
 import { startCallbackListener, type ReceivedCallback } from '../loopback/listener.js';
 import { browserUnreachable, type RunEnvironment } from '../io/environment.js';
-import { effective, type Profile } from '../store/profile-keys.js';
+import { effective } from '../store/profile-keys.js';
 import { preloadConfigWriter } from '../store/profiles.js';
 import { completeLogin } from './complete.js';
-import type { LoginDeps } from './login-deps.js';
+import type { InteractiveLoginInput, LoginDeps } from './login-deps.js';
 import { authorizationParameters, discover, loadOpenIdClient, oidcError, tokenParameters, userClientAuth } from './oidc.js';
 import type { LoginResult } from './with-token.js';
 
-export interface BrowserLoginInput {
-  profileName: string;
-  profile: Profile;
+export interface BrowserLoginInput extends InteractiveLoginInput {
   /** How long to wait for the sign-in (from the moment the browser is opened). */
   timeoutMs: number;
-  /** False with --no-browser: only print the URL. */
-  openBrowser: boolean;
-  /** The command's name, for hints (`latchkey`, or an embedding CLI's). */
-  cliName: string;
   /** Where this runs: over SSH or without a display, a local browser cannot be opened. */
   environment?: RunEnvironment;
-  /** The client secret of a client that has one (Google's Desktop clients); kept with the credential. */
-  clientSecret?: string;
   /** A terminal is attached (stdin or stderr): someone may be there to read a URL or a code. */
   interactive?: boolean;
 }

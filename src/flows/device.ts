@@ -3,9 +3,8 @@ import { ConfigError, InterruptedError, RejectedError, TimeoutError } from '../e
 import { safeText } from '../io/text.js';
 import { requireWebUrl, UnsafeUrlError } from '../io/urls.js';
 import { preloadConfigWriter } from '../store/profiles.js';
-import type { Profile } from '../store/profile-keys.js';
 import { completeLogin } from './complete.js';
-import type { LoginDeps } from './login-deps.js';
+import type { InteractiveLoginInput, LoginDeps } from './login-deps.js';
 import {
   authorizationParameters,
   discover,
@@ -17,16 +16,9 @@ import {
 } from './oidc.js';
 import type { LoginResult } from './with-token.js';
 
-export interface DeviceLoginInput {
-  profileName: string;
-  profile: Profile;
-  /** False with --no-browser: print the code and URL only. */
-  openBrowser: boolean;
-  cliName: string;
+export interface DeviceLoginInput extends InteractiveLoginInput {
   /** The issuer already discovered (the browser login hands over its own). */
   config?: OidcConfiguration;
-  /** The client secret of a client that has one; kept with the credential. */
-  clientSecret?: string;
   /** The login's time limit (--timeout): the wait ends then, or when the code expires, whichever is first. */
   timeoutMs?: number;
 }
