@@ -2,6 +2,7 @@ import type { Clock } from './io/clock.js';
 import { systemClock } from './io/clock.js';
 import type { Streams } from './io/output.js';
 import { createBrowserOpener, type BrowserOpener } from './io/browser.js';
+import type { KeychainBackend } from './store/keychain-helper.js';
 
 /**
  * The side effects a command receives. `createDeps()` is the one composition root that builds
@@ -12,6 +13,8 @@ export interface Deps {
   streams: Streams;
   clock: Clock;
   openBrowser: BrowserOpener;
+  /** What runs keychain calls; default: the helper process. Tests hand in an in-memory one. */
+  keychain?: KeychainBackend;
 }
 
 export function createDeps(): Deps {

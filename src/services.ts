@@ -78,6 +78,7 @@ export function createServices(options: ServicesOptions): Services {
       service: brand.keychainService,
       timeoutMs: (Number.isFinite(seconds) && seconds > 0 ? seconds : 5) * 1000,
       storageEnv: envName('STORAGE'),
+      ...(deps.keychain ? { helper: deps.keychain } : { env: deps.env }),
     });
   };
   let credentials: Promise<Credentials> | undefined;

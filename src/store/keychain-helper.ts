@@ -61,8 +61,12 @@ export class KeychainHelper implements KeychainBackend {
   readonly #pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   #nextId = 0;
 
-  constructor(options: { timeoutMs: number }) {
+  readonly #env: NodeJS.ProcessEnv;
+
+  /** `env` is the CLI's environment: the session bus (DBUS_SESSION_BUS_ADDRESS) the helper talks to. */
+  constructor(options: { timeoutMs: number; env?: NodeJS.ProcessEnv }) {
     this.#timeoutMs = options.timeoutMs;
+    this.#env = options.env ?? process.env;
   }
 
   /** The operation's answer; rejects with the binding's error, or after the timeout. */
@@ -98,7 +102,7 @@ export class KeychainHelper implements KeychainBackend {
       throw new KeychainBindingMissing((error as Error).message, { cause: error });
     }
     const helper = spawn(process.execPath, ['-e', HELPER_SOURCE], {
-      env: { ...process.env, LATCHKEY_KEYRING_BINDING: binding },
+      env: { ...this.#env, LATCHKEY_KEYRING_BINDING: binding },
       stdio: ['pipe', 'pipe', 'ignore'],
     });
     let buffer = '';

@@ -18,6 +18,8 @@ export interface KeychainSecretStoreOptions {
   storageEnv?: string;
   /** What runs the keychain calls; default: a helper process (see keychain-helper.ts). */
   helper?: KeychainBackend;
+  /** The environment the default helper runs in (its session bus); default: this process's. */
+  env?: NodeJS.ProcessEnv;
 }
 
 const MANIFEST = 'latchkey-chunked:v1:';
@@ -49,7 +51,7 @@ export class KeychainSecretStore implements SecretStore {
     this.#timeoutMs = options.timeoutMs ?? 5000;
     this.#maxEntry = options.maxEntryLength ?? DEFAULT_MAX_ENTRY;
     this.#storageEnv = options.storageEnv ?? 'LATCHKEY_STORAGE';
-    this.#helper = options.helper ?? new KeychainHelper({ timeoutMs: this.#timeoutMs });
+    this.#helper = options.helper ?? new KeychainHelper({ timeoutMs: this.#timeoutMs, ...(options.env ? { env: options.env } : {}) });
     this.location =
       process.platform === 'darwin' ? 'macOS Keychain' : process.platform === 'win32' ? 'Windows Credential Manager' : 'Secret Service';
   }

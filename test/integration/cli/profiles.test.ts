@@ -1,7 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, tempConfigDir } from '../../helpers/cli.js';
+import { tempConfigDir } from '../../helpers/cli.js';
+import { createTestRoot } from '../../helpers/root.js';
+
+// In process, through the composition root (no process spawned per command).
+const { run: runCli } = createTestRoot();
 
 const ISSUER = 'https://idp.example.com';
 

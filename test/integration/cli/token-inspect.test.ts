@@ -2,8 +2,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateKeyPair, importJWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, tempConfigDir } from '../../helpers/cli.js';
+import { tempConfigDir } from '../../helpers/cli.js';
+import { createTestRoot } from '../../helpers/root.js';
 import { loginSetup, startStack, type Stack } from '../../helpers/stack.js';
+
+// In process, through the composition root (no process spawned per command).
+const { run: runCli } = createTestRoot();
 
 const now = Math.floor(Date.now() / 1000);
 let expired: string;
