@@ -1,6 +1,7 @@
-import { createLocalJWKSet, decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 
 import { ASYMMETRIC_ALGS } from '../token/algs.js';
+import { joseFailure } from '../token/jose-failures.js';
 
 export { ASYMMETRIC_ALGS };
 
@@ -138,21 +139,28 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
         ({ payload } = await verify(await currentKeys()));
       } catch (error) {
         // A key rotated at the IdP: refetch once, not more often than the cooldown allows.
-        const fresh = error instanceof errors.JWKSNoMatchingKey ? keysForUnknownKid() : undefined;
+        const fresh = joseFailure(error) === 'kid_unknown' ? keysForUnknownKid() : undefined;
         if (!fresh) throw error;
         ({ payload } = await verify(await fresh));
       }
     } catch (error) {
-      if (error instanceof errors.JWKSNoMatchingKey) return fail('kid_unknown', 'no key in the issuer JWKS matches the token kid');
-      if (error instanceof errors.JWSSignatureVerificationFailed) return fail('bad_signature', 'signature verification failed');
-      if (error instanceof errors.JWTExpired) return fail('expired', 'the token has expired');
-      if (error instanceof errors.JWTClaimValidationFailed && error.claim === 'nbf')
-        return fail('not_yet_valid', 'the token is not valid yet');
-      if (error instanceof errors.JOSEError) return fail('malformed', error.message);
-      // jose refuses RSA keys under 2048 bits: the IdP's key is the problem, not its availability.
-      if (error instanceof TypeError && /modulusLength|bits or larger/.test(error.message))
-        return fail('key_too_weak', `the issuer's key is too weak to trust: ${error.message}`);
-      return fail('jwks_unavailable', `could not load the issuer's keys: ${(error as Error).message}`);
+      switch (joseFailure(error)) {
+        case 'kid_unknown':
+          return fail('kid_unknown', 'no key in the issuer JWKS matches the token kid');
+        case 'bad_signature':
+          return fail('bad_signature', 'signature verification failed');
+        case 'expired':
+          return fail('expired', 'the token has expired');
+        case 'not_yet_valid':
+          return fail('not_yet_valid', 'the token is not valid yet');
+        case 'key_too_weak':
+          // The IdP's key is the problem, not its availability.
+          return fail('key_too_weak', `the issuer's key is too weak to trust: ${(error as Error).message}`);
+        case undefined:
+          return fail('jwks_unavailable', `could not load the issuer's keys: ${(error as Error).message}`);
+        default:
+          return fail('malformed', (error as Error).message);
+      }
     }
 
     const nowSec = Math.floor(now().getTime() / 1000);

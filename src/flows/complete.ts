@@ -88,7 +88,7 @@ async function verifyIdTokenSignature(
     throw new FailureError(
       "the IdP's discovery document has no jwks_uri, so the id_token's signature cannot be checked; nothing was stored",
     );
-  const { createRemoteJWKSet, customFetch, decodeJwt: peek, jwtVerify, errors } = await import('jose');
+  const { createRemoteJWKSet, customFetch, decodeJwt: peek, jwtVerify } = await import('jose');
   const jwks = createRemoteJWKSet(new URL(metadata.jwks_uri), { [customFetch]: deps.http.fetch });
   // Entra ID's multi-tenant issuers (common, organizations) publish the template
   // https://login.microsoftonline.com/{tenantid}/v2.0: each token's issuer is its own tenant's
@@ -107,16 +107,20 @@ async function verifyIdTokenSignature(
       clockTolerance: 60,
     }));
   } catch (error) {
+    const { joseFailure } = await import('../token/jose-failures.js');
+    const failure = joseFailure(error);
     const reason =
-      error instanceof errors.JWKSMultipleMatchingKeys
+      failure === 'kid_ambiguous'
         ? 'it has no key id (kid) while the IdP publishes several keys'
-        : error instanceof errors.JWKSNoMatchingKey
+        : failure === 'kid_unknown'
           ? "its key id is not in the IdP's published keys (JWKS)"
-          : error instanceof errors.JWSSignatureVerificationFailed
+          : failure === 'bad_signature'
             ? "the signature does not match the IdP's key"
-            : error instanceof errors.JOSEAlgNotAllowed
+            : failure === 'alg_not_allowed'
               ? 'it is not signed with an asymmetric algorithm'
-              : (error as Error).message;
+              : failure === 'key_too_weak'
+                ? "the IdP's key is too weak to trust (RSA under 2048 bits)"
+                : (error as Error).message;
     throw new RejectedError(`the IdP's id_token failed verification: ${reason}; nothing was stored`, {
       hint: 'Something between you and the IdP may be tampering with the login. Report it with the output of --debug.',
       code: 'id_token_signature',

@@ -116,7 +116,7 @@ export async function verifySignature(
     });
   }
 
-  const { createLocalJWKSet, compactVerify, errors } = await import('jose');
+  const [{ createLocalJWKSet, compactVerify }, { joseFailure }] = await Promise.all([import('jose'), import('./jose-failures.js')]);
   const set = createLocalJWKSet({ keys: list });
   const options_ = { algorithms: [...ASYMMETRIC] };
   let valid = false;
@@ -124,8 +124,9 @@ export async function verifySignature(
     await compactVerify(decoded.compact, set, options_);
     valid = true;
   } catch (error) {
-    if (error instanceof errors.JWKSMultipleMatchingKeys) {
-      for await (const key of error as unknown as AsyncIterable<never>) {
+    const failure = joseFailure(error);
+    if (failure === 'kid_ambiguous') {
+      for await (const key of error as AsyncIterable<never>) {
         try {
           await compactVerify(decoded.compact, key, options_);
           valid = true;
@@ -134,9 +135,11 @@ export async function verifySignature(
           // try the next one
         }
       }
-    } else if (error instanceof errors.JWKSNoMatchingKey) {
+    } else if (failure === 'kid_unknown') {
       return stale();
-    } else if (!(error instanceof errors.JOSEError)) {
+    } else if (failure === 'key_too_weak') {
+      throw new FailureError("the issuer's key is too weak to trust (RSA under 2048 bits)", { cause: error });
+    } else if (failure === undefined) {
       throw error;
     }
   }

@@ -414,7 +414,9 @@ describe("14. help and install, gh's conventions", () => {
           (e, out, err) => r({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, out, err }),
         ),
       );
-    const packed = await npm(['pack', resolve(import.meta.dirname, '../..')]);
+    // --ignore-scripts: prepack would rebuild dist/ under the feet of the tests running beside
+    // this one; npm test has just built it.
+    const packed = await npm(['pack', '--ignore-scripts', resolve(import.meta.dirname, '../..')]);
     expect(packed.code, packed.err).toBe(0);
     const tarball = readdirSync(dir).find((f) => f.endsWith('.tgz'))!;
     const installed = await npm(['install', '-g', '--prefer-offline', '--prefix', join(dir, 'global'), `./${tarball}`]);
