@@ -4,7 +4,8 @@ import { TLS_UNCHECKED, tlsChecksDisabled, type Http } from '../http.js';
 import { isLoopbackHost } from '../loopback/hosts.js';
 import { startCallbackListener } from '../loopback/listener.js';
 import { safeLine } from '../io/text.js';
-import { requireWebUrl, sameIssuer } from '../io/urls.js';
+import { requireWebUrl } from '../io/urls.js';
+import { discoveryNames, discoveryUrl, fetchChecked, fetchDiscovery } from '../discovery.js';
 import { authParamsOf, effective, type Profile, type StorageSetting } from '../store/profile-keys.js';
 import type { SecretStore } from '../store/secrets.js';
 
@@ -161,11 +162,15 @@ async function issuerChecks(
   { profile, profileName, cliName }: { profile: Profile; profileName: string; cliName: string },
   deps: DoctorDeps,
 ): Promise<Check[]> {
-  const url = `${profile.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+  // The same discovery as token inspect --verify (src/discovery.ts): one URL rule, checked redirects.
+  let url = discoveryUrl(profile.issuer);
   let response: Response;
   let ms: number;
+  let document: Record<string, unknown> = {};
   try {
-    ({ value: response, ms } = await timed(() => deps.http.fetch(url, { headers: { accept: 'application/json' } })));
+    const fetched = await fetchDiscovery(profile.issuer, deps.http);
+    ({ response, ms, url } = fetched);
+    document = fetched.document ?? {};
   } catch (error) {
     const message = (error as Error).message;
     const hint = (error as { hint?: string }).hint;
@@ -176,12 +181,6 @@ async function issuerChecks(
     ];
   }
   const checks: Check[] = [];
-  let document: Record<string, unknown> = {};
-  try {
-    document = (await response.json()) as Record<string, unknown>;
-  } catch {
-    // judged below
-  }
   if (!response.ok || typeof document.issuer !== 'string') {
     checks.push({
       name: 'discovery',
@@ -190,7 +189,7 @@ async function issuerChecks(
       ms,
       next: `Check the issuer: ${cliName} profile set ${profileName} issuer <url>`,
     });
-  } else if (!sameIssuer(document.issuer, profile.issuer)) {
+  } else if (!discoveryNames(document, profile.issuer)) {
     checks.push({
       name: 'discovery',
       status: 'fail',
@@ -207,12 +206,12 @@ async function issuerChecks(
     checks.push({ name: 'jwks', status: 'skip', detail: 'no jwks_uri in the discovery document' });
   } else {
     try {
-      const jwks = await timed(() => deps.http.fetch(document.jwks_uri as string, { headers: { accept: 'application/json' } }));
-      const keys = ((await jwks.value.json().catch(() => ({}))) as { keys?: unknown[] }).keys;
+      const jwks = await fetchChecked(document.jwks_uri, deps.http, 'the JWKS');
+      const keys = ((await jwks.response.json().catch(() => ({}))) as { keys?: unknown[] }).keys;
       checks.push(
-        jwks.value.ok && Array.isArray(keys)
+        jwks.response.ok && Array.isArray(keys)
           ? { name: 'jwks', status: 'ok', detail: `${keys.length} key${keys.length === 1 ? '' : 's'} (${jwks.ms} ms)`, ms: jwks.ms }
-          : { name: 'jwks', status: 'fail', detail: `${document.jwks_uri} answered ${jwks.value.status} without a key set`, ms: jwks.ms },
+          : { name: 'jwks', status: 'fail', detail: `${jwks.url} answered ${jwks.response.status} without a key set`, ms: jwks.ms },
       );
     } catch (error) {
       checks.push({ name: 'jwks', status: 'fail', detail: (error as Error).message });

@@ -1,7 +1,7 @@
 import { FailureError, latchkeyErrorIn, type LatchkeyError, UsageError } from '../errors.js';
 import type { Http } from '../http.js';
 import { safeText } from '../io/text.js';
-import { requireWebUrl, sameIssuer, UnsafeUrlError } from '../io/urls.js';
+import { checkFetchable, discoveryNames, fetchDiscovery, fetchJson } from '../discovery.js';
 import { ASYMMETRIC_ALGS as ASYMMETRIC } from './algs.js';
 import type { DecodedJwt } from './decode.js';
 import type { Diagnostic, SignatureResult } from './inspect.js';
@@ -155,64 +155,14 @@ export async function verifySignature(
 
 async function discoverJwksUri(issuer: string | undefined, http: Http, announce: (url: string) => void): Promise<string> {
   if (!issuer) throw new UsageError('--verify needs an issuer: the token has no "iss"; give --issuer <url> or --jwks-uri <url>');
-  const parsed = checkFetchable(issuer, 'the issuer');
-  // An issuer identifier has no query or fragment (OpenID Discovery §2, RFC 8414 §2): one that
-  // does is a token steering the request to another path of the host.
-  if (parsed.search !== '' || parsed.hash !== '' || issuer.includes('?') || issuer.includes('#')) {
-    throw new UsageError(
-      `the issuer ${JSON.stringify(issuer.slice(0, 200))} has a query or fragment, which no issuer identifier has; nothing was fetched`,
-    );
-  }
-  const document = (await fetchJson(
-    `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`,
-    http,
-    "the issuer's discovery document",
-    announce,
-  )) as Record<string, unknown>;
-  // Entra ID's multi-tenant issuers publish a template ({tenantid}): their keys serve every tenant.
-  if (!sameIssuer(document.issuer, issuer) && !(typeof document.issuer === 'string' && document.issuer.includes('{tenantid}'))) {
+  const { document, url, response } = await fetchDiscovery(issuer, http, announce);
+  if (!response.ok) throw new FailureError(`the issuer's discovery document at ${url} answered ${response.status}`);
+  if (!document) throw new FailureError(`the issuer's discovery document at ${url} is not JSON`);
+  if (!discoveryNames(document, issuer)) {
     throw new FailureError(
       `the discovery document at ${issuer} names issuer ${JSON.stringify(document.issuer)}, not ${JSON.stringify(issuer)}: its keys say nothing about this token`,
     );
   }
   if (typeof document.jwks_uri !== 'string') throw new FailureError(`the discovery document of ${issuer} has no jwks_uri`);
   return document.jwks_uri;
-}
-
-/** The https-or-loopback rule, for every URL fetched, every redirect hop included. */
-function checkFetchable(url: string, what: string): URL {
-  let parsed: URL;
-  try {
-    parsed = requireWebUrl(url);
-  } catch (error) {
-    if (!(error instanceof UnsafeUrlError)) throw error;
-    throw new UsageError(
-      `${what} ${JSON.stringify(url.slice(0, 200))} cannot be fetched: ${error.message}; keys are only fetched over https (or http on a loopback host)`,
-    );
-  }
-  return parsed;
-}
-
-const MAX_REDIRECTS = 3;
-
-async function fetchJson(url: string, http: Http, what: string, announce: (url: string) => void): Promise<unknown> {
-  // The serialized form: a raw string from a document could carry line breaks the parser drops.
-  let target = new URL(url).href;
-  let response: Response;
-  for (let hop = 0; ; hop += 1) {
-    announce(target);
-    response = await http.fetch(target, { headers: { accept: 'application/json' }, redirect: 'manual' });
-    const location = response.headers.get('location');
-    if (response.status < 300 || response.status >= 400 || location === null) break;
-    await response.body?.cancel();
-    if (hop >= MAX_REDIRECTS) throw new FailureError(`${what} at ${url} redirects more than ${MAX_REDIRECTS} times`);
-    // Each hop is held to the same rule: a redirect to plain http elsewhere is not followed.
-    target = checkFetchable(new URL(location, target).href, `${what}'s redirect to`).href;
-  }
-  if (!response.ok) throw new FailureError(`${what} at ${target} answered ${response.status}`);
-  try {
-    return await response.json();
-  } catch {
-    throw new FailureError(`${what} at ${target} is not JSON`);
-  }
 }
