@@ -30,7 +30,8 @@ export function checkFetchable(url: string, what: string): URL {
   } catch (error) {
     if (!(error instanceof UnsafeUrlError)) throw error;
     throw new UsageError(
-      `${what} ${JSON.stringify(url.slice(0, 200))} cannot be fetched: ${error.message}; keys are only fetched over https (or http on a loopback host)`,
+      `${what} ${JSON.stringify(url.slice(0, 200))} cannot be fetched:` +
+        ` ${error.message}; keys are only fetched over https (or http on a loopback host)`,
     );
   }
   return parsed;

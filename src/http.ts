@@ -267,7 +267,9 @@ export function networkError(url: string, error: unknown): NetworkError {
     reasons[code] ?? (/certificate|CERT|SSL|TLS/i.test(`${code} ${message}`) ? `TLS certificate problem: ${message}` : message);
   return new NetworkError(`cannot reach ${host}: ${reason}`, {
     hint: /certificate/i.test(reason)
-      ? "If the server or your network uses its own CA, trust it: the profile's caFile (profile set <name> ca-file <pem>), or NODE_EXTRA_CA_CERTS."
+      ? 'If the server or your network uses its own CA, trust it:' +
+        " the profile's caFile (profile set <name> ca-file <pem>)," +
+        ' or NODE_EXTRA_CA_CERTS.'
       : 'Check the URL, your network and proxy settings (HTTPS_PROXY, NO_PROXY), then try again.',
     cause: error,
   });

@@ -84,7 +84,8 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
     (options.privateKey !== undefined || options.keyId !== undefined || (options.clientSecretStdin && !userSecret))
   ) {
     throw new UsageError(
-      '--client-secret-stdin, --private-key and --key-id go with --client-credentials (--client-secret-stdin also with a profile whose client has a secret)',
+      '--client-secret-stdin,' +
+        ' --private-key and --key-id go with --client-credentials (--client-secret-stdin also with a profile whose client has a secret)',
     );
   }
   // A user login whose client has a secret (Google's Desktop clients): from stdin or the environment.

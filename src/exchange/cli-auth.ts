@@ -55,7 +55,9 @@ export async function exchangeIdToken(input: ExchangeInput, http: Http, clock: C
   if (response.status === 401 || response.status === 403) throw refused(input, response.status, errorText(text), where);
   if (response.status === 404) {
     throw new FailureError(`the backend has no CLI-auth endpoint at ${where} (404); nothing was stored`, {
-      hint: `Check the profile's exchangePath (${input.cliName} profile set ${input.profileName} exchange-path /your/path), or ask the backend team for the endpoint. Meanwhile: ${input.cliName} login --with-token`,
+      hint:
+        `Check the profile's exchangePath (${input.cliName} profile set ${input.profileName} exchange-path /your/path),` +
+        ` or ask the backend team for the endpoint. Meanwhile: ${input.cliName} login --with-token`,
       code: 'exchange_not_found',
     });
   }
@@ -75,7 +77,10 @@ export async function exchangeIdToken(input: ExchangeInput, http: Http, clock: C
     answer = parsed as Record<string, unknown>;
   } catch {
     throw new FailureError(`the backend's ${where} answered ${response.status} without a JSON object; nothing was stored`, {
-      hint: `Is ${where} the CLI-auth endpoint? It must answer JSON with the credential ({"token": …}). Check the profile's exchangePath (${input.cliName} profile set ${input.profileName} exchange-path /your/path), or ask the backend team.`,
+      hint:
+        `Is ${where} the CLI-auth endpoint? It must answer JSON with the credential ({"token": …}).` +
+        ` Check the profile's exchangePath (${input.cliName} profile set ${input.profileName} exchange-path /your/path),` +
+        ` or ask the backend team.`,
       code: 'exchange_bad_response',
     });
   }
@@ -107,7 +112,8 @@ function refused(input: ExchangeInput, status: number, reason: string, where: st
   const aud = audiences(claims);
   const details = [
     `The id_token it was given: iss ${typeof claims.iss === 'string' ? claims.iss : '?'}, aud ${JSON.stringify(aud)}, azp ${typeof claims.azp === 'string' ? claims.azp : '(none)'}.`,
-    `The backend must trust id_tokens issued to client ${input.clientId}: its CLI-auth endpoint has to verify them against the IdP's keys and accept that client id as an audience.`,
+    `The backend must trust id_tokens issued to client ${input.clientId}:` +
+      ` its CLI-auth endpoint has to verify them against the IdP's keys and accept that client id as an audience.`,
   ];
   return new RejectedError(`the backend refused the login at ${where} (${status}${reason ? ` ${reason}` : ''}); nothing was stored`, {
     details,

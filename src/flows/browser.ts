@@ -40,16 +40,23 @@ export async function browserLogin(input: BrowserLoginInput, deps: BrowserLoginD
     // CI without a terminal: no browser, and nobody to read a URL or a code. Waiting would only
     // end at the timeout (or the device code's 10 minutes).
     throw new UsageError(
-      `no browser can be opened here (${why}) and this is CI (CI is set, no terminal): nobody can sign in interactively; nothing was stored`,
+      `no browser can be opened here (${why}) and this is CI (CI is set,` +
+        ` no terminal): nobody can sign in interactively; nothing was stored`,
       {
-        hint: `In CI, log in without a person: echo "$TOKEN" | ${input.cliName} login --with-token, or ${input.cliName} login --client-credentials. (${input.cliName} login --device, if someone will enter the code.)`,
+        hint:
+          `In CI, log in without a person:` +
+          ` echo "$TOKEN" | ${input.cliName} login --with-token,` +
+          ` or ${input.cliName} login --client-credentials.` +
+          ` (${input.cliName} login --device, if someone will enter the code.)`,
         code: 'not_interactive',
       },
     );
   }
   if (remote && config.serverMetadata().device_authorization_endpoint) {
     out.info(
-      `No browser can be opened here (${why}); using the device flow instead, for at most ${Math.round(input.timeoutMs / 1000)} s (--timeout). For the browser login, pass --no-browser and open the URL elsewhere.`,
+      `No browser can be opened here (${why}); using the device flow instead,` +
+        ` for at most ${Math.round(input.timeoutMs / 1000)} s (--timeout).` +
+        ` For the browser login, pass --no-browser and open the URL elsewhere.`,
     );
     const { deviceLogin } = await import('./device.js');
     return deviceLogin(
@@ -98,7 +105,10 @@ export async function browserLogin(input: BrowserLoginInput, deps: BrowserLoginD
     if (where?.ssh) {
       const port = listener.port;
       out.info(
-        `This is an SSH session: the browser must reach port ${port} here. From your own machine run\n\n  ssh -L ${port}:127.0.0.1:${port} <this host>\n\nthen open the URL above there. (A fixed port helps next time: ${input.cliName} profile set ${profileName} redirect-uri http://127.0.0.1:${port}/callback)\n`,
+        `This is an SSH session: the browser must reach port ${port} here.` +
+          ` From your own machine run\n\n  ssh -L ${port}:127.0.0.1:${port} <this host>\n\nthen open the URL above there.` +
+          ` (A fixed port helps next time:` +
+          ` ${input.cliName} profile set ${profileName} redirect-uri http://127.0.0.1:${port}/callback)\n`,
       );
     } else if (remote) {
       out.info('No display here: open the URL above in a browser that can reach this machine.\n');
@@ -188,8 +198,12 @@ function waitFor(
           // The usual cause when the browser shows an error page of the IdP: it refused the
           // redirect URI, and never sends the browser back here.
           details: [
-            `If the browser shows an error from the IdP, it most likely does not accept the redirect URI ${redirectUri}: many IdPs need the exact one registered for the client, port included (${cliName} doctor checks it).`,
-            `Fix: register it at the IdP, or use the one registered: ${cliName} profile set ${profileName} redirect-uri http://127.0.0.1:PORT/callback`,
+            `If the browser shows an error from the IdP,` +
+              ` it most likely does not accept the redirect URI ${redirectUri}:` +
+              ` many IdPs need the exact one registered for the client,` +
+              ` port included (${cliName} doctor checks it).`,
+            `Fix: register it at the IdP, or use the one registered:` +
+              ` ${cliName} profile set ${profileName} redirect-uri http://127.0.0.1:PORT/callback`,
           ],
           hint: `Run ${cliName} login again (--timeout <seconds> to wait longer; --device where no browser can reach this machine).`,
         }),

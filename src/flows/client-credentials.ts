@@ -75,7 +75,9 @@ async function mintServiceToken(
     // token endpoint. A refusal with the default is most often that.
     if (mapped instanceof RejectedError && 'privateKeyPath' in auth && effective(profile).assertionAudience === 'issuer') {
       throw new RejectedError(mapped.message, {
-        hint: "If the IdP expects the client assertion's aud to be its token endpoint: profile set <name> assertion-audience token-endpoint",
+        hint:
+          "If the IdP expects the client assertion's aud to be its token endpoint:" +
+          ' profile set <name> assertion-audience token-endpoint',
         code: mapped.code,
         cause: error,
       });

@@ -130,7 +130,8 @@ async function verifyIdTokenSignature(
   // openid-client does not look at `iat`; a token issued in the future is refused (rp-id_token-iat).
   if (typeof iat === 'number' && iat > deps.clock.now().getTime() / 1000 + 60) {
     throw new RejectedError(
-      `the IdP's id_token failed verification: its "iat" (issued at) is in the future (${new Date(iat * 1000).toISOString()}); nothing was stored`,
+      `the IdP's id_token failed verification:` +
+        ` its "iat" (issued at) is in the future (${new Date(iat * 1000).toISOString()}); nothing was stored`,
       {
         hint: "If this machine's clock is behind, set it right (doctor compares it with the IdP's).",
         code: 'id_token_iat',

@@ -300,7 +300,9 @@ async function redirectCheck(
     return {
       name: 'redirect',
       status: 'fail',
-      detail: `the IdP refused an authorization request with redirect_uri ${redirect.href} (HTTP ${response.status}): it does not accept that redirect URI, or the client id`,
+      detail:
+        `the IdP refused an authorization request with redirect_uri ${redirect.href} (HTTP ${response.status}):` +
+        ` it does not accept that redirect URI, or the client id`,
       next: fix,
     };
   } catch (error) {
@@ -337,7 +339,9 @@ async function keychainCheck({ profile, envPrefix, profileName, cliName, storage
       next:
         storage === 'keychain'
           ? `Start or unlock it (Linux: a Secret Service such as gnome-keyring on D-Bus), or allow the file: ${fixStorage}`
-          : `Credentials will go to the 0600 credentials file instead (storage: auto). To keep them in a keychain, start or unlock one; to silence this, ${envPrefix}_STORAGE=file.`,
+          : `Credentials will go to the 0600 credentials file instead (storage: auto).` +
+            ` To keep them in a keychain, start or unlock one;` +
+            ` to silence this, ${envPrefix}_STORAGE=file.`,
     };
   }
 }

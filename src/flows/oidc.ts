@@ -145,7 +145,10 @@ export function oidcError(error: unknown, step: OidcStep, issuer: string): Latch
   if (error instanceof ClientError && error.code !== undefined && FAILED_CHECKS.has(error.code)) {
     // A mix-up (RFC 9207 iss), a wrong nonce, aud, azp, iss or time: the answer is refused (exit 4).
     return new RejectedError(`the IdP's answer failed a check: ${message}; nothing was stored`, {
-      hint: "If your clock is off, set it right; otherwise the IdP or something between you and it is misbehaving. Report it with --debug's output.",
+      hint:
+        'If your clock is off, set it right;' +
+        ' otherwise the IdP or something between you and it is misbehaving.' +
+        " Report it with --debug's output.",
       code: 'idp_response_invalid',
       cause: error,
     });

@@ -47,7 +47,8 @@ export async function revokeAtIdp(
     }
   } catch (error) {
     deps.out.warn(
-      `could not revoke the tokens of "${input.profileName}" at the IdP (${(error as Error).message}); the local credential is removed anyway`,
+      `could not revoke the tokens of "${input.profileName}" at the IdP (${(error as Error).message});` +
+        ` the local credential is removed anyway`,
     );
   }
 }

@@ -161,7 +161,8 @@ export async function startCallbackListener(options: CallbackListenerOptions): P
       );
       rejectReceived(
         new RejectedError(
-          'the sign-in link was opened twice (another program on this machine, or a second browser); the login was stopped for safety and nothing was stored',
+          'the sign-in link was opened twice (another program on this machine,' +
+            ' or a second browser); the login was stopped for safety and nothing was stored',
           {
             hint: 'Run the login again, and open the link only once.',
             code: 'start_url_reused',

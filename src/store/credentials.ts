@@ -73,7 +73,8 @@ export class Credentials {
             // The variable, when it is what demands the keychain, is the thing to change.
             const hint =
               this.#o.storageOverride === 'keychain'
-                ? `${envName}=keychain requires the keychain for this run. Start or unlock it, or allow the file fallback: unset ${envName}, or ${envName}=file.`
+                ? `${envName}=keychain requires the keychain for this run. Start or unlock it,` +
+                  ` or allow the file fallback: unset ${envName}, or ${envName}=file.`
                 : `Profile "${name}" requires the keychain (storage: keychain). Start or unlock it, or allow the file fallback: ${this.#o.cliName ?? 'latchkey'} profile set ${name} storage auto (or ${envName}=file for one run).`;
             throw new KeychainUnavailableError(error.message, { hint, cause: error });
           }
@@ -85,7 +86,8 @@ export class Credentials {
           // The raw D-Bus or keychain text says little to most users: it goes to --debug.
           this.#o.out.debug(`keychain: ${error.message}`);
           this.#o.out.warn(
-            `the OS keychain is not reachable (${keychainProblem(error.message)}); storing the credential in ${used.location} (mode 600) instead`,
+            `the OS keychain is not reachable (${keychainProblem(error.message)});` +
+              ` storing the credential in ${used.location} (mode 600) instead`,
           );
         }
       }

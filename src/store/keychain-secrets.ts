@@ -141,7 +141,10 @@ export class KeychainSecretStore implements SecretStore {
     return new KeychainUnavailableError(
       `the OS keychain (${this.location}) could not ${action === 'load' ? 'be loaded' : action}: ${reason}`,
       {
-        hint: `Unlock or start your keychain (on Linux: a Secret Service such as gnome-keyring on the D-Bus session bus), or use the file store: --storage file, or ${this.#storageEnv}=file.`,
+        hint:
+          `Unlock or start your keychain (on Linux:` +
+          ` a Secret Service such as gnome-keyring on the D-Bus session bus),` +
+          ` or use the file store: --storage file, or ${this.#storageEnv}=file.`,
         cause,
       },
     );

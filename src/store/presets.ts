@@ -26,7 +26,8 @@ const EXACT_REDIRECT = [
 ] as const;
 
 const exactRedirectAdvice = (title: string, where: string) =>
-  `Register http://127.0.0.1:8484/callback, http://127.0.0.1:8485/callback and http://127.0.0.1:8486/callback as ${where} of the ${title} application.`;
+  `Register http://127.0.0.1:8484/callback,` +
+  ` http://127.0.0.1:8485/callback and http://127.0.0.1:8486/callback as ${where} of the ${title} application.`;
 
 export const PRESETS: readonly Preset[] = [
   {
@@ -39,7 +40,9 @@ export const PRESETS: readonly Preset[] = [
       ...(profile.audience
         ? []
         : [
-            "Without --audience (your API's identifier), Auth0 issues an opaque access token that only Auth0 can read: set it with profile set <name> audience https://api.example.com.",
+            "Without --audience (your API's identifier)," +
+              ' Auth0 issues an opaque access token that only Auth0 can read:' +
+              ' set it with profile set <name> audience https://api.example.com.',
           ]),
       'Refresh tokens need offline_access (in the default scopes) and "Allow Offline Access" on the API.',
       'For an Auth0 Organization: --auth-param organization=org_…',
@@ -70,7 +73,9 @@ export const PRESETS: readonly Preset[] = [
       'Register http://localhost as a redirect URI of the "Mobile and desktop applications" platform, and allow public client flows.',
       ...(/\/(common|organizations|consumers)(\/|$)/i.test(new URL(profile.issuer).pathname)
         ? [
-            'A multi-tenant issuer: its discovery names https://login.microsoftonline.com/{tenantid}/v2.0, and each id_token is checked against its own tenant (tid).',
+            'A multi-tenant issuer:' +
+              ' its discovery names https://login.microsoftonline.com/{tenantid}/v2.0,' +
+              ' and each id_token is checked against its own tenant (tid).',
           ]
         : []),
       'For your API, ask for its scope: profile set <name> scopes "openid profile offline_access api://<app-id>/.default".',
@@ -92,7 +97,9 @@ export const PRESETS: readonly Preset[] = [
       },
     ],
     advice: () => [
-      'Create an OAuth client of type "Desktop app". Give its client secret at login with <ENV>_CLIENT_SECRET (or --client-secret-stdin); it is kept in the keychain with the credential.',
+      'Create an OAuth client of type "Desktop app".' +
+        ' Give its client secret at login with <ENV>_CLIENT_SECRET (or --client-secret-stdin);' +
+        ' it is kept in the keychain with the credential.',
       "Google's access tokens are opaque (ya29.…): the id_token is the JWT, and a backend exchange uses it.",
     ],
   },

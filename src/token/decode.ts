@@ -53,7 +53,10 @@ export function normalizeTokenInput(text: string): string {
 export function pastedTokenProblem(token: string): string | undefined {
   const at = token.search(/\s/);
   if (at >= 0)
-    return `the token contains whitespace (character ${at + 1}); give exactly one token: strip spaces and line breaks, quotes and any "Authorization: Bearer" prefix`;
+    return (
+      `the token contains whitespace (character ${at + 1}); give exactly one token:` +
+      ` strip spaces and line breaks, quotes and any "Authorization: Bearer" prefix`
+    );
   return undefined;
 }
 
@@ -100,7 +103,9 @@ export function decodeJwt(input: string): DecodedJwt {
   // Google's OAuth access tokens are opaque by design: say what it is rather than what it is not.
   if (/^ya29\./.test(compact))
     throw new NotAJwtError(
-      'this is a Google OAuth access token (ya29.…), opaque by design: only Google can read it. Inspect the id_token instead, the JWT of a Google login',
+      'this is a Google OAuth access token (ya29.…), opaque by design:' +
+        ' only Google can read it.' +
+        ' Inspect the id_token instead, the JWT of a Google login',
     );
   const parts = compact.split('.');
   if (parts.length !== 3 && parts.length !== 5) {

@@ -29,7 +29,9 @@ export function idpDiagnostics(
       level: 'warning',
       code: 'entra_graph_token',
       message:
-        'a Microsoft Graph access token (its header has a "nonce"): only Graph can verify its signature. Your API needs a token for its own scope: api://<app-id>/.default',
+        'a Microsoft Graph access token (its header has a "nonce"):' +
+        ' only Graph can verify its signature.' +
+        ' Your API needs a token for its own scope: api://<app-id>/.default',
     });
   }
   // Okta's org authorization server issues access tokens for Okta's own APIs.
@@ -45,7 +47,10 @@ export function idpDiagnostics(
     out.push({
       level: 'info',
       code: 'keycloak_refresh_token',
-      message: `a Keycloak ${String(claims.typ).toLowerCase()} token: signed with a realm secret (${header.alg}) by design, so no client can verify it; it renews a login and is not a credential for APIs`,
+      message:
+        `a Keycloak ${String(claims.typ).toLowerCase()} token:` +
+        ` signed with a realm secret (${header.alg}) by design,` +
+        ` so no client can verify it; it renews a login and is not a credential for APIs`,
     });
   }
   const authTime = typeof claims.auth_time === 'number' && Number.isFinite(claims.auth_time) ? claims.auth_time : undefined;
@@ -73,7 +78,10 @@ export function jweDiagnostics(header: JsonObject): Diagnostic[] {
       {
         level: 'warning',
         code: 'auth0_opaque_token',
-        message: `an Auth0 opaque access token (encrypted, from ${iss}): Auth0 issues one when no audience is requested, and only Auth0 can read it. Fix: set the profile's audience to your API identifier (profile set <name> audience https://api.example.com), then log in again`,
+        message:
+          `an Auth0 opaque access token (encrypted, from ${iss}):` +
+          ` Auth0 issues one when no audience is requested, and only Auth0 can read it.` +
+          ` Fix: set the profile's audience to your API identifier (profile set <name> audience https://api.example.com), then log in again`,
       },
     ];
   }

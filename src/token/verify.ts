@@ -103,7 +103,9 @@ export async function verifySignature(
     diagnostics.push({
       level: 'error',
       code: 'kid_unknown',
-      message: `the token is signed by a key (kid ${JSON.stringify(kid ?? null)}) that the issuer does not publish: it was signed by a key since rotated out (a stale token: log in again), or it is not the issuer's`,
+      message:
+        `the token is signed by a key (kid ${JSON.stringify(kid ?? null)}) that the issuer does not publish:` +
+        ` it was signed by a key since rotated out (a stale token: log in again), or it is not the issuer's`,
     });
     return { signature: { checked: true, valid: false, jwksUri }, diagnostics };
   };
@@ -160,7 +162,8 @@ async function discoverJwksUri(issuer: string | undefined, http: Http, announce:
   if (!document) throw new FailureError(`the issuer's discovery document at ${url} is not JSON`);
   if (!discoveryNames(document, issuer)) {
     throw new FailureError(
-      `the discovery document at ${issuer} names issuer ${JSON.stringify(document.issuer)}, not ${JSON.stringify(issuer)}: its keys say nothing about this token`,
+      `the discovery document at ${issuer} names issuer ${JSON.stringify(document.issuer)},` +
+        ` not ${JSON.stringify(issuer)}: its keys say nothing about this token`,
     );
   }
   if (typeof document.jwks_uri !== 'string') throw new FailureError(`the discovery document of ${issuer} has no jwks_uri`);
