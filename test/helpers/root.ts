@@ -56,7 +56,7 @@ export interface TestRoot {
  * browser the BROWSER variable names).
  */
 export function createTestRoot(
-  defaults: { env?: Record<string, string | undefined>; clock?: TestClock; osKeychain?: boolean } = {},
+  defaults: { env?: Record<string, string | undefined>; clock?: TestClock; osKeychain?: boolean; terminalColumns?: number } = {},
 ): TestRoot {
   const clock = defaults.clock ?? new TestClock();
   const keychain = new MemoryKeychain();
@@ -70,7 +70,8 @@ export function createTestRoot(
         if (value === undefined) delete env[key];
         else env[key] = value;
       }
-      const stdout = new PassThrough();
+      // A terminal of that width on stdout, when asked for (help wraps to it).
+      const stdout = Object.assign(new PassThrough(), defaults.terminalColumns ? { isTTY: true, columns: defaults.terminalColumns } : {});
       const stderr = new PassThrough();
       let out = '';
       let err = '';

@@ -367,6 +367,15 @@ describe("14. help and install, gh's conventions", () => {
     });
   });
 
+  it('help is wrapped to the terminal it is shown on', async () => {
+    const { createTestRoot } = await import('../helpers/root.js');
+    // (Commander keeps a description column of 40 at least: narrower terminals are not wrapped.)
+    const narrow = await createTestRoot({ terminalColumns: 80 }).run(['login', '--help']);
+    expect(narrow.stdout.split('\n').filter((line) => line.length > 80)).toEqual([]);
+    const wide = await createTestRoot({ terminalColumns: 200 }).run(['login', '--help']);
+    expect(Math.max(...wide.stdout.split('\n').map((line) => line.length))).toBeGreaterThan(80);
+  });
+
   it('the man pages are generated from the command tree, listed in package.json, and render cleanly', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'latchkey-man-'));
     expect((await runCli(['__man', dir])).code).toBe(0);
