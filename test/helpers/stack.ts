@@ -98,3 +98,26 @@ export async function until(check: () => boolean, timeoutMs = 10_000): Promise<v
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** A confidential client every test IdP can carry, to ask whether a token is still active (RFC 7662). */
+const INTROSPECTOR = { client_id: 'introspector', client_secret: 'introspector-secret-0123456789-abcdefghij' };
+export const INTROSPECTOR_CLIENT = {
+  ...INTROSPECTOR,
+  grant_types: ['client_credentials'],
+  response_types: [],
+  redirect_uris: [],
+  token_endpoint_auth_method: 'client_secret_basic',
+};
+
+/** What the IdP says of a token, asked by the introspector client (revoked tokens are inactive). */
+export async function isActive(stack: Stack, token: string): Promise<boolean> {
+  const response = await fetch(`${stack.idp.issuer}/token/introspection`, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${INTROSPECTOR.client_id}:${INTROSPECTOR.client_secret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({ token }).toString(),
+  });
+  return ((await response.json()) as { active: boolean }).active;
+}

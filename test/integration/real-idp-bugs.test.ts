@@ -2,14 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { KoaContext } from '../../dev/idp.js';
-import { loginSetup, startStack, type Stack } from '../helpers/stack.js';
+import { INTROSPECTOR_CLIENT, isActive, loginSetup, startStack, type Stack } from '../helpers/stack.js';
 
 // What a second, independent IdP (Glewlwyd) showed: RFC 9068 JWT access tokens whose `aud` names
 // the API, error responses without a body, revocation that needs client authentication. The dev
 // IdP is configured to answer the same way.
 const API = 'https://api.example.com';
 const SECRET = 'svc-secret-0123456789-abcdefghij-0123456789';
-const INTROSPECTOR = { client_id: 'introspector', client_secret: 'introspector-secret-0123456789-abcdefghij' };
 const service = { grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'account:usage:read' };
 let stack: Stack;
 beforeAll(async () => {
@@ -20,13 +19,7 @@ beforeAll(async () => {
       clients: [
         { ...service, client_id: 'svc-basic', client_secret: SECRET, token_endpoint_auth_method: 'client_secret_basic' },
         { ...service, client_id: 'svc.post~id', client_secret: SECRET, token_endpoint_auth_method: 'client_secret_post' },
-        {
-          ...INTROSPECTOR,
-          grant_types: ['client_credentials'],
-          response_types: [],
-          redirect_uris: [],
-          token_endpoint_auth_method: 'client_secret_basic',
-        },
+        INTROSPECTOR_CLIENT,
       ],
     },
   });
@@ -37,18 +30,6 @@ afterEach(() => {
 });
 
 const stored = (configDir: string) => JSON.parse(JSON.parse(readFileSync(join(configDir, 'credentials.json'), 'utf8')).latchkey.demo);
-
-async function active(token: string, at: Stack = stack): Promise<boolean> {
-  const response = await fetch(`${at.idp.issuer}/token/introspection`, {
-    method: 'POST',
-    headers: {
-      authorization: `Basic ${Buffer.from(`${INTROSPECTOR.client_id}:${INTROSPECTOR.client_secret}`).toString('base64')}`,
-      'content-type': 'application/x-www-form-urlencoded',
-    },
-    body: new URLSearchParams({ token }).toString(),
-  });
-  return ((await response.json()) as { active: boolean }).active;
-}
 
 async function serviceLogin(clientId = 'svc-basic', extra: string[] = []) {
   const setup = await loginSetup(stack, ['--client-id', clientId, '--scopes', 'account:usage:read', ...extra], { backend: false });
@@ -155,13 +136,7 @@ describe('service tokens are revoked with the client authentication that minted 
       idp: {
         clients: [
           { ...service, client_id: 'svc-basic', client_secret: SECRET, token_endpoint_auth_method: 'client_secret_basic' },
-          {
-            ...INTROSPECTOR,
-            grant_types: ['client_credentials'],
-            response_types: [],
-            redirect_uris: [],
-            token_endpoint_auth_method: 'client_secret_basic',
-          },
+          INTROSPECTOR_CLIENT,
         ],
       },
     });
@@ -169,11 +144,11 @@ describe('service tokens are revoked with the client authentication that minted 
       const setup = await loginSetup(opaque, ['--client-id', 'svc-basic', '--scopes', 'account:usage:read'], { backend: false });
       expect((await setup.run(['login', '--client-credentials'], { env: { LATCHKEY_CLIENT_SECRET: SECRET } })).code).toBe(0);
       const token = stored(setup.configDir).token as string;
-      expect(await active(token, opaque)).toBe(true);
+      expect(await isActive(opaque, token)).toBe(true);
       const logout = await setup.run(['logout']);
       expect(logout.code).toBe(0);
       expect(logout.stderr).not.toContain('warning');
-      expect(await active(token, opaque)).toBe(false);
+      expect(await isActive(opaque, token)).toBe(false);
     } finally {
       await opaque.close();
     }

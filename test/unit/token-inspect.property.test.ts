@@ -4,6 +4,7 @@ import { decodeJwt, NotAJwtError } from '../../src/token/decode.js';
 import { inspect } from '../../src/token/inspect.js';
 import { renderInspection } from '../../src/token/render.js';
 import { safeJson } from '../../src/io/text.js';
+import { controlText, deepJson, RAW_CONTROLS } from '../../dev/hostile-input.js';
 
 // `token inspect` reads untrusted input: whatever the bytes, the result is an inspection (which
 // also renders, and serializes to JSON) or a NotAJwtError (exit 2). Nothing else may escape.
@@ -25,42 +26,12 @@ function inspectAnything(input: string): void {
     audiencePriority: ['a', 'b'],
     knownAudiences: ['x'],
   });
-  expect(safeJson(result)).not.toMatch(RAW);
+  expect(safeJson(result)).not.toMatch(RAW_CONTROLS);
   for (const line of renderInspection(result, { now: NOW, color: true })) {
     expect(line).not.toMatch(/\u001b(?!\[\d+m)/);
-    expect(line.replace(/\u001b\[\d+m/g, '')).not.toMatch(RAW);
+    expect(line.replace(/\u001b\[\d+m/g, '')).not.toMatch(RAW_CONTROLS);
   }
 }
-
-/** What must never reach a terminal raw: C0 (but the indentation of JSON), DEL, C1, bidi controls. */
-const RAW = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
-
-/** Arrays and objects nested `depth` levels deep, as JSON text (JSON.stringify itself overflows past a few thousand). */
-const nested = (depth: number, open: '[' | '{"a":') => `${open.repeat(depth)}1${(open === '[' ? ']' : '}').repeat(depth)}`;
-const deepJson = fc
-  .tuple(fc.integer({ min: 1, max: 6000 }), fc.constantFrom<'[' | '{"a":'>('[', '{"a":'))
-  .map(([depth, open]) => nested(depth, open));
-/** Strings made of terminal controls: ESC/OSC/CSI pieces, C1 (U+009B CSI), bidi overrides and isolates, NUL, BEL. */
-const controlText = fc.string({
-  unit: fc.constantFrom(
-    '\u001b',
-    '\u009b',
-    '\u0085',
-    '\u202e',
-    '\u2066',
-    '\u2069',
-    '\u0007',
-    '\u0000',
-    '\u007f',
-    '\n',
-    '[',
-    ']',
-    '0',
-    ';',
-    'J',
-    'a',
-  ),
-});
 
 const claimValue = fc.oneof(
   fc.string(),
@@ -122,7 +93,7 @@ describe('token inspect on arbitrary input', () => {
 
   it('arrays and objects nested up to 6,000 deep, in the payload and the header', () => {
     fc.assert(
-      fc.property(deepJson, fc.boolean(), (deep, inHeader) =>
+      fc.property(deepJson(6000), fc.boolean(), (deep, inHeader) =>
         inspectAnything(
           inHeader
             ? `${b64(`{"alg":"RS256","x":${deep}}`)}.${b64({ sub: 'x' })}.c2ln`

@@ -1,25 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loginSetup, startStack, until, type Stack } from '../../helpers/stack.js';
+import { INTROSPECTOR_CLIENT, isActive, loginSetup, startStack, until, type Stack } from '../../helpers/stack.js';
 
 // Refresh with rotation and revocation at logout, against oidc-provider (access tokens of 30 s:
 // inside `token`'s 60 s margin, so `token` always refreshes first).
-const INTROSPECTOR = { client_id: 'introspector', client_secret: 'introspector-secret-0123456789-abcdefghij' };
 let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({
     idp: {
       accessTokenTtl: 30,
-      clients: [
-        {
-          ...INTROSPECTOR,
-          grant_types: ['client_credentials'],
-          response_types: [],
-          redirect_uris: [],
-          token_endpoint_auth_method: 'client_secret_basic',
-        },
-      ],
+      clients: [INTROSPECTOR_CLIENT],
     },
   });
 });
@@ -27,19 +18,6 @@ afterAll(() => stack.close());
 
 const record = (configDir: string) => JSON.parse(JSON.parse(readFileSync(join(configDir, 'credentials.json'), 'utf8')).latchkey.demo);
 const refreshes = () => stack.idp.requests.filter((r) => r === 'POST /token').length;
-
-/** What the IdP says of a token (RFC 7662), asked by another client. */
-async function active(token: string): Promise<boolean> {
-  const response = await fetch(`${stack.idp.issuer}/token/introspection`, {
-    method: 'POST',
-    headers: {
-      authorization: `Basic ${Buffer.from(`${INTROSPECTOR.client_id}:${INTROSPECTOR.client_secret}`).toString('base64')}`,
-      'content-type': 'application/x-www-form-urlencoded',
-    },
-    body: new URLSearchParams({ token }).toString(),
-  });
-  return ((await response.json()) as { active: boolean }).active;
-}
 
 async function loggedIn() {
   const setup = await loginSetup(stack, [], { backend: false });
@@ -61,8 +39,8 @@ describe('refresh with a rotating refresh token', () => {
     const after = record(setup.configDir);
     expect(after.token).toBe(a.stdout.trim());
     expect(after.refreshToken).not.toBe(before.refreshToken);
-    expect(await active(before.refreshToken)).toBe(false);
-    expect(await active(after.refreshToken)).toBe(true);
+    expect(await isActive(stack, before.refreshToken)).toBe(false);
+    expect(await isActive(stack, after.refreshToken)).toBe(true);
   });
 
   it('logout during a refresh waits for it, then revokes and deletes what it stored: nothing is written back after "Logged out"', async () => {
@@ -85,7 +63,7 @@ describe('refresh with a rotating refresh token', () => {
       expect(logout.stderr).toContain('Logged out of demo.');
       expect(printed.code, printed.stderr).toBe(0);
       // The refreshed credential was what logout found: revoked at the IdP, gone locally.
-      expect(await active(printed.stdout.trim())).toBe(false);
+      expect(await isActive(stack, printed.stdout.trim())).toBe(false);
       expect(JSON.parse((await setup.run(['status', '--json'])).stdout).profiles[0]).toMatchObject({ loggedIn: false });
       expect(JSON.parse(readFileSync(join(setup.configDir, 'credentials.json'), 'utf8')).latchkey).toEqual({});
       expect((await setup.run(['token'])).code).toBe(3);
@@ -126,11 +104,11 @@ describe('logout revokes at the IdP (RFC 7009)', () => {
   it('the refresh and access tokens are inactive afterwards, and the local credential is gone', async () => {
     const setup = await loggedIn();
     const { refreshToken, token } = record(setup.configDir);
-    expect(await active(refreshToken)).toBe(true);
+    expect(await isActive(stack, refreshToken)).toBe(true);
     const logout = await setup.run(['logout']);
     expect(logout.code, logout.stderr).toBe(0);
-    expect(await active(refreshToken)).toBe(false);
-    expect(await active(token)).toBe(false);
+    expect(await isActive(stack, refreshToken)).toBe(false);
+    expect(await isActive(stack, token)).toBe(false);
     expect((await setup.run(['token'])).code).toBe(3);
   });
 
@@ -138,7 +116,7 @@ describe('logout revokes at the IdP (RFC 7009)', () => {
     const setup = await loggedIn();
     const { refreshToken } = record(setup.configDir);
     expect((await setup.run(['logout', '--no-revoke'])).code).toBe(0);
-    expect(await active(refreshToken)).toBe(true);
+    expect(await isActive(stack, refreshToken)).toBe(true);
     expect((await setup.run(['token'])).code).toBe(3);
   });
 
@@ -159,7 +137,7 @@ describe('logout revokes at the IdP (RFC 7009)', () => {
       expect(logout.code).toBe(0);
       expect(logout.stderr).not.toMatch(/warning/);
       expect(refused).toBe(1);
-      expect(await active(refreshToken)).toBe(false);
+      expect(await isActive(stack, refreshToken)).toBe(false);
     } finally {
       stack.idp.hooks = {};
     }
