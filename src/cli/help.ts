@@ -1,5 +1,3 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import type { Brand } from './brand.js';
@@ -67,9 +65,10 @@ export function registerHelp(program: Command, contextFor: ContextFor, brand: Br
     .action(async (dir: string, _options, command: Command) => {
       const ctx = contextFor(command);
       const { manPages } = await import('./man.js');
-      await mkdir(dir, { recursive: true });
+      const [fs, path] = await Promise.all([import('node:fs/promises'), import('node:path')]);
+      await fs.mkdir(dir, { recursive: true });
       const pages = manPages(program, brand);
-      for (const [file, text] of Object.entries(pages)) await writeFile(join(dir, file), text);
+      for (const [file, text] of Object.entries(pages)) await fs.writeFile(path.join(dir, file), text);
       ctx.out.info(`Wrote ${Object.keys(pages).length} man pages to ${dir}.`);
     });
 

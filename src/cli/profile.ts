@@ -2,7 +2,6 @@ import { Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import { table } from '../io/format.js';
 import { PROFILE_KEYS, parseProfileValue, type Profile } from '../store/profile-keys.js';
-import { applyPreset, presetFor } from '../store/presets.js';
 import { checkProfileName } from '../store/profiles.js';
 import type { Brand } from './brand.js';
 import type { ContextFor } from './program.js';
@@ -81,6 +80,8 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
     }
     // The IdP's documented quirks, for every key not given (--preset, or detected from the issuer).
     const given = created as unknown as Profile;
+    // Loaded by profile add only: not on the path of every other command.
+    const { applyPreset, presetFor } = await import('../store/presets.js');
     const preset = presetFor(given);
     const { profile: withPreset, applied } = preset ? applyPreset(given, preset) : { profile: given, applied: [] as string[] };
     const result = await ctx.profiles.add(name, withPreset, { force: options.force === true });
