@@ -62,7 +62,7 @@ export function renderInspection(result: Inspection, options: RenderOptions): st
     lines.push(paint(1, 'Diagnostics'));
     for (const d of result.diagnostics) {
       const level = d.level === 'error' ? paint(31, 'error  ') : d.level === 'warning' ? paint(33, 'warning') : paint(36, 'info   ');
-      lines.push(`  ${level}  ${d.code}: ${safeText(d.message)}`);
+      lines.push(`  ${level}  ${d.code}: ${show(d.message)}`);
     }
   }
   return lines;

@@ -104,6 +104,11 @@ describe('latchkey token inspect on hostile tokens', () => {
     expect(text.stdout).toContain(`${'n'.repeat(1000)}… (44000 more characters; --json shows all)`);
     const json = await runCli(['token', 'inspect', long, '--json'], { configDir: tempConfigDir() });
     expect(JSON.parse(json.stdout).claims.note).toHaveLength(45_000);
+    // A diagnostic that quotes a long claim (the issuer) is cut the same way.
+    const longIss = `${part('{"alg":"RS256"}')}.${part(JSON.stringify({ sub: 'x', iss: `https://x/${'i'.repeat(30_000)}` }))}.c2ln`;
+    const mismatch = await runCli(['token', 'inspect', longIss, '--issuer', 'https://idp.example'], { configDir: tempConfigDir() });
+    expect(mismatch.stdout).toMatch(/issuer_mismatch: the token has "https:\/\/x\/i+… \(\d+ more characters; --json shows all\)/);
+    expect(Math.max(...mismatch.stdout.split('\n').map((line) => line.length))).toBeLessThan(1200);
   });
 });
 
