@@ -5,7 +5,8 @@ export default defineConfig({
     include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/security/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    // Integration tests spawn the built CLI; two workers fit this project's 2-core machines.
-    maxWorkers: 2,
+    // Most tests run the CLI in process; the rest spawn it, and many wait on servers and timeouts
+    // rather than on the CPU: three workers keep this project's 2-core machines busy.
+    maxWorkers: 3,
   },
 });

@@ -20,7 +20,8 @@ export function splitCommand(command: string): string[] {
  * `--renderer-cmd-prefix=…` as a verification URI cannot smuggle an option into the browser's
  * argv. (`--` is not added: xdg-open, wslview and many `BROWSER` commands would open "--".)
  * Only start URLs without secrets are passed (the login's local start URL, a device
- * verification URI): another user can read argv in /proc.
+ * verification URI): another user can read argv in /proc. The browser command runs with `env`,
+ * the environment the command was given.
  */
 export function createBrowserOpener(env: NodeJS.ProcessEnv): BrowserOpener {
   return async (given) => {
@@ -30,7 +31,7 @@ export function createBrowserOpener(env: NodeJS.ProcessEnv): BrowserOpener {
       const [command, ...args] = splitCommand(browser);
       if (!command) throw new Error('BROWSER is empty');
       await new Promise<void>((resolve, reject) => {
-        const child = spawn(command, [...args, url], { stdio: 'ignore', detached: process.platform !== 'win32' });
+        const child = spawn(command, [...args, url], { env, stdio: 'ignore', detached: process.platform !== 'win32' });
         child.once('error', reject);
         child.once('spawn', () => {
           child.unref();
@@ -42,7 +43,7 @@ export function createBrowserOpener(env: NodeJS.ProcessEnv): BrowserOpener {
     // WSL: the Windows browser, through wslview (wslu), when it is there.
     if (process.platform === 'linux' && (env.WSL_DISTRO_NAME || env.WSL_INTEROP)) {
       const opened = await new Promise<boolean>((resolve) => {
-        const child = spawn('wslview', [url], { stdio: 'ignore', detached: true });
+        const child = spawn('wslview', [url], { env, stdio: 'ignore', detached: true });
         child.once('error', () => resolve(false));
         child.once('spawn', () => {
           child.unref();

@@ -3,6 +3,7 @@ import { LATCHKEY_BRAND } from '../../src/cli/brand.js';
 import { execute } from '../../src/cli/main.js';
 import { createProgram } from '../../src/cli/program.js';
 import type { Deps } from '../../src/deps.js';
+import type { Clock } from '../../src/io/clock.js';
 import { createBrowserOpener } from '../../src/io/browser.js';
 import type { KeychainBackend, KeychainRequest } from '../../src/store/keychain-helper.js';
 import type { RunOptions, RunResult } from './cli.js';
@@ -42,8 +43,8 @@ export class TestClock {
   }
 }
 
-export interface TestRoot {
-  clock: TestClock;
+export interface TestRoot<C extends Clock = TestClock> {
+  clock: C;
   keychain: MemoryKeychain;
   /** The CLI run in this process (as kubelogin's NewCmdForHeadless): same arguments and result as runCli. */
   run: (args: string[], options?: RunOptions) => Promise<RunResult>;
@@ -55,16 +56,17 @@ export interface TestRoot {
  * inherited). The IdP and backend are the real in-process servers. No process is spawned (but the
  * browser the BROWSER variable names).
  */
-export function createTestRoot(
-  defaults: { env?: Record<string, string | undefined>; clock?: TestClock; osKeychain?: boolean; terminalColumns?: number } = {},
-): TestRoot {
-  const clock = defaults.clock ?? new TestClock();
+export function createTestRoot<C extends Clock = TestClock>(
+  defaults: { env?: Record<string, string | undefined>; clock?: C; osKeychain?: boolean; terminalColumns?: number } = {},
+): TestRoot<C> {
+  const clock = defaults.clock ?? (new TestClock() as unknown as C);
   const keychain = new MemoryKeychain();
   return {
     clock,
     keychain,
     async run(args, options = {}) {
       const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NO_COLOR: '1' };
+      if (process.env.DBUS_SESSION_BUS_ADDRESS) env.DBUS_SESSION_BUS_ADDRESS = process.env.DBUS_SESSION_BUS_ADDRESS;
       if (options.configDir) env.LATCHKEY_CONFIG_DIR = options.configDir;
       for (const [key, value] of Object.entries({ ...defaults.env, ...options.env })) {
         if (value === undefined) delete env[key];
@@ -90,4 +92,12 @@ export function createTestRoot(
       return { code, signal: null, stdout: out, stderr: err };
     },
   };
+}
+
+/**
+ * One command in process, with runCli's arguments and result: for the steps a test needs done
+ * (writing a profile) rather than the ones it is about. A process start costs more than the command.
+ */
+export function runInProcess(args: string[], options: RunOptions = {}): Promise<RunResult> {
+  return createTestRoot().run(args, options);
 }

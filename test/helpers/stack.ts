@@ -3,6 +3,8 @@ import { dirname, join, resolve } from 'node:path';
 import { startDevBackend, type DevBackend, type DevBackendOptions } from '../../dev/backend.js';
 import { startDevIdp, type DevIdp, type DevIdpOptions } from '../../dev/idp.js';
 import { runCli, tempConfigDir, type RunOptions, type RunResult } from './cli.js';
+import { systemClock } from '../../src/io/clock.js';
+import { createTestRoot } from './root.js';
 
 /** The scripted user agent, compiled by `npm run build:dev` (npm test does it first). */
 export const USER_AGENT = resolve(import.meta.dirname, '../../dist-dev/dev/user-agent.js');
@@ -36,15 +38,18 @@ export interface LoginSetup {
    * the CLI may already have exited.
    */
   uaDone(): Promise<Array<Record<string, unknown>>>;
-  run(args: string[], options?: RunOptions & { ua?: string; user?: string }): Promise<RunResult>;
+  run(args: string[], options?: RunOptions & { ua?: string; user?: string; spawn?: boolean }): Promise<RunResult>;
 }
 
 /** A `demo` profile for the stack in a fresh config dir, and a runner with the scripted browser as BROWSER. */
 export async function loginSetup(stack: Stack, profileArgs: string[] = [], { backend = true } = {}): Promise<LoginSetup> {
   const configDir = tempConfigDir();
   const uaLogFile = join(dirname(configDir), 'user-agent.log');
+  // Commands run in this process (the composition root, the real clock and OS keychain), unless the
+  // test signals the process or needs a process-wide setting (a CA bundle read at start).
+  const root = createTestRoot({ clock: systemClock, osKeychain: true });
   const run: LoginSetup['run'] = (args, options = {}) =>
-    runCli(args, {
+    (options.spawn || options.onSpawn || options.env?.NODE_EXTRA_CA_CERTS ? runCli : root.run)(args, {
       ...options,
       configDir,
       env: {
@@ -56,19 +61,22 @@ export async function loginSetup(stack: Stack, profileArgs: string[] = [], { bac
         ...options.env,
       },
     });
-  const added = await run([
-    'profile',
-    'add',
-    'demo',
-    '--issuer',
-    stack.idp.issuer,
-    '--client-id',
-    stack.idp.clientId,
-    '--prompt',
-    'consent',
-    ...(backend ? ['--backend-url', stack.backend.url] : []),
-    ...profileArgs,
-  ]);
+  const added = await run(
+    [
+      'profile',
+      'add',
+      'demo',
+      '--issuer',
+      stack.idp.issuer,
+      '--client-id',
+      stack.idp.clientId,
+      '--prompt',
+      'consent',
+      ...(backend ? ['--backend-url', stack.backend.url] : []),
+      ...profileArgs,
+    ],
+    { configDir },
+  );
   if (added.code !== 0) throw new Error(`profile add failed: ${added.stderr}`);
   const uaLog = () =>
     existsSync(uaLogFile)

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { proxyFor } from '../../src/flows/doctor.js';
 import { detectEnvironment } from '../../src/io/environment.js';
 import { runCli, tempConfigDir } from '../helpers/cli.js';
+import { runInProcess } from '../helpers/root.js';
 import { secretServiceReachable } from '../helpers/secret-service.js';
 import { loginSetup, startStack, type Stack } from '../helpers/stack.js';
 import { makeTestCa } from '../helpers/tls.js';
@@ -59,7 +60,7 @@ describe('latchkey doctor', () => {
     });
     const configDir = tempConfigDir();
     expect(
-      (await runCli(['profile', 'add', 'down', '--issuer', `http://127.0.0.1:${closed}`, '--client-id', 'cli'], { configDir })).code,
+      (await runInProcess(['profile', 'add', 'down', '--issuer', `http://127.0.0.1:${closed}`, '--client-id', 'cli'], { configDir })).code,
     ).toBe(0);
     const result = await doctor(configDir, NO_BUS);
     expect(result.check('discovery')).toMatchObject({ status: 'fail', detail: `cannot reach 127.0.0.1:${closed}: connection refused` });
@@ -140,8 +141,11 @@ describe('latchkey doctor', () => {
     const local = await doctor(setup.configDir, { ...NO_BUS, HTTP_PROXY: 'http://user:secret@proxy.example:3128' });
     expect(local.check('proxy').detail).toBe('the issuer is reached directly: a loopback host, never proxied');
     expect(
-      (await runCli(['profile', 'add', 'remote', '--issuer', 'https://idp.example', '--client-id', 'x'], { configDir: setup.configDir }))
-        .code,
+      (
+        await runInProcess(['profile', 'add', 'remote', '--issuer', 'https://idp.example', '--client-id', 'x'], {
+          configDir: setup.configDir,
+        })
+      ).code,
     ).toBe(0);
     const via = await doctor(setup.configDir, { ...NO_BUS, HTTP_PROXY: 'http://user:secret@proxy.example:3128' }, ['-p', 'remote']);
     expect(via.check('proxy').detail).toBe('the issuer is reached through HTTP_PROXY=http://user:REDACTED@proxy.example:3128/');
@@ -174,7 +178,7 @@ describe('a keychain that never answers', () => {
     const configDir = tempConfigDir();
     expect(
       (
-        await runCli(['profile', 'add', 'kc', '--issuer', 'https://idp.example.com', '--client-id', 'cli', '--storage', 'keychain'], {
+        await runInProcess(['profile', 'add', 'kc', '--issuer', 'https://idp.example.com', '--client-id', 'cli', '--storage', 'keychain'], {
           configDir,
         })
       ).code,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { KeychainSecretStore } from '../../src/store/keychain-secrets.js';
 import { runCli, tempConfigDir } from '../helpers/cli.js';
+import { runInProcess } from '../helpers/root.js';
 import { entriesOf, secretServiceReachable, secretTool } from '../helpers/secret-service.js';
 
 // A real Secret Service (scripts/with-secret-service.sh starts one; .ci/run runs the suite under
@@ -21,7 +22,8 @@ describe.skipIf(!reachable)('the OS keychain (a real Secret Service)', () => {
     const configDir = tempConfigDir();
     const profile = `kc-${randomBytes(4).toString('hex')}`;
     expect(
-      (await runCli(['profile', 'add', profile, '--issuer', ISSUER, '--client-id', 'cli', '--storage', 'keychain'], { configDir })).code,
+      (await runInProcess(['profile', 'add', profile, '--issuer', ISSUER, '--client-id', 'cli', '--storage', 'keychain'], { configDir }))
+        .code,
     ).toBe(0);
     const login = await runCli(['login', '--with-token', '-p', profile], { configDir, input: 'kc-secret-token' });
     expect(login.code, login.stderr).toBe(0);
@@ -46,7 +48,7 @@ describe.skipIf(!reachable)('the OS keychain (a real Secret Service)', () => {
   it('storage auto uses the keychain when it is reachable, with no warning', async () => {
     const configDir = tempConfigDir();
     const profile = `auto-${randomBytes(4).toString('hex')}`;
-    expect((await runCli(['profile', 'add', profile, '--issuer', ISSUER, '--client-id', 'cli'], { configDir })).code).toBe(0);
+    expect((await runInProcess(['profile', 'add', profile, '--issuer', ISSUER, '--client-id', 'cli'], { configDir })).code).toBe(0);
     const login = await runCli(['login', '--with-token', '-p', profile], { configDir, input: 'auto-token' });
     expect(login.code, login.stderr).toBe(0);
     expect(login.stderr).not.toMatch(/warning/i);
@@ -96,7 +98,8 @@ describe.skipIf(!reachable)('a keychain write that fails', () => {
       const configDir = tempConfigDir();
       const profile = `fail-${randomBytes(4).toString('hex')}`;
       expect(
-        (await runCli(['profile', 'add', profile, '--issuer', ISSUER, '--client-id', 'cli', '--storage', 'keychain'], { configDir })).code,
+        (await runInProcess(['profile', 'add', profile, '--issuer', ISSUER, '--client-id', 'cli', '--storage', 'keychain'], { configDir }))
+          .code,
       ).toBe(0);
       expect((await runCli(['login', '--with-token', '-p', profile], { configDir, input: 'old-token' })).code).toBe(0);
       const config = readFileSync(join(configDir, 'config.json'));

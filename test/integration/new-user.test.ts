@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli, tempConfigDir } from '../helpers/cli.js';
+import { runInProcess } from '../helpers/root.js';
 import { loginSetup, startStack, until, type Stack } from '../helpers/stack.js';
 
 // What a new user trips over, tried as they would: the CLI spawned, against the dev IdP and
@@ -124,8 +125,12 @@ describe('2-4. LATCHKEY_TOKEN alone, status a script can gate on, expired tokens
     const none = await runCli(['status'], { configDir });
     expect(none.code).toBe(3);
     expect(none.stderr).toContain('no profile is configured');
-    expect((await runCli(['profile', 'add', 'prod', '--issuer', 'https://idp.example', '--client-id', 'c'], { configDir })).code).toBe(0);
-    expect((await runCli(['profile', 'add', 'ci', '--issuer', 'https://idp.example', '--client-id', 'c'], { configDir })).code).toBe(0);
+    expect(
+      (await runInProcess(['profile', 'add', 'prod', '--issuer', 'https://idp.example', '--client-id', 'c'], { configDir })).code,
+    ).toBe(0);
+    expect((await runInProcess(['profile', 'add', 'ci', '--issuer', 'https://idp.example', '--client-id', 'c'], { configDir })).code).toBe(
+      0,
+    );
     const out = await runCli(['status'], { configDir });
     expect(out.code).toBe(3);
     expect(out.stderr).toContain('profile "prod" is not logged in');
@@ -141,7 +146,9 @@ describe('2-4. LATCHKEY_TOKEN alone, status a script can gate on, expired tokens
 
   it('login --with-token refuses an expired JWT (exit 4, its expiry); a with-token profile is told to pipe a new one', async () => {
     const configDir = tempConfigDir();
-    expect((await runCli(['profile', 'add', 'ci', '--issuer', 'https://idp.example', '--client-id', 'c'], { configDir })).code).toBe(0);
+    expect((await runInProcess(['profile', 'add', 'ci', '--issuer', 'https://idp.example', '--client-id', 'c'], { configDir })).code).toBe(
+      0,
+    );
     const env = { LATCHKEY_STORAGE: 'file' };
     const old = await runCli(['login', '--with-token'], { configDir, env, input: await jwt({ sub: 'ci', exp: now() - 3 * 3600 }) });
     expect(old.code).toBe(4);
@@ -180,7 +187,7 @@ describe('5. doctor agrees with login', () => {
 
 describe('6. filesystem errors name the place and what to do', () => {
   it('a config dir that cannot be written, or a file where it should be: exit 2, the path, the fix', async () => {
-    const denied = await runCli(['profile', 'add', 'p', '--issuer', 'https://idp.example', '--client-id', 'c'], {
+    const denied = await runInProcess(['profile', 'add', 'p', '--issuer', 'https://idp.example', '--client-id', 'c'], {
       configDir: '/sys/kernel/latchkey-test',
     });
     expect(denied.code).toBe(2);
@@ -200,7 +207,9 @@ describe('6. filesystem errors name the place and what to do', () => {
 
   it('an empty config.json is corrupt like a truncated one (exit 2), and is never rewritten', async () => {
     const configDir = tempConfigDir();
-    expect((await runCli(['profile', 'add', 'p', '--issuer', 'https://idp.example', '--client-id', 'c'], { configDir })).code).toBe(0);
+    expect((await runInProcess(['profile', 'add', 'p', '--issuer', 'https://idp.example', '--client-id', 'c'], { configDir })).code).toBe(
+      0,
+    );
     writeFileSync(join(configDir, 'config.json'), '');
     const status = await runCli(['status'], { configDir });
     expect(status.code).toBe(2);
@@ -234,7 +243,7 @@ describe('7. discovery failures say the status and the URL', () => {
     ['an HTML page', '/app', 2, /it answered HTTP 200 \(text\/html\), not a discovery document/],
   ])('%s', async (_name, path, code, message) => {
     const configDir = tempConfigDir();
-    expect((await runCli(['profile', 'add', 'p', '--issuer', `${base}${path}`, '--client-id', 'c'], { configDir })).code).toBe(0);
+    expect((await runInProcess(['profile', 'add', 'p', '--issuer', `${base}${path}`, '--client-id', 'c'], { configDir })).code).toBe(0);
     const login = await runCli(['login', '--device'], { configDir });
     expect(login.code).toBe(code);
     expect(login.stderr).toMatch(message);
@@ -253,7 +262,9 @@ describe('8-10. token inspect: the decode always stands; the profile audience; p
 
   it('--verify with an unreachable issuer: the decode, the diagnostics, then the network failure (exit 5)', async () => {
     const configDir = tempConfigDir();
-    expect((await runCli(['profile', 'add', 'p', '--issuer', 'http://127.0.0.1:9/', '--client-id', 'c'], { configDir })).code).toBe(0);
+    expect((await runInProcess(['profile', 'add', 'p', '--issuer', 'http://127.0.0.1:9/', '--client-id', 'c'], { configDir })).code).toBe(
+      0,
+    );
     const token = `${Buffer.from('{"alg":"RS256","kid":"k"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: 'https://other.example', sub: 'x', aud: 'c' })).toString('base64url')}.c2ln`;
     const result = await runCli(['token', 'inspect', '--verify', token], { configDir });
     expect(result.code).toBe(5);
@@ -268,7 +279,7 @@ describe('8-10. token inspect: the decode always stands; the profile audience; p
     const configDir = tempConfigDir();
     expect(
       (
-        await runCli(['profile', 'add', 'p', '--issuer', 'https://idp.example', '--client-id', 'c', '--audience', 'api://orders'], {
+        await runInProcess(['profile', 'add', 'p', '--issuer', 'https://idp.example', '--client-id', 'c', '--audience', 'api://orders'], {
           configDir,
         })
       ).code,
@@ -280,7 +291,9 @@ describe('8-10. token inspect: the decode always stands; the profile audience; p
 
   it('pasted tokens: quotes, a line-wrapped JWT and "Authorization: Bearer" are taken off everywhere; whitespace inside is refused with what to strip', async () => {
     const configDir = tempConfigDir();
-    expect((await runCli(['profile', 'add', 'p', '--issuer', 'https://idp.example', '--client-id', 'c'], { configDir })).code).toBe(0);
+    expect((await runInProcess(['profile', 'add', 'p', '--issuer', 'https://idp.example', '--client-id', 'c'], { configDir })).code).toBe(
+      0,
+    );
     const token = await jwt({ sub: 'pasted', exp: now() + 3600 });
     const wrapped = `'Authorization: Bearer ${token.slice(0, 20)}\n  ${token.slice(20, 50)}\n${token.slice(50)}'`;
     const inspect = await runCli(['token', 'inspect', '-', '--json'], { configDir, input: wrapped });
@@ -330,7 +343,9 @@ describe('12-13. every failure says what to do; the smaller things', () => {
     expect(inspect.stdout).toMatch(/iat\s+\d+\s+\S+ \((now|[12] s ago)\)/);
     expect(inspect.stdout).not.toContain('in 0 s');
 
-    expect((await runCli(['profile', 'add', 'p', '--issuer', 'https://idp.example', '--client-id', 'c'], { configDir })).code).toBe(0);
+    expect((await runInProcess(['profile', 'add', 'p', '--issuer', 'https://idp.example', '--client-id', 'c'], { configDir })).code).toBe(
+      0,
+    );
     const fallback = await runCli(['login', '--with-token'], { configDir, input: 'k1', env: NO_BUS });
     expect(fallback.code).toBe(0);
     expect(fallback.stderr).toContain('the OS keychain is not reachable (no Secret Service on this session)');

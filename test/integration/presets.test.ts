@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevIdp, type DevIdp, type KoaContext } from '../../dev/idp.js';
 import { runCli } from '../helpers/cli.js';
+import { runInProcess } from '../helpers/root.js';
 import { loginSetup, startStack, type Stack } from '../helpers/stack.js';
 import { makeTestCa } from '../helpers/tls.js';
 
@@ -79,7 +80,7 @@ describe('Auth0 and Okta: callback URLs match exactly, port included', () => {
     const doctor = JSON.parse((await setup.run(['doctor', '--json'])).stdout);
     expect(doctor.checks.find((c: { name: string }) => c.name === 'redirect')).toMatchObject({ status: 'ok' });
 
-    const added = await runCli(['profile', 'add', 'a0', '--issuer', 'https://acme.eu.auth0.com/', '--client-id', 'x'], {
+    const added = await runInProcess(['profile', 'add', 'a0', '--issuer', 'https://acme.eu.auth0.com/', '--client-id', 'x'], {
       configDir: setup.configDir,
     });
     expect(added.stderr).toContain(
@@ -107,18 +108,18 @@ describe('Auth0 and Okta: callback URLs match exactly, port included', () => {
     expect(given.stderr).toContain('redirectPorts 8485,8486');
     expect(given.stderr).not.toContain('redirectUri http://127.0.0.1:8484');
     expect(given.stderr).not.toContain('Without --audience');
-    expect((await runCli(['profile', 'set', 'a1', 'redirect-ports', ''], { configDir: setup.configDir })).code).toBe(0);
+    expect((await runInProcess(['profile', 'set', 'a1', 'redirect-ports', ''], { configDir: setup.configDir })).code).toBe(0);
   });
 
   it('--preset okta logs in the same way; an Okta org authorization server is called out at profile add', async () => {
     const setup = await loginSetup(stack, ['--client-id', 'exact-cli', '--preset', 'okta'], { backend: false });
     expect((await setup.run(['login'])).code).toBe(0);
-    const org = await runCli(['profile', 'add', 'okta', '--issuer', 'https://acme.okta.com', '--client-id', 'x'], {
+    const org = await runInProcess(['profile', 'add', 'okta', '--issuer', 'https://acme.okta.com', '--client-id', 'x'], {
       configDir: setup.configDir,
     });
     expect(org.stderr).toContain('Applied the Okta preset');
     expect(org.stderr).toContain('https://acme.okta.com is the org authorization server');
-    const custom = await runCli(['profile', 'add', 'okta2', '--issuer', 'https://acme.okta.com/oauth2/default', '--client-id', 'x'], {
+    const custom = await runInProcess(['profile', 'add', 'okta2', '--issuer', 'https://acme.okta.com/oauth2/default', '--client-id', 'x'], {
       configDir: setup.configDir,
     });
     expect(custom.stderr).not.toContain('org authorization server');

@@ -5,6 +5,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli, tempConfigDir } from '../helpers/cli.js';
+import { runInProcess } from '../helpers/root.js';
 import { loginSetup, startStack, until, USER_AGENT, type Stack } from '../helpers/stack.js';
 
 let stack: Stack;
@@ -77,7 +78,7 @@ describe('storage under faults', () => {
     const configDir = tempConfigDir();
     expect(
       (
-        await runCli(['profile', 'add', 'k', '--issuer', 'https://idp.example.com', '--client-id', 'cli', '--storage', 'file'], {
+        await runInProcess(['profile', 'add', 'k', '--issuer', 'https://idp.example.com', '--client-id', 'cli', '--storage', 'file'], {
           configDir,
         })
       ).code,
@@ -107,9 +108,9 @@ describe('storage under faults', () => {
 
   it('a world-writable config dir is warned about', async () => {
     const configDir = tempConfigDir();
-    expect((await runCli(['profile', 'add', 'w', '--issuer', 'https://idp.example.com', '--client-id', 'cli'], { configDir })).code).toBe(
-      0,
-    );
+    expect(
+      (await runInProcess(['profile', 'add', 'w', '--issuer', 'https://idp.example.com', '--client-id', 'cli'], { configDir })).code,
+    ).toBe(0);
     chmodSync(configDir, 0o777);
     const status = await runCli(['status'], { configDir });
     expect(status.stderr).toContain(`${configDir} is writable by every user (mode 777)`);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli, tempConfigDir } from '../../helpers/cli.js';
+import { runInProcess } from '../../helpers/root.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const FILES = { bash: 'completions/latchkey.bash', zsh: 'completions/_latchkey', fish: 'completions/latchkey.fish' } as const;
@@ -29,15 +30,18 @@ beforeAll(async () => {
   symlinkSync(BIN, join(bin, 'latchkey'));
   const configDir = tempConfigDir();
   for (const name of ['prod', 'stage'])
-    expect((await runCli(['profile', 'add', name, '--issuer', 'https://idp.example.com', '--client-id', 'cli'], { configDir })).code).toBe(
-      0,
-    );
+    expect(
+      (await runInProcess(['profile', 'add', name, '--issuer', 'https://idp.example.com', '--client-id', 'cli'], { configDir })).code,
+    ).toBe(0);
   env = { PATH: `${bin}:${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? '/tmp', LATCHKEY_CONFIG_DIR: configDir };
   // Another config dir, named on the command line: its profiles are the ones offered then.
   otherDir = tempConfigDir();
   expect(
-    (await runCli(['profile', 'add', 'elsewhere', '--issuer', 'https://idp.example.com', '--client-id', 'cli'], { configDir: otherDir }))
-      .code,
+    (
+      await runInProcess(['profile', 'add', 'elsewhere', '--issuer', 'https://idp.example.com', '--client-id', 'cli'], {
+        configDir: otherDir,
+      })
+    ).code,
   ).toBe(0);
 });
 

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempConfigDir } from '../../helpers/cli.js';
+import { runInProcess } from '../../helpers/root.js';
 
 const ISSUER = 'https://idp.example.com';
 // No Secret Service on this bus address: `auto` storage must fall back to the file.
@@ -32,7 +33,7 @@ afterAll(() => new Promise<void>((resolve) => backend.close(() => resolve())));
 
 async function profileDir(storage = 'file', extra: string[] = []): Promise<string> {
   const configDir = tempConfigDir();
-  const added = await runCli(['profile', 'add', 'ci', '--issuer', ISSUER, '--client-id', 'cli', '--storage', storage, ...extra], {
+  const added = await runInProcess(['profile', 'add', 'ci', '--issuer', ISSUER, '--client-id', 'cli', '--storage', storage, ...extra], {
     configDir,
   });
   expect(added.code, added.stderr).toBe(0);
@@ -100,7 +101,7 @@ describe('login --with-token, token, logout', () => {
   it('logout --all forgets every profile', async () => {
     const configDir = await profileDir();
     expect(
-      (await runCli(['profile', 'add', 'other', '--issuer', ISSUER, '--client-id', 'x', '--storage', 'file'], { configDir })).code,
+      (await runInProcess(['profile', 'add', 'other', '--issuer', ISSUER, '--client-id', 'x', '--storage', 'file'], { configDir })).code,
     ).toBe(0);
     expect((await runCli(['login', '--with-token'], { configDir, input: 'one' })).code).toBe(0);
     expect((await runCli(['login', '--with-token', '-p', 'other'], { configDir, input: 'two' })).code).toBe(0);
@@ -139,7 +140,7 @@ describe('which credential `token` prints', () => {
 describe('status', () => {
   it('--json is pure JSON with the fields of the design', async () => {
     const configDir = await profileDir('file', ['--backend-url', backendUrl, '--whoami-path', '/api/whoami']);
-    expect((await runCli(['profile', 'add', 'idle', '--issuer', ISSUER, '--client-id', 'x'], { configDir })).code).toBe(0);
+    expect((await runInProcess(['profile', 'add', 'idle', '--issuer', ISSUER, '--client-id', 'x'], { configDir })).code).toBe(0);
     expect((await runCli(['login', '--with-token'], { configDir, input: SECRET })).code).toBe(0);
     const status = await runCli(['status', '--json'], { configDir });
     expect(status.code).toBe(0);

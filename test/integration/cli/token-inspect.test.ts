@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { generateKeyPair, importJWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempConfigDir } from '../../helpers/cli.js';
+import { runInProcess } from '../../helpers/root.js';
 import { createTestRoot } from '../../helpers/root.js';
 import { loginSetup, startStack, type Stack } from '../../helpers/stack.js';
 
@@ -70,7 +71,9 @@ describe('latchkey token inspect', () => {
 
   it('compares with the profile: issuer and client id', async () => {
     const configDir = tempConfigDir();
-    expect((await runCli(['profile', 'add', 'cl', '--issuer', 'https://cp.chainloop/', '--client-id', 'cli'], { configDir })).code).toBe(0);
+    expect(
+      (await runInProcess(['profile', 'add', 'cl', '--issuer', 'https://cp.chainloop/', '--client-id', 'cli'], { configDir })).code,
+    ).toBe(0);
     const json = JSON.parse((await runCli(['token', 'inspect', fresh, '--json'], { configDir })).stdout);
     expect(json.diagnostics.map((d: { code: string }) => d.code)).toEqual(['issuer_mismatch', 'audience_mismatch']);
   });
