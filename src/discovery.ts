@@ -4,9 +4,10 @@ import { requireWebUrl, sameIssuer, UnsafeUrlError } from './io/urls.js';
 
 /**
  * Fetching what an issuer publishes (its discovery document, its keys) outside of openid-client:
- * for `token inspect --verify` and `doctor`, by one rule. (The login discovers through
- * openid-client, which applies the same issuer rule; the backend verifier, a package of its own
- * with jose alone, has its own.)
+ * for `token inspect --verify` and `doctor`, by one rule. The login discovers through
+ * openid-client, which applies the same issuer rule; the backend verifier uses `discoveryUrl` and
+ * `requireWebUrl` with its own fetch (it must not depend on the CLI's HTTP stack) and wants the
+ * issuer exactly as its tokens name it.
  */
 
 /** Where an issuer's discovery document is: one rule, whatever the trailing "/". */

@@ -1,26 +1,13 @@
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
-
+import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { discoveryUrl } from '../discovery.js';
+import { requireWebUrl } from '../io/urls.js';
 import { ASYMMETRIC_ALGS } from '../token/algs.js';
-import { joseFailure } from '../token/jose-failures.js';
+import { checkIdToken, type IdTokenFailureReason } from '../token/id-token.js';
 
 export { ASYMMETRIC_ALGS };
 
-export type VerifyFailureReason =
-  | 'malformed'
-  | 'not_an_id_token'
-  | 'too_old'
-  | 'alg_not_allowed'
-  | 'kid_unknown'
-  | 'bad_signature'
-  | 'issuer_mismatch'
-  | 'expired'
-  | 'not_yet_valid'
-  | 'issued_in_future'
-  | 'audience_not_allowed'
-  | 'azp_missing'
-  | 'azp_not_allowed'
-  | 'key_too_weak'
-  | 'jwks_unavailable';
+/** Why a token was refused: the shared id_token check's vocabulary (src/token/id-token.ts). */
+export type VerifyFailureReason = IdTokenFailureReason;
 
 export type VerifyResult = { ok: true; claims: JWTPayload } | { ok: false; reason: VerifyFailureReason; message: string };
 
@@ -72,13 +59,12 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
 
   async function jwksUri(): Promise<string> {
     if (options.jwksUri) return options.jwksUri;
-    const url = `${options.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
-    const response = await fetchFn(url, { headers: { accept: 'application/json' } });
+    const response = await fetchFn(discoveryUrl(options.issuer), { headers: { accept: 'application/json' } });
     if (!response.ok) throw new Error(`discovery answered ${response.status}`);
     const document = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
     if (document.issuer !== options.issuer) throw new Error(`discovery names issuer ${String(document.issuer)}, not ${options.issuer}`);
     if (typeof document.jwks_uri !== 'string') throw new Error('discovery has no jwks_uri');
-    return document.jwks_uri;
+    return requireWebUrl(document.jwks_uri).href;
   }
 
   function fetchKeys(): Promise<Keys> {
@@ -116,65 +102,19 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
     return coolingDown() ? undefined : fetchKeys();
   }
 
-  const fail = (reason: VerifyFailureReason, message: string): VerifyResult => ({ ok: false, reason, message });
-
-  return async (token) => {
-    let header: ReturnType<typeof decodeProtectedHeader>;
+  // The keys for a token: the cached set; for an unknown kid (a key rotated at the IdP) a fresh
+  // one, not more often than the cooldown allows.
+  const keys: JWTVerifyGetKey = async (header, token) => {
+    const set = await currentKeys();
     try {
-      header = decodeProtectedHeader(token);
-    } catch {
-      return fail('malformed', 'not a compact JWS');
-    }
-    const alg: unknown = header.alg;
-    // An access token (RFC 9068) or a logout token offered as an id_token is not one.
-    if (typeof header.typ === 'string' && !/^(jwt|application\/jwt)$/i.test(header.typ))
-      return fail('not_an_id_token', `typ ${header.typ} is not an id_token`);
-    if (typeof alg !== 'string' || !ASYMMETRIC_ALGS.includes(alg)) return fail('alg_not_allowed', `alg ${String(alg)} is not allowed`);
-
-    let payload: JWTPayload;
-    try {
-      const verify = (set: Keys) =>
-        jwtVerify(token, set, { algorithms: [...ASYMMETRIC_ALGS], currentDate: now(), clockTolerance: tolerance });
-      try {
-        ({ payload } = await verify(await currentKeys()));
-      } catch (error) {
-        // A key rotated at the IdP: refetch once, not more often than the cooldown allows.
-        const fresh = joseFailure(error) === 'kid_unknown' ? keysForUnknownKid() : undefined;
-        if (!fresh) throw error;
-        ({ payload } = await verify(await fresh));
-      }
+      return await set(header, token);
     } catch (error) {
-      switch (joseFailure(error)) {
-        case 'kid_unknown':
-          return fail('kid_unknown', 'no key in the issuer JWKS matches the token kid');
-        case 'bad_signature':
-          return fail('bad_signature', 'signature verification failed');
-        case 'expired':
-          return fail('expired', 'the token has expired');
-        case 'not_yet_valid':
-          return fail('not_yet_valid', 'the token is not valid yet');
-        case 'key_too_weak':
-          // The IdP's key is the problem, not its availability.
-          return fail('key_too_weak', `the issuer's key is too weak to trust: ${(error as Error).message}`);
-        case undefined:
-          return fail('jwks_unavailable', `could not load the issuer's keys: ${(error as Error).message}`);
-        default:
-          return fail('malformed', (error as Error).message);
-      }
+      const fresh = error instanceof errors.JWKSNoMatchingKey ? keysForUnknownKid() : undefined;
+      if (!fresh) throw error;
+      return (await fresh)(header, token);
     }
-
-    const nowSec = Math.floor(now().getTime() / 1000);
-    if (payload.iss !== options.issuer) return fail('issuer_mismatch', `iss ${String(payload.iss)} is not ${options.issuer}`);
-    if (typeof payload.exp !== 'number') return fail('malformed', 'the token has no exp');
-    if (typeof payload.iat === 'number' && payload.iat > nowSec + tolerance) return fail('issued_in_future', 'iat is in the future');
-    if (typeof payload.iat !== 'number') return fail('malformed', 'the token has no iat');
-    if (payload.iat < nowSec - maxAge - tolerance)
-      return fail('too_old', `issued ${Math.round((nowSec - payload.iat) / 3600)} h ago, more than ${maxAge / 3600} h`);
-    const aud = typeof payload.aud === 'string' ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : [];
-    if (!aud.some((a) => allowed.has(a))) return fail('audience_not_allowed', `aud ${JSON.stringify(aud)} contains no trusted client id`);
-    if (aud.length > 1 && typeof payload.azp !== 'string') return fail('azp_missing', 'aud has several entries and there is no azp');
-    if (payload.azp !== undefined && (typeof payload.azp !== 'string' || !allowed.has(payload.azp)))
-      return fail('azp_not_allowed', `azp ${JSON.stringify(payload.azp)} is not a trusted client id`);
-    return { ok: true, claims: payload };
   };
+
+  return (token) =>
+    checkIdToken(token, keys, { issuer: options.issuer, clientIds: allowed, now: now(), toleranceSec: tolerance, maxAgeSec: maxAge });
 }

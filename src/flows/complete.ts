@@ -4,7 +4,7 @@ import type { Http } from '../http.js';
 import type { Credentials } from '../store/credentials.js';
 import { effective, type Profile } from '../store/profile-keys.js';
 import type { CredentialRecord } from '../store/secrets.js';
-import { ASYMMETRIC_ALGS } from '../token/algs.js';
+import type { IdTokenFailureReason } from '../token/id-token.js';
 import type { OidcConfiguration } from './oidc.js';
 import { resultOf, type LoginResult } from './with-token.js';
 
@@ -74,8 +74,9 @@ export async function completeLogin(input: CompleteLoginInput, deps: CompleteLog
 }
 
 /**
- * openid-client has checked the id_token's claims (iss, aud, azp, exp, iat, nonce); its signature
- * is checked here against the IdP's JWKS, with asymmetric algorithms only.
+ * openid-client has checked the id_token's claims (iss, aud, azp, exp, nonce); the one id_token
+ * check (src/token/id-token.ts) adds the signature against the IdP's JWKS, with asymmetric
+ * algorithms only, and `iat`.
  */
 async function verifyIdTokenSignature(
   idToken: string,
@@ -88,54 +89,39 @@ async function verifyIdTokenSignature(
     throw new FailureError(
       "the IdP's discovery document has no jwks_uri, so the id_token's signature cannot be checked; nothing was stored",
     );
-  const { createRemoteJWKSet, customFetch, decodeJwt: peek, jwtVerify } = await import('jose');
+  const [{ createRemoteJWKSet, customFetch, decodeJwt: peek }, { checkIdToken }] = await Promise.all([
+    import('jose'),
+    import('../token/id-token.js'),
+  ]);
   const jwks = createRemoteJWKSet(new URL(metadata.jwks_uri), { [customFetch]: deps.http.fetch });
   // Entra ID's multi-tenant issuers (common, organizations) publish the template
   // https://login.microsoftonline.com/{tenantid}/v2.0: each token's issuer is its own tenant's
   // (`tid`), as openid-client also checks it.
   const tid = metadata.issuer.includes('{tenantid}') ? peek(idToken).tid : undefined;
   const issuer = typeof tid === 'string' ? metadata.issuer.replace('{tenantid}', tid) : metadata.issuer;
-  let iat: unknown;
-  try {
-    ({
-      payload: { iat },
-    } = await jwtVerify(idToken, jwks, {
-      algorithms: [...ASYMMETRIC_ALGS],
-      issuer,
-      audience: clientId,
-      currentDate: deps.clock.now(),
-      clockTolerance: 60,
-    }));
-  } catch (error) {
-    const { joseFailure } = await import('../token/jose-failures.js');
-    const failure = joseFailure(error);
-    const reason =
-      failure === 'kid_ambiguous'
-        ? 'it has no key id (kid) while the IdP publishes several keys'
-        : failure === 'kid_unknown'
-          ? "its key id is not in the IdP's published keys (JWKS)"
-          : failure === 'bad_signature'
-            ? "the signature does not match the IdP's key"
-            : failure === 'alg_not_allowed'
-              ? 'it is not signed with an asymmetric algorithm'
-              : failure === 'key_too_weak'
-                ? "the IdP's key is too weak to trust (RSA under 2048 bits)"
-                : (error as Error).message;
-    throw new RejectedError(`the IdP's id_token failed verification: ${reason}; nothing was stored`, {
+  const checked = await checkIdToken(idToken, jwks, { issuer, clientIds: new Set([clientId]), now: deps.clock.now(), toleranceSec: 60 });
+  if (checked.ok) return;
+  // openid-client does not look at `iat`; a token issued in the future is refused (rp-id_token-iat).
+  if (checked.reason === 'issued_in_future')
+    throw new RejectedError(`the IdP's id_token failed verification: its "iat" (issued at) is in the future; nothing was stored`, {
+      hint: "If this machine's clock is behind, set it right (doctor compares it with the IdP's).",
+      code: 'id_token_iat',
+    });
+  throw new RejectedError(
+    `the IdP's id_token failed verification: ${ID_TOKEN_FAILURES[checked.reason] ?? checked.message}; nothing was stored`,
+    {
       hint: 'Something between you and the IdP may be tampering with the login. Report it with the output of --debug.',
       code: 'id_token_signature',
-      cause: error,
-    });
-  }
-  // openid-client does not look at `iat`; a token issued in the future is refused (rp-id_token-iat).
-  if (typeof iat === 'number' && iat > deps.clock.now().getTime() / 1000 + 60) {
-    throw new RejectedError(
-      `the IdP's id_token failed verification:` +
-        ` its "iat" (issued at) is in the future (${new Date(iat * 1000).toISOString()}); nothing was stored`,
-      {
-        hint: "If this machine's clock is behind, set it right (doctor compares it with the IdP's).",
-        code: 'id_token_iat',
-      },
-    );
-  }
+      cause: checked.cause,
+    },
+  );
 }
+
+/** What a failed id_token check means, said to the user who just signed in. */
+const ID_TOKEN_FAILURES: Partial<Record<IdTokenFailureReason, string>> = {
+  kid_ambiguous: 'it has no key id (kid) while the IdP publishes several keys',
+  kid_unknown: "its key id is not in the IdP's published keys (JWKS)",
+  bad_signature: "the signature does not match the IdP's key",
+  alg_not_allowed: 'it is not signed with an asymmetric algorithm',
+  key_too_weak: "the IdP's key is too weak to trust (RSA under 2048 bits)",
+};

@@ -49,6 +49,20 @@ describe('the reference verifier on hostile tokens', () => {
     expect(await verifier()(token)).toMatchObject({ ok: false });
   });
 
+  it('refuses a jwks_uri that is not https (or http on loopback) before fetching it', async () => {
+    const fetched: string[] = [];
+    for (const jwksUri of ['http://keys.example.com/jwks', 'file:///etc/passwd', 'https://user:pw@keys.example.com/jwks']) {
+      fetched.length = 0;
+      const fetch = (url: string) => {
+        fetched.push(url);
+        return Promise.resolve(Response.json({ issuer, jwks_uri: jwksUri }));
+      };
+      const result = await createIdTokenVerifier({ issuer, allowedClientIds: ['cli'], now: () => clock, fetch })(await sign());
+      expect(result).toMatchObject({ ok: false, reason: 'jwks_unavailable' });
+      expect(fetched).toEqual([`${issuer}/.well-known/openid-configuration`]);
+    }
+  });
+
   it('never fetches what jku, x5u or jwk headers point at, nor trusts an embedded key', async () => {
     hits.length = 0;
     const rogue = await generateKeyPair('ES256');
