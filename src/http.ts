@@ -125,7 +125,8 @@ export async function createHttp(options: HttpOptions, env: NodeJS.ProcessEnv = 
         throw failure;
       }
       out.debug(
-        `← ${response.status} ${method} ${redactUrl(url)} (${Math.round(performance.now() - started)} ms) ${redactHeaders(response.headers)}`,
+        `← ${response.status} ${method} ${redactUrl(url)} (${Math.round(performance.now() - started)} ms)` +
+          ` ${redactHeaders(response.headers)}`,
       );
       response = limitBody(response, options.maxBodyBytes ?? 1024 * 1024, url);
       if (retry && response.status >= 500 && response.status !== 503) {

@@ -108,7 +108,10 @@ export function bashScript(specs: CommandSpec[], name: string): string {
       .concat(s.choices)
       .join(' ');
     const options = s.options.flatMap((o) => o.names).join(' ');
-    return `    ${q(s.path)}) commands=${q(words)}; options=${q(options)}; profiles=${s.profileArgument ? 1 : 0}; second=${q(s.secondChoices.join(' '))} ;;`;
+    return (
+      `    ${q(s.path)}) commands=${q(words)}; options=${q(options)}; profiles=${s.profileArgument ? 1 : 0};` +
+      ` second=${q(s.secondChoices.join(' '))} ;;`
+    );
   });
   const commandPaths = specs
     .filter((s) => s.path)
@@ -282,7 +285,8 @@ export function fishScript(specs: CommandSpec[], name: string): string {
       if (!spec.path && option.names.includes('-h')) continue;
       const short = option.names.find((n) => /^-[^-]$/.test(n));
       const long = option.names.find((n) => n.startsWith('--'));
-      let line = `complete -c ${name} -n ${q(when)}${short ? ` -s ${short.slice(1)}` : ''}${long ? ` -l ${long.slice(2)}` : ''} -d ${q(option.description)}`;
+      const flags = `${short ? ` -s ${short.slice(1)}` : ''}${long ? ` -l ${long.slice(2)}` : ''}`;
+      let line = `complete -c ${name} -n ${q(when)}${flags} -d ${q(option.description)}`;
       if (option.takesValue) {
         line +=
           option.value === 'profiles'
@@ -308,7 +312,8 @@ export function registerCompletion(program: Command, contextFor: ContextFor, bra
     .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh', 'fish']))
     .addHelpText(
       'after',
-      `\nExamples:\n  $ ${n} completion bash > ~/.local/share/bash-completion/completions/${n}\n  $ ${n} completion zsh > "\${fpath[1]}/_${n}"\n  $ ${n} completion fish > ~/.config/fish/completions/${n}.fish`,
+      `\nExamples:\n  $ ${n} completion bash > ~/.local/share/bash-completion/completions/${n}\n` +
+        `  $ ${n} completion zsh > "\${fpath[1]}/_${n}"\n  $ ${n} completion fish > ~/.config/fish/completions/${n}.fish`,
     )
     .action((shell: 'bash' | 'zsh' | 'fish', _options, command: Command) => {
       const specs = completionModel(program);

@@ -135,7 +135,8 @@ async function userClientSecret(ctx: Context, options: LoginOptions, name: strin
   const fromEnv = ctx.env('CLIENT_SECRET');
   if (fromEnv) return fromEnv;
   throw new UsageError(
-    `profile "${name}" authenticates its client with a secret (tokenEndpointAuthMethod ${profile.tokenEndpointAuthMethod}), and none was given`,
+    `profile "${name}" authenticates its client with a secret (tokenEndpointAuthMethod ${profile.tokenEndpointAuthMethod}),` +
+      ` and none was given`,
     {
       hint: `Set ${ctx.envName('CLIENT_SECRET')}, or pipe it with --client-secret-stdin (it is kept in the keychain with the credential).`,
     },

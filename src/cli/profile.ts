@@ -20,7 +20,8 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
   const profile = program.command('profile').description('manage profiles (where to log in, and what to do with the result)');
   profile.addHelpText(
     'after',
-    `\nExamples:\n  $ ${n} profile add prod --issuer https://idp.example.com --client-id cli --backend-url https://api.example.com\n  $ ${n} profile set prod storage file\n  $ ${n} profile use prod`,
+    `\nExamples:\n  $ ${n} profile add prod --issuer https://idp.example.com --client-id cli --backend-url https://api.example.com\n` +
+      `  $ ${n} profile set prod storage file\n  $ ${n} profile use prod`,
   );
 
   profile
@@ -56,7 +57,8 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
     .option('--force', 'replace a profile of the same name')
     .addHelpText(
       'after',
-      `\nExamples:\n  $ ${n} profile add prod --issuer https://acme.eu.auth0.com/ --client-id abc123 --audience https://api.acme.com\n  $ ${n} profile add local --issuer http://127.0.0.1:8080 --client-id cli --redirect-uri http://127.0.0.1:8085/callback`,
+      `\nExamples:\n  $ ${n} profile add prod --issuer https://acme.eu.auth0.com/ --client-id abc123 --audience https://api.acme.com\n` +
+        `  $ ${n} profile add local --issuer http://127.0.0.1:8080 --client-id cli --redirect-uri http://127.0.0.1:8085/callback`,
     );
   for (const spec of PROFILE_KEYS) {
     const option = new Option(`--${spec.flag} ${spec.arg}`, spec.description);
@@ -88,7 +90,8 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
     if (ctx.json({ name, default: result.madeDefault, profile: withPreset })) return;
     if (preset) {
       ctx.out.info(
-        `Applied the ${preset.title} preset${applied.length ? `: ${applied.join('; ')}` : ''}. Change any key with ${n} profile set ${name} <key> <value>.`,
+        `Applied the ${preset.title} preset${applied.length ? `: ${applied.join('; ')}` : ''}.` +
+          ` Change any key with ${n} profile set ${name} <key> <value>.`,
       );
       for (const line of preset.advice(withPreset))
         ctx.out.info(`  - ${line.replaceAll('<name>', name).replaceAll('<ENV>', brand.envPrefix)}`);
@@ -106,7 +109,8 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
     .argument('<value>', 'new value')
     .addHelpText(
       'after',
-      `\nExamples:\n  $ ${n} profile set prod backendUrl https://api.example.com\n  $ ${n} profile set prod audience-priority api-token-auth.chainloop,user-auth.chainloop,chainloop`,
+      `\nExamples:\n  $ ${n} profile set prod backendUrl https://api.example.com\n` +
+        `  $ ${n} profile set prod audience-priority api-token-auth.chainloop,user-auth.chainloop,chainloop`,
     )
     .action(async (name: string, key: string, value: string, _options, command: Command) => {
       const ctx = contextFor(command);

@@ -37,7 +37,8 @@ export function registerTokenInspect(token: Command, contextFor: ContextFor, bra
     .addHelpText(
       'after',
       `\nThe token is decoded locally and never sent anywhere;` +
-        ` --verify fetches only the issuer's keys.\n\nExamples:\n  $ ${n} token inspect eyJhbGciOi...\n  $ pbpaste | ${n} token inspect - --verify\n  $ ${n} token inspect --json -p prod | jq .diagnostics`,
+        ` --verify fetches only the issuer's keys.\n\nExamples:\n  $ ${n} token inspect eyJhbGciOi...\n` +
+        `  $ pbpaste | ${n} token inspect - --verify\n  $ ${n} token inspect --json -p prod | jq .diagnostics`,
     )
     .action(async (input: string | undefined, flags: InspectFlags, command: Command) => {
       const ctx = contextFor(command);

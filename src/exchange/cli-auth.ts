@@ -111,7 +111,8 @@ function refused(input: ExchangeInput, status: number, reason: string, where: st
   const claims = peekClaims(input.idToken) ?? {};
   const aud = audiences(claims);
   const details = [
-    `The id_token it was given: iss ${typeof claims.iss === 'string' ? claims.iss : '?'}, aud ${JSON.stringify(aud)}, azp ${typeof claims.azp === 'string' ? claims.azp : '(none)'}.`,
+    `The id_token it was given: iss ${typeof claims.iss === 'string' ? claims.iss : '?'}, aud ${JSON.stringify(aud)},` +
+      ` azp ${typeof claims.azp === 'string' ? claims.azp : '(none)'}.`,
     `The backend must trust id_tokens issued to client ${input.clientId}:` +
       ` its CLI-auth endpoint has to verify them against the IdP's keys and accept that client id as an audience.`,
   ];

@@ -93,7 +93,8 @@ function environmentCheck({ environment: where, cliName }: DoctorInput): Check {
     detail: `${seen}: no local browser can be opened`,
     next: where.ci
       ? `Nobody can sign in here: in CI use ${cliName} login --with-token (a token from a secret) or --client-credentials.`
-      : `${cliName} login uses the device flow when the IdP offers it; otherwise it prints the URL${where.ssh ? ' and an ssh -L command to forward the port' : ''}. Or set BROWSER to a command that opens URLs.`,
+      : `${cliName} login uses the device flow when the IdP offers it; otherwise it prints the URL` +
+        `${where.ssh ? ' and an ssh -L command to forward the port' : ''}. Or set BROWSER to a command that opens URLs.`,
   };
 }
 
@@ -275,7 +276,10 @@ async function redirectCheck(
     code_challenge_method: 'S256',
   };
   for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
-  const fix = `Register ${configured.includes(':0/') ? 'a loopback redirect URI for any port' : configured} for client ${profile.clientId} at the IdP, or use the one it has: ${cliName} profile set ${profileName} redirect-uri http://127.0.0.1:PORT/callback`;
+  const registerWhat = configured.includes(':0/') ? 'a loopback redirect URI for any port' : configured;
+  const fix =
+    `Register ${registerWhat} for client ${profile.clientId} at the IdP,` +
+    ` or use the one it has: ${cliName} profile set ${profileName} redirect-uri http://127.0.0.1:PORT/callback`;
   try {
     const { value: response } = await timed(() => deps.http.fetch(url.href, { redirect: 'manual' }));
     await response.body?.cancel();
@@ -288,7 +292,9 @@ async function redirectCheck(
           ? {
               name: 'redirect',
               status: 'warn',
-              detail: `the IdP accepts the redirect URI, but refused the request: ${safeLine(error)}${back.searchParams.get('error_description') ? ` (${safeLine(back.searchParams.get('error_description')!)})` : ''}`,
+              detail:
+                `the IdP accepts the redirect URI, but refused the request: ${safeLine(error)}` +
+                (back.searchParams.get('error_description') ? ` (${safeLine(back.searchParams.get('error_description')!)})` : ''),
               next: "Check the profile's scopes, audience and auth params.",
             }
           : { name: 'redirect', status: 'ok', detail: `the IdP accepts ${redirect.href}` };
@@ -330,7 +336,9 @@ async function keychainCheck({ profile, envPrefix, profileName, cliName, storage
       return {
         name: 'keychain',
         status: 'ok',
-        detail: `not reachable (${reason}), and not used: ${storageOverride ? `${envPrefix}_STORAGE=file` : 'the profile stores in the credentials file'}`,
+        detail:
+          `not reachable (${reason}), and not used:` +
+          ` ${storageOverride ? `${envPrefix}_STORAGE=file` : 'the profile stores in the credentials file'}`,
       };
     return {
       name: 'keychain',

@@ -42,7 +42,8 @@ export async function refreshCredential(input: RefreshInput, deps: RefreshDeps):
     const mapped = oidcError(error, 'refresh', input.profile.issuer);
     if (mapped instanceof RejectedError) {
       throw new NotLoggedInError(
-        `the IdP would not renew the credential of profile "${input.profileName}" (${mapped.message.replace(/^the IdP refused the refresh request \(|\)$/g, '')})`,
+        `the IdP would not renew the credential of profile "${input.profileName}"` +
+          ` (${mapped.message.replace(/^the IdP refused the refresh request \(|\)$/g, '')})`,
         {
           hint: `Run ${input.cliName} login -p ${input.profileName} again.`,
           code: 'refresh_refused',

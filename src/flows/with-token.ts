@@ -45,7 +45,8 @@ export async function loginWithToken(input: WithTokenInput, deps: WithTokenDeps)
     // Stored, it would only make `token` fail later, far from where the mistake was made.
     const at = new Date(exp * 1000);
     throw new RejectedError(
-      `the token expired at ${Number.isNaN(at.getTime()) ? exp : at.toISOString()}${Number.isNaN(at.getTime()) ? '' : ` (${relativeTime(at, deps.clock.now())})`}; nothing was stored`,
+      `the token expired at ${Number.isNaN(at.getTime()) ? exp : `${at.toISOString()} (${relativeTime(at, deps.clock.now())})`};` +
+        ' nothing was stored',
       {
         hint: `Pipe a current one: echo "$TOKEN" | ${input.cliName ?? 'latchkey'} login --with-token -p ${input.profileName}`,
         code: 'token_expired',

@@ -208,7 +208,9 @@ export async function startCallbackListener(options: CallbackListenerOptions): P
     const list = many ? `ports ${taken.slice(0, -1).join(', ')} and ${taken.at(-1)}` : `port ${taken[0]}`;
     const set = options.profileSetCommand ?? 'profile set <name>';
     throw new FailureError(`${list} on ${host} ${many ? 'are' : 'is'} already in use, so the login callback cannot be received`, {
-      hint: `Close the program holding ${many ? 'them' : 'it'} (another login still waiting?), or give ${many ? 'other ' : ''}fallback ports: ${set} redirect-ports 8491,8492.`,
+      hint:
+        `Close the program holding ${many ? 'them' : 'it'} (another login still waiting?),` +
+        ` or give ${many ? 'other ' : ''}fallback ports: ${set} redirect-ports 8491,8492.`,
       code: 'port_in_use',
     });
   }

@@ -75,7 +75,8 @@ export class Credentials {
               this.#o.storageOverride === 'keychain'
                 ? `${envName}=keychain requires the keychain for this run. Start or unlock it,` +
                   ` or allow the file fallback: unset ${envName}, or ${envName}=file.`
-                : `Profile "${name}" requires the keychain (storage: keychain). Start or unlock it, or allow the file fallback: ${this.#o.cliName ?? 'latchkey'} profile set ${name} storage auto (or ${envName}=file for one run).`;
+                : `Profile "${name}" requires the keychain (storage: keychain). Start or unlock it, or allow the file fallback:` +
+                  ` ${this.#o.cliName ?? 'latchkey'} profile set ${name} storage auto (or ${envName}=file for one run).`;
             throw new KeychainUnavailableError(error.message, { hint, cause: error });
           }
           throw error;

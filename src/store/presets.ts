@@ -57,7 +57,9 @@ export const PRESETS: readonly Preset[] = [
       exactRedirectAdvice('Okta', 'Sign-in redirect URIs'),
       ...(isOktaOrgIssuer(profile.issuer)
         ? [
-            `${profile.issuer} is the org authorization server: its access tokens are for Okta's own APIs and not meant to be validated by your backend. For your API use a custom authorization server, e.g. ${profile.issuer.replace(/\/+$/, '')}/oauth2/default.`,
+            `${profile.issuer} is the org authorization server: its access tokens are for Okta's own APIs` +
+              ' and not meant to be validated by your backend.' +
+              ` For your API use a custom authorization server, e.g. ${profile.issuer.replace(/\/+$/, '')}/oauth2/default.`,
           ]
         : []),
     ],

@@ -20,7 +20,10 @@ export function idpDiagnostics(
     out.push({
       level: expectsV2 ? 'error' : 'warning',
       code: 'entra_v1_token',
-      message: `an Entra ID v1.0 token (iss ${iss || '?'}): v2.0 issuers and verifiers expect v2.0 tokens. Fix: set "requestedAccessTokenVersion": 2 (accessTokenAcceptedVersion in older manifests) in the API's app manifest, then log in again`,
+      message:
+        `an Entra ID v1.0 token (iss ${iss || '?'}): v2.0 issuers and verifiers expect v2.0 tokens.` +
+        ' Fix: set "requestedAccessTokenVersion": 2 (accessTokenAcceptedVersion in older manifests)' +
+        " in the API's app manifest, then log in again",
     });
   }
   // Entra ID: a Microsoft Graph token carries a nonce in its header; only Graph can verify it.
@@ -39,7 +42,9 @@ export function idpDiagnostics(
     out.push({
       level: 'warning',
       code: 'okta_org_token',
-      message: `an access token of Okta's org authorization server (${iss}): meant for Okta's APIs, not for validation by yours. Use a custom authorization server (${iss.replace(/\/+$/, '')}/oauth2/default) for your API`,
+      message:
+        `an access token of Okta's org authorization server (${iss}): meant for Okta's APIs, not for validation by yours.` +
+        ` Use a custom authorization server (${iss.replace(/\/+$/, '')}/oauth2/default) for your API`,
     });
   }
   // Keycloak refresh (and offline) tokens are JWTs signed with a realm secret.
@@ -81,7 +86,8 @@ export function jweDiagnostics(header: JsonObject): Diagnostic[] {
         message:
           `an Auth0 opaque access token (encrypted, from ${iss}):` +
           ` Auth0 issues one when no audience is requested, and only Auth0 can read it.` +
-          ` Fix: set the profile's audience to your API identifier (profile set <name> audience https://api.example.com), then log in again`,
+          ` Fix: set the profile's audience to your API identifier (profile set <name> audience https://api.example.com),` +
+          ` then log in again`,
       },
     ];
   }

@@ -52,9 +52,14 @@ export function renderInspection(result: Inspection, options: RenderOptions): st
     );
   }
   const signature = result.signature;
-  lines.push(
-    `${paint(1, 'Signature')}  ${!signature.checked ? (signature.reason ? show(signature.reason) : "not checked (--verify checks it against the issuer's keys)") : signature.valid ? paint(32, `valid (keys from ${show(signature.jwksUri)})`) : paint(31, 'INVALID')}`,
-  );
+  const verdict = !signature.checked
+    ? signature.reason
+      ? show(signature.reason)
+      : "not checked (--verify checks it against the issuer's keys)"
+    : signature.valid
+      ? paint(32, `valid (keys from ${show(signature.jwksUri)})`)
+      : paint(31, 'INVALID');
+  lines.push(`${paint(1, 'Signature')}  ${verdict}`);
   lines.push('');
   if (result.diagnostics.length === 0) {
     lines.push(`${paint(1, 'Diagnostics')}  none`);

@@ -45,12 +45,16 @@ export async function verifyForInspection(
   if (alg.toLowerCase() === 'none') return skip('refused: alg none (the token is not signed)');
   if (!ASYMMETRIC.includes(alg))
     return skip(
-      `not verifiable: ${alg} is ${/^HS/.test(alg) ? 'a shared-secret signature: only holders of the secret can check it' : 'not an algorithm issuers publish keys for'}`,
+      `not verifiable: ${alg} is ` +
+        (/^HS/.test(alg)
+          ? 'a shared-secret signature: only holders of the secret can check it'
+          : 'not an algorithm issuers publish keys for'),
     );
   const tokenIssuer = typeof decoded.claims?.iss === 'string' ? decoded.claims.iss : undefined;
   if (!options.trustedIssuer && !options.jwksUri) {
     return skip(
-      `not verified: no issuer to trust. The token names ${tokenIssuer ? JSON.stringify(tokenIssuer) : 'no issuer'}, which proves nothing by itself; give --issuer <url> (or use a profile)`,
+      `not verified: no issuer to trust. The token names ${tokenIssuer ? JSON.stringify(tokenIssuer) : 'no issuer'},` +
+        ` which proves nothing by itself; give --issuer <url> (or use a profile)`,
     );
   }
   if (options.trustedIssuer && tokenIssuer !== undefined && tokenIssuer !== options.trustedIssuer) {
