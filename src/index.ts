@@ -31,14 +31,9 @@ export type { BrowserOpener } from './io/browser.js';
 export { detectEnvironment, browserUnreachable, type RunEnvironment } from './io/environment.js';
 
 // Logins and tokens.
-export { browserLogin as loginWithBrowser, type BrowserLoginInput, type BrowserLoginDeps } from './flows/browser.js';
-export { deviceLogin as loginWithDevice, type DeviceLoginInput, type DeviceLoginDeps } from './flows/device.js';
-export {
-  clientCredentialsLogin as loginWithClientCredentials,
-  loadPrivateKey,
-  type ServiceAuth,
-  type ClientCredentialsDeps,
-} from './flows/client-credentials.js';
+export { loginWithBrowser, type BrowserLoginInput, type BrowserLoginDeps } from './flows/browser.js';
+export { loginWithDevice, type DeviceLoginInput, type DeviceLoginDeps } from './flows/device.js';
+export { loginWithClientCredentials, loadPrivateKey, type ServiceAuth, type ClientCredentialsDeps } from './flows/client-credentials.js';
 export { loginWithToken, type WithTokenInput, type WithTokenDeps, type LoginResult } from './flows/with-token.js';
 export { exchangeIdToken, CREDENTIAL_KEYS, type ExchangeInput, type ExchangedCredential } from './exchange/cli-auth.js';
 export { getToken, envOverride, type GetTokenInput, type GetTokenDeps, type TokenSource } from './flows/get-token.js';

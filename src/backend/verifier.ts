@@ -1,15 +1,12 @@
-import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { discoveryUrl } from '../discovery.js';
 import { requireWebUrl } from '../io/urls.js';
 import { ASYMMETRIC_ALGS } from '../token/algs.js';
-import { checkIdToken, type IdTokenFailureReason } from '../token/id-token.js';
+import { checkIdToken, type VerifyResult } from '../token/id-token.js';
+
+export type { VerifyFailureReason, VerifyResult } from '../token/id-token.js';
 
 export { ASYMMETRIC_ALGS };
-
-/** Why a token was refused: the shared id_token check's vocabulary (src/token/id-token.ts). */
-export type VerifyFailureReason = IdTokenFailureReason;
-
-export type VerifyResult = { ok: true; claims: JWTPayload } | { ok: false; reason: VerifyFailureReason; message: string };
 
 export interface IdTokenVerifierOptions {
   /** The IdP's issuer identifier, exactly as in its tokens. */

@@ -94,8 +94,8 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
   const timeout = Number(options.timeout ?? '300');
   if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout must be a number of seconds, got "${options.timeout}"`);
   if (options.device) {
-    const { deviceLogin } = await import('../flows/device.js');
-    const result = await deviceLogin(
+    const { loginWithDevice } = await import('../flows/device.js');
+    const result = await loginWithDevice(
       { profileName: name, profile, openBrowser: options.browser !== false, cliName: ctx.brand.name, timeoutMs: timeout * 1000, ...secret },
       await ctx.loginDeps(profile),
     );
@@ -104,16 +104,16 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
   }
   if (options.clientCredentials) {
     const auth = await serviceAuth(ctx, options);
-    const { clientCredentialsLogin } = await import('../flows/client-credentials.js');
-    const result = await clientCredentialsLogin(
+    const { loginWithClientCredentials } = await import('../flows/client-credentials.js');
+    const result = await loginWithClientCredentials(
       { profileName: name, profile, auth },
       { http: await ctx.http(profile), clock: ctx.deps.clock, credentials: await ctx.credentials() },
     );
     reportLogin(ctx, result);
     return;
   }
-  const { browserLogin } = await import('../flows/browser.js');
-  const result = await browserLogin(
+  const { loginWithBrowser } = await import('../flows/browser.js');
+  const result = await loginWithBrowser(
     {
       profileName: name,
       profile,

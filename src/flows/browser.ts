@@ -27,7 +27,7 @@ export type BrowserLoginDeps = LoginDeps;
  * profile has a `backendUrl`) and the store. The browser's callback request is held until all of
  * it is done, so its page says whether the login worked.
  */
-export async function browserLogin(input: BrowserLoginInput, deps: BrowserLoginDeps): Promise<LoginResult> {
+export async function loginWithBrowser(input: BrowserLoginInput, deps: BrowserLoginDeps): Promise<LoginResult> {
   const { profile, profileName } = input;
   const { out, clock } = deps;
   const settings = effective(profile);
@@ -58,8 +58,8 @@ export async function browserLogin(input: BrowserLoginInput, deps: BrowserLoginD
         ` for at most ${Math.round(input.timeoutMs / 1000)} s (--timeout).` +
         ` For the browser login, pass --no-browser and open the URL elsewhere.`,
     );
-    const { deviceLogin } = await import('./device.js');
-    return deviceLogin(
+    const { loginWithDevice } = await import('./device.js');
+    return loginWithDevice(
       {
         profileName,
         profile,

@@ -22,7 +22,7 @@ export interface ClientCredentialsDeps {
 }
 
 /** `login --client-credentials`: mint a service token and store it with what re-mints it. */
-export async function clientCredentialsLogin(
+export async function loginWithClientCredentials(
   input: { profileName: string; profile: Profile; auth: ServiceAuth },
   deps: ClientCredentialsDeps,
 ): Promise<LoginResult> {

@@ -4,7 +4,7 @@ import type { Http } from '../http.js';
 import type { Credentials } from '../store/credentials.js';
 import { effective, type Profile } from '../store/profile-keys.js';
 import type { CredentialRecord } from '../store/secrets.js';
-import type { IdTokenFailureReason } from '../token/id-token.js';
+import type { VerifyFailureReason } from '../token/id-token.js';
 import type { OidcConfiguration } from './oidc.js';
 import { resultOf, type LoginResult } from './with-token.js';
 
@@ -118,7 +118,7 @@ async function verifyIdTokenSignature(
 }
 
 /** What a failed id_token check means, said to the user who just signed in. */
-const ID_TOKEN_FAILURES: Partial<Record<IdTokenFailureReason, string>> = {
+const ID_TOKEN_FAILURES: Partial<Record<VerifyFailureReason, string>> = {
   kid_ambiguous: 'it has no key id (kid) while the IdP publishes several keys',
   kid_unknown: "its key id is not in the IdP's published keys (JWKS)",
   bad_signature: "the signature does not match the IdP's key",

@@ -31,7 +31,7 @@ export type DeviceLoginDeps = LoginDeps;
  * and where to enter it, then poll. openid-client honours `interval`, `slow_down` (+5 s),
  * `authorization_pending` and `Retry-After` on 503; the wait ends when the code expires.
  */
-export async function deviceLogin(input: DeviceLoginInput, deps: DeviceLoginDeps): Promise<LoginResult> {
+export async function loginWithDevice(input: DeviceLoginInput, deps: DeviceLoginDeps): Promise<LoginResult> {
   const { profile, profileName } = input;
   const { out } = deps;
   const client = await loadOpenIdClient();

@@ -9,7 +9,7 @@ import { joseFailure } from './jose-failures.js';
  * one vocabulary; the keys come from the caller (a cached set, a remote one).
  */
 
-export type IdTokenFailureReason =
+export type VerifyFailureReason =
   | 'malformed'
   | 'not_an_id_token'
   | 'too_old'
@@ -29,11 +29,12 @@ export type IdTokenFailureReason =
 
 export interface IdTokenFailure {
   ok: false;
-  reason: IdTokenFailureReason;
+  reason: VerifyFailureReason;
   message: string;
   cause?: unknown;
 }
-export type IdTokenCheck = { ok: true; claims: JWTPayload } | IdTokenFailure;
+/** The verdict on a token: its claims, or why it was refused. */
+export type VerifyResult = { ok: true; claims: JWTPayload } | IdTokenFailure;
 
 export interface IdTokenExpectations {
   /** The issuer identifier, exactly as in the token's `iss`. */
@@ -46,7 +47,7 @@ export interface IdTokenExpectations {
   maxAgeSec?: number;
 }
 
-const failure = (reason: IdTokenFailureReason, message: string, cause?: unknown): IdTokenFailure => ({ ok: false, reason, message, cause });
+const failure = (reason: VerifyFailureReason, message: string, cause?: unknown): IdTokenFailure => ({ ok: false, reason, message, cause });
 
 /** The JOSE header: a JWT (an access or logout token is not an id_token), signed asymmetrically. */
 export function checkHeader(token: string): IdTokenFailure | undefined {
@@ -130,7 +131,7 @@ export function checkAudience(claims: JWTPayload, clientIds: ReadonlySet<string>
 }
 
 /** Every step in order: header, signature (with `exp`/`nbf`), issuer, times, audience. */
-export async function checkIdToken(token: string, keys: JWTVerifyGetKey, expect: IdTokenExpectations): Promise<IdTokenCheck> {
+export async function checkIdToken(token: string, keys: JWTVerifyGetKey, expect: IdTokenExpectations): Promise<VerifyResult> {
   const header = checkHeader(token);
   if (header) return header;
   const signed = await checkSignature(token, keys, expect);
