@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli, tempConfigDir } from '../helpers/cli.js';
-import { runInProcess } from '../helpers/root.js';
+import { createTestRoot, runInProcess } from '../helpers/root.js';
 import { loginSetup, startStack, until, type Stack } from '../helpers/stack.js';
 
 // What a new user trips over, tried as they would: the CLI spawned, against the dev IdP and
@@ -156,13 +156,15 @@ describe('2-4. LATCHKEY_TOKEN alone, status a script can gate on, expired tokens
     expect(old.stderr).toContain('echo "$TOKEN" | latchkey login --with-token -p ci');
     expect((await runCli(['token'], { configDir })).code).toBe(3);
 
-    expect((await runCli(['login', '--with-token'], { configDir, env, input: await jwt({ sub: 'ci', exp: now() + 2 }) })).code).toBe(0);
-    await new Promise((r) => setTimeout(r, 2500));
-    const expired = await runCli(['token'], { configDir });
+    // In process, with a clock the test moves: an hour later, the token it took has expired.
+    const root = createTestRoot({ env });
+    expect((await root.run(['login', '--with-token'], { configDir, input: await jwt({ sub: 'ci', exp: now() + 3600 }) })).code).toBe(0);
+    root.clock.advance(3600);
+    const expired = await root.run(['token'], { configDir });
     expect(expired.code).toBe(3);
     expect(expired.stderr).toContain('Pipe a current token: echo "$TOKEN" | latchkey login --with-token -p ci');
     expect(expired.stderr).not.toContain('Run: latchkey login -p ci');
-    const status = await runCli(['status'], { configDir });
+    const status = await root.run(['status'], { configDir });
     expect(status.code).toBe(3);
     expect(status.stderr).toContain('Pipe a current token');
   });
@@ -383,7 +385,6 @@ describe("14. help and install, gh's conventions", () => {
   });
 
   it('help is wrapped to the terminal it is shown on', async () => {
-    const { createTestRoot } = await import('../helpers/root.js');
     // (Commander keeps a description column of 40 at least: narrower terminals are not wrapped.)
     const narrow = await createTestRoot({ terminalColumns: 80 }).run(['login', '--help']);
     expect(narrow.stdout.split('\n').filter((line) => line.length > 80)).toEqual([]);
