@@ -96,14 +96,15 @@ export function createServices(options: ServicesOptions): Services {
     keychain,
     credentials() {
       credentials ??= (async () => {
-        const [{ Credentials }, { FileSecretStore }] = await Promise.all([
+        const [{ Credentials }, { FileSecretStore }, { keychainLocation, lazySecretStore }] = await Promise.all([
           import('./store/credentials.js'),
           import('./store/file-secrets.js'),
+          import('./store/secrets.js'),
         ]);
         const override = storageOverride();
         return new Credentials({
           profiles,
-          keychain: await keychain(),
+          keychain: lazySecretStore('keychain', keychainLocation(), keychain),
           file: new FileSecretStore({ dir: configDir, service: brand.keychainService, warn: (m) => out.warn(m) }),
           out,
           cliName: brand.name,

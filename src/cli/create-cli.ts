@@ -3,7 +3,8 @@ import { createDeps, type Deps } from '../deps.js';
 import type { Profile } from '../store/profile-keys.js';
 import { LATCHKEY_BRAND, type Brand } from './brand.js';
 import type { Context } from './context.js';
-import { execute, runMain } from './main.js';
+import { execute } from './main.js';
+import { runMain } from './process.js';
 import { createProgram } from './program.js';
 
 /** How a product CLI brands and presets latchkey. Only `name` is required. */

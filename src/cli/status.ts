@@ -6,6 +6,7 @@ import { relativeTime, table } from '../io/format.js';
 import { safeText } from '../io/text.js';
 import type { ConfigFile } from '../store/profiles.js';
 import type { Brand } from './brand.js';
+import type { Context } from './context.js';
 import type { ContextFor } from './program.js';
 
 export interface ProfileStatus {
@@ -30,53 +31,54 @@ export function registerStatus(program: Command, contextFor: ContextFor, brand: 
     .command('status')
     .description('show every profile (or the -p one): logged in or not, as whom, until when, where')
     .addHelpText('after', `\nExamples:\n  $ ${brand.name} status\n  $ ${brand.name} status -p prod --json`)
-    .action((_options, command: Command) => {
-      const ctx = contextFor(command);
-      const config = ctx.profiles.read();
-      const profiles = ctx.allProfiles();
-      const defaultName = ctx.defaultProfileName();
-      const only = ctx.options.profile || ctx.env('PROFILE');
-      const names = only ? [ctx.requireProfile(only).name] : Object.keys(profiles);
-      const now = ctx.deps.clock.now();
-      const rows: ProfileStatus[] = names.map((name) => {
-        const state = config.logins[name];
-        const override = envOverride({ profile: profiles[name]!, globalTokenEnv: ctx.envName('TOKEN') }, ctx.deps.env);
-        const live = state !== undefined && liveness(state, now) !== 'expired';
-        return {
-          name,
-          default: name === defaultName,
-          loggedIn: override !== undefined || live,
-          subject: override ? null : (state?.subject ?? null),
-          email: override ? null : (state?.email ?? null),
-          expiresAt: override ? null : (state?.expiresAt ?? null),
-          storage: override ? null : (state?.storage ?? null),
-          source: override ? `env:${override.variable}` : (state?.via ?? null),
-        };
-      });
-      const globalToken = envOverride({ globalTokenEnv: ctx.envName('TOKEN') }, ctx.deps.env);
-      const printed = ctx.json(globalToken ? { profiles: rows, envCredential: globalToken.variable } : { profiles: rows });
-      if (!printed && rows.length === 0) {
-        if (globalToken) ctx.out.info(`${globalToken.variable} is set: it is the credential in force (no profile is needed for it).`);
-        else ctx.out.info(`No profiles yet. Add one: ${brand.name} profile add <name> --issuer <url> --client-id <id>`);
-      }
-      if (!printed && rows.length > 0) for (const line of statusTable(rows, config, now)) ctx.out.data(line);
-      // The exit code a script gates on: is the profile asked about (or the default) usable?
-      const target = rows.find((r) => r.name === (only || defaultName));
-      if (target?.loggedIn || (!target && globalToken)) return;
-      if (!target)
-        throw new NotLoggedInError('no profile is configured, and no credential is in the environment', {
-          hint: `Add one: ${brand.name} profile add <name> --issuer <url> --client-id <id>, or set ${ctx.envName('TOKEN')}.`,
-        });
-      const state = config.logins[target.name];
-      throw new NotLoggedInError(
-        state ? `the credential of profile "${target.name}" expired at ${state.expiresAt}` : `profile "${target.name}" is not logged in`,
-        {
-          hint: state
-            ? loginAgainHint(state, { profileName: target.name, program: brand.name })
-            : `Run: ${brand.name} login -p ${target.name}`,
-        },
-      );
+    .action((_options, command: Command) => showStatus(contextFor(command)));
+}
+
+/** `status`: also the hot path's (cli/hot.ts). */
+export function showStatus(ctx: Context): void {
+  const brand = ctx.brand;
+  const config = ctx.profiles.read();
+  const profiles = ctx.allProfiles();
+  const defaultName = ctx.defaultProfileName();
+  const only = ctx.options.profile || ctx.env('PROFILE');
+  const names = only ? [ctx.requireProfile(only).name] : Object.keys(profiles);
+  const now = ctx.deps.clock.now();
+  const rows: ProfileStatus[] = names.map((name) => {
+    const state = config.logins[name];
+    const override = envOverride({ profile: profiles[name]!, globalTokenEnv: ctx.envName('TOKEN') }, ctx.deps.env);
+    const live = state !== undefined && liveness(state, now) !== 'expired';
+    return {
+      name,
+      default: name === defaultName,
+      loggedIn: override !== undefined || live,
+      subject: override ? null : (state?.subject ?? null),
+      email: override ? null : (state?.email ?? null),
+      expiresAt: override ? null : (state?.expiresAt ?? null),
+      storage: override ? null : (state?.storage ?? null),
+      source: override ? `env:${override.variable}` : (state?.via ?? null),
+    };
+  });
+  const globalToken = envOverride({ globalTokenEnv: ctx.envName('TOKEN') }, ctx.deps.env);
+  const printed = ctx.json(globalToken ? { profiles: rows, envCredential: globalToken.variable } : { profiles: rows });
+  if (!printed && rows.length === 0) {
+    if (globalToken) ctx.out.info(`${globalToken.variable} is set: it is the credential in force (no profile is needed for it).`);
+    else ctx.out.info(`No profiles yet. Add one: ${brand.name} profile add <name> --issuer <url> --client-id <id>`);
+  }
+  if (!printed && rows.length > 0) for (const line of statusTable(rows, config, now)) ctx.out.data(line);
+  // The exit code a script gates on: is the profile asked about (or the default) usable?
+  const target = rows.find((r) => r.name === (only || defaultName));
+  if (target?.loggedIn || (!target && globalToken)) return;
+  if (!target)
+    throw new NotLoggedInError('no profile is configured, and no credential is in the environment', {
+      hint: `Add one: ${brand.name} profile add <name> --issuer <url> --client-id <id>, or set ${ctx.envName('TOKEN')}.`,
     });
+  const state = config.logins[target.name];
+  throw new NotLoggedInError(
+    state ? `the credential of profile "${target.name}" expired at ${state.expiresAt}` : `profile "${target.name}" is not logged in`,
+    {
+      hint: state ? loginAgainHint(state, { profileName: target.name, program: brand.name }) : `Run: ${brand.name} login -p ${target.name}`,
+    },
+  );
 }
 
 /** The human view: one row per profile. */

@@ -10,7 +10,7 @@ import type { Brand } from './brand.js';
 import type { Context } from './context.js';
 import type { ContextFor } from './program.js';
 
-interface InspectFlags {
+export interface InspectFlags {
   verify?: boolean;
   check?: boolean;
   issuer?: string;
@@ -40,59 +40,61 @@ export function registerTokenInspect(token: Command, contextFor: ContextFor, bra
         ` --verify fetches only the issuer's keys.\n\nExamples:\n  $ ${n} token inspect eyJhbGciOi...\n` +
         `  $ pbpaste | ${n} token inspect - --verify\n  $ ${n} token inspect --json -p prod | jq .diagnostics`,
     )
-    .action(async (input: string | undefined, flags: InspectFlags, command: Command) => {
-      const ctx = contextFor(command);
-      const skew = Number(flags.clockSkew ?? '60');
-      if (!Number.isFinite(skew) || skew < 0) throw new UsageError(`--clock-skew must be a number of seconds, got "${flags.clockSkew}"`);
-      const profile = optionalProfile(ctx);
-      const { text, backendCredential } = await tokenText(ctx, input, profile);
-      const decoded = decodeJwt(text);
-      const list = (value: string | undefined) =>
-        (value ?? '')
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean);
+    .action((input: string | undefined, flags: InspectFlags, command: Command) => inspectToken(contextFor(command), input, flags));
+}
 
-      // The profile's issuer and client id describe IdP tokens; a stored backend session is not one.
-      const idp = backendCredential ? undefined : profile?.profile;
-      const expectedIssuer = flags.issuer ?? idp?.issuer;
-      const own = [profile?.profile.audience, profile?.profile.resource].filter((a): a is string => a !== undefined);
-      const result = inspect(decoded, {
-        now: ctx.deps.clock.now(),
-        clockSkewSec: skew,
-        ...(expectedIssuer !== undefined ? { expectedIssuer } : {}),
-        ...(idp ? { clientId: idp.clientId } : {}),
-        knownAudiences: [...list(flags.audience), ...own],
-        audiencePriority: flags.audiencePriority !== undefined ? list(flags.audiencePriority) : (profile?.profile.audiencePriority ?? []),
-        ownAudiences: own,
-      });
-      let failure: LatchkeyError | undefined;
-      if (flags.verify) {
-        const { verifyForInspection } = await import('../token/verify.js');
-        const verified = await verifyForInspection(
-          decoded,
-          { trustedIssuer: expectedIssuer, jwksUri: flags.jwksUri, backendCredential, announce: (message) => ctx.out.info(message) },
-          () => ctx.http(profile?.profile),
-        );
-        result.signature = verified.signature;
-        result.diagnostics.push(...verified.diagnostics);
-        failure = verified.failure;
-      }
+/** `token inspect`: also the hot path's (cli/hot.ts). */
+export async function inspectToken(ctx: Context, input: string | undefined, flags: InspectFlags): Promise<void> {
+  const skew = Number(flags.clockSkew ?? '60');
+  if (!Number.isFinite(skew) || skew < 0) throw new UsageError(`--clock-skew must be a number of seconds, got "${flags.clockSkew}"`);
+  const profile = optionalProfile(ctx);
+  const { text, backendCredential } = await tokenText(ctx, input, profile);
+  const decoded = decodeJwt(text);
+  const list = (value: string | undefined) =>
+    (value ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
 
-      if (!ctx.json(result)) {
-        const color = ctx.out.color && ctx.deps.streams.stdout.isTTY === true;
-        for (const line of renderInspection(result, { now: ctx.deps.clock.now(), color })) ctx.out.data(line);
-      }
-      // The decode and diagnostics are printed whatever happened to the signature check; then its failure.
-      if (failure) throw failure;
-      if ((flags.check || flags.verify) && hasErrors(result)) {
-        throw new LatchkeyError(
-          `the token has ${result.diagnostics.filter((d) => d.level === 'error').length} error-level problem(s): see Diagnostics`,
-          ExitCode.rejected,
-          { code: 'token_problems' },
-        );
-      }
-    });
+  // The profile's issuer and client id describe IdP tokens; a stored backend session is not one.
+  const idp = backendCredential ? undefined : profile?.profile;
+  const expectedIssuer = flags.issuer ?? idp?.issuer;
+  const own = [profile?.profile.audience, profile?.profile.resource].filter((a): a is string => a !== undefined);
+  const result = inspect(decoded, {
+    now: ctx.deps.clock.now(),
+    clockSkewSec: skew,
+    ...(expectedIssuer !== undefined ? { expectedIssuer } : {}),
+    ...(idp ? { clientId: idp.clientId } : {}),
+    knownAudiences: [...list(flags.audience), ...own],
+    audiencePriority: flags.audiencePriority !== undefined ? list(flags.audiencePriority) : (profile?.profile.audiencePriority ?? []),
+    ownAudiences: own,
+  });
+  let failure: LatchkeyError | undefined;
+  if (flags.verify) {
+    const { verifyForInspection } = await import('../token/verify.js');
+    const verified = await verifyForInspection(
+      decoded,
+      { trustedIssuer: expectedIssuer, jwksUri: flags.jwksUri, backendCredential, announce: (message) => ctx.out.info(message) },
+      () => ctx.http(profile?.profile),
+    );
+    result.signature = verified.signature;
+    result.diagnostics.push(...verified.diagnostics);
+    failure = verified.failure;
+  }
+
+  if (!ctx.json(result)) {
+    const color = ctx.out.color && ctx.deps.streams.stdout.isTTY === true;
+    for (const line of renderInspection(result, { now: ctx.deps.clock.now(), color })) ctx.out.data(line);
+  }
+  // The decode and diagnostics are printed whatever happened to the signature check; then its failure.
+  if (failure) throw failure;
+  if ((flags.check || flags.verify) && hasErrors(result)) {
+    throw new LatchkeyError(
+      `the token has ${result.diagnostics.filter((d) => d.level === 'error').length} error-level problem(s): see Diagnostics`,
+      ExitCode.rejected,
+      { code: 'token_problems' },
+    );
+  }
 }
 
 /** The profile to compare with: `-p`/env when given (must exist), else the default if there is one. */

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { requireWebUrl } from './urls.js';
 
 /** Open `url` in the user's browser; rejects when no browser could be started. */
@@ -26,6 +25,7 @@ export function splitCommand(command: string): string[] {
 export function createBrowserOpener(env: NodeJS.ProcessEnv): BrowserOpener {
   return async (given) => {
     const url = requireWebUrl(given).href;
+    const { spawn } = await import('node:child_process');
     const browser = env.BROWSER?.trim();
     if (browser) {
       const [command, ...args] = splitCommand(browser);

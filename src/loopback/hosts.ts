@@ -1,5 +1,3 @@
-import { isIP } from 'node:net';
-
 /** `URL.hostname` for IPv6 keeps the brackets; strip them for comparisons. */
 export function unbracket(hostname: string): string {
   return hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
@@ -9,7 +7,12 @@ export function unbracket(hostname: string): string {
 export function isLoopbackHost(hostname: string): boolean {
   const host = unbracket(hostname.toLowerCase());
   if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  if (isIP(host) === 6) return host === '::1' || host === '0:0:0:0:0:0:0:1';
-  return false;
+  // Dotted-decimal IPv4 as node:net's isIP reads it (no leading zeros), without loading node:net
+  // on the path of every command.
+  const v4 =
+    /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/.exec(
+      host,
+    );
+  if (v4) return v4[1] === '127';
+  return host === '::1' || host === '0:0:0:0:0:0:0:1';
 }

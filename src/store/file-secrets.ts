@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { chmod, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
@@ -111,6 +110,7 @@ export class FileSecretStore implements SecretStore {
 
 /** Write `data` to `path` through a 0600 temp file, fsync and rename (and fsync the dir). */
 export async function writeFileAtomic(path: string, data: string): Promise<void> {
+  const { randomBytes } = await import('node:crypto');
   const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   const handle = await open(temp, 'wx', 0o600);
   try {

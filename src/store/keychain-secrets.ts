@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { KeychainUnavailableError } from '../errors.js';
 import { KeychainBindingMissing, KeychainHelper, type KeychainBackend, type KeychainRequest } from './keychain-helper.js';
-import type { SecretStore } from './secrets.js';
+import { keychainLocation, type SecretStore } from './secrets.js';
 
 export interface KeychainSecretStoreOptions {
   /** Keychain service name (`latchkey`, or an embedding CLI's own). */
@@ -52,8 +52,7 @@ export class KeychainSecretStore implements SecretStore {
     this.#maxEntry = options.maxEntryLength ?? DEFAULT_MAX_ENTRY;
     this.#storageEnv = options.storageEnv ?? 'LATCHKEY_STORAGE';
     this.#helper = options.helper ?? new KeychainHelper({ timeoutMs: this.#timeoutMs, ...(options.env ? { env: options.env } : {}) });
-    this.location =
-      process.platform === 'darwin' ? 'macOS Keychain' : process.platform === 'win32' ? 'Windows Credential Manager' : 'Secret Service';
+    this.location = keychainLocation();
   }
 
   async get(account: string): Promise<string | null> {

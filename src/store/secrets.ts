@@ -20,6 +20,28 @@ export interface SecretStore {
   list(): Promise<string[]>;
 }
 
+/** What the OS keychain is called here. */
+export function keychainLocation(platform = process.platform): string {
+  return platform === 'darwin' ? 'macOS Keychain' : platform === 'win32' ? 'Windows Credential Manager' : 'Secret Service';
+}
+
+/**
+ * A store whose module and backend load on its first call: the keychain of a run that only reads
+ * the credentials file is never loaded.
+ */
+export function lazySecretStore(kind: SecretStore['kind'], location: string, load: () => Promise<SecretStore>): SecretStore {
+  let store: Promise<SecretStore> | undefined;
+  const loaded = () => (store ??= load());
+  return {
+    kind,
+    location,
+    get: async (account) => (await loaded()).get(account),
+    set: async (account, secret) => (await loaded()).set(account, secret),
+    delete: async (account) => (await loaded()).delete(account),
+    list: async () => (await loaded()).list(),
+  };
+}
+
 export function serializeRecord(record: CredentialRecord): string {
   return JSON.stringify(record);
 }

@@ -1,5 +1,6 @@
 import { PassThrough, Readable } from 'node:stream';
 import { LATCHKEY_BRAND } from '../../src/cli/brand.js';
+import { hotCommand, runHot } from '../../src/cli/hot.js';
 import { execute } from '../../src/cli/main.js';
 import { createProgram } from '../../src/cli/program.js';
 import type { Deps } from '../../src/deps.js';
@@ -48,6 +49,8 @@ export interface TestRoot<C extends Clock = TestClock> {
   keychain: MemoryKeychain;
   /** The CLI run in this process (as kubelogin's NewCmdForHeadless): same arguments and result as runCli. */
   run: (args: string[], options?: RunOptions) => Promise<RunResult>;
+  /** As the process entry runs it: a hot command without the command tree (cli/hot.ts), else the full CLI. */
+  runEntry: (args: string[], options?: RunOptions) => Promise<RunResult>;
 }
 
 /**
@@ -64,34 +67,40 @@ export function createTestRoot<C extends Clock = TestClock>(
   return {
     clock,
     keychain,
-    async run(args, options = {}) {
-      const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NO_COLOR: '1' };
-      if (process.env.DBUS_SESSION_BUS_ADDRESS) env.DBUS_SESSION_BUS_ADDRESS = process.env.DBUS_SESSION_BUS_ADDRESS;
-      if (options.configDir) env.LATCHKEY_CONFIG_DIR = options.configDir;
-      for (const [key, value] of Object.entries({ ...defaults.env, ...options.env })) {
-        if (value === undefined) delete env[key];
-        else env[key] = value;
-      }
-      // A terminal of that width on stdout, when asked for (help wraps to it).
-      const stdout = Object.assign(new PassThrough(), defaults.terminalColumns ? { isTTY: true, columns: defaults.terminalColumns } : {});
-      const stderr = new PassThrough();
-      let out = '';
-      let err = '';
-      stdout.on('data', (d: Buffer) => (out += d.toString()));
-      stderr.on('data', (d: Buffer) => (err += d.toString()));
-      const deps: Deps = {
-        env,
-        streams: { stdin: Readable.from(options.input === undefined ? [] : [options.input]), stdout, stderr },
-        clock,
-        openBrowser: createBrowserOpener(env),
-        // The OS keychain (through its helper, on the bus the env names), or one in memory.
-        ...(defaults.osKeychain ? {} : { keychain }),
-      };
-      const controller = new AbortController();
-      const code = await execute(createProgram(LATCHKEY_BRAND, deps, controller.signal), LATCHKEY_BRAND, deps, args);
-      return { code, signal: null, stdout: out, stderr: err };
-    },
+    run: (args, options = {}) => runIn(args, options, false),
+    runEntry: (args, options = {}) => runIn(args, options, true),
   };
+
+  async function runIn(args: string[], options: RunOptions, entry: boolean): Promise<RunResult> {
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NO_COLOR: '1' };
+    if (process.env.DBUS_SESSION_BUS_ADDRESS) env.DBUS_SESSION_BUS_ADDRESS = process.env.DBUS_SESSION_BUS_ADDRESS;
+    if (options.configDir) env.LATCHKEY_CONFIG_DIR = options.configDir;
+    for (const [key, value] of Object.entries({ ...defaults.env, ...options.env })) {
+      if (value === undefined) delete env[key];
+      else env[key] = value;
+    }
+    // A terminal of that width on stdout, when asked for (help wraps to it).
+    const stdout = Object.assign(new PassThrough(), defaults.terminalColumns ? { isTTY: true, columns: defaults.terminalColumns } : {});
+    const stderr = new PassThrough();
+    let out = '';
+    let err = '';
+    stdout.on('data', (d: Buffer) => (out += d.toString()));
+    stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const deps: Deps = {
+      env,
+      streams: { stdin: Readable.from(options.input === undefined ? [] : [options.input]), stdout, stderr },
+      clock,
+      openBrowser: createBrowserOpener(env),
+      // The OS keychain (through its helper, on the bus the env names), or one in memory.
+      ...(defaults.osKeychain ? {} : { keychain }),
+    };
+    const controller = new AbortController();
+    const hot = entry ? hotCommand(args) : undefined;
+    const code = hot
+      ? await runHot(hot, LATCHKEY_BRAND, deps, controller.signal)
+      : await execute(createProgram(LATCHKEY_BRAND, deps, controller.signal), LATCHKEY_BRAND, deps, args);
+    return { code, signal: null, stdout: out, stderr: err };
+  }
 }
 
 /**

@@ -1,0 +1,21 @@
+import { createRequire } from 'node:module';
+import { createDeps } from '../deps.js';
+import { LATCHKEY_BRAND } from './brand.js';
+import { hotCommand, runHot } from './hot.js';
+import { runMain } from './process.js';
+
+/**
+ * latchkey's own process entry (bin/latchkey.js): the hot commands in their plainest forms run
+ * without loading the command tree (cli/hot.ts); everything else loads the full CLI.
+ */
+export async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const hot = hotCommand(args);
+  if (!hot) {
+    // The full CLI is the bundle next to this one (scripts/bundle.mjs; this module runs only
+    // bundled), with its own process handling. require: no ES module loader on the way.
+    const full = createRequire(import.meta.url)('./cli.cjs') as typeof import('./main.js');
+    return full.main();
+  }
+  await runMain((signal) => runHot(hot, LATCHKEY_BRAND, createDeps(), signal), LATCHKEY_BRAND.name);
+}
