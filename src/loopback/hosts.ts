@@ -9,10 +9,8 @@ export function isLoopbackHost(hostname: string): boolean {
   if (host === 'localhost') return true;
   // Dotted-decimal IPv4 as node:net's isIP reads it (no leading zeros), without loading node:net
   // on the path of every command.
-  const v4 =
-    /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/.exec(
-      host,
-    );
-  if (v4) return v4[1] === '127';
+  const octets = host.split('.');
+  const v4 = octets.length === 4 && octets.every((o) => /^(0|[1-9]\d{0,2})$/.test(o) && Number(o) <= 255);
+  if (v4) return octets[0] === '127';
   return host === '::1' || host === '0:0:0:0:0:0:0:1';
 }
