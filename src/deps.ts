@@ -2,6 +2,7 @@ import type { Clock } from './io/clock.js';
 import { systemClock } from './io/clock.js';
 import type { Streams } from './io/output.js';
 import { createBrowserOpener, type BrowserOpener } from './io/browser.js';
+import { processStreams } from './io/process-streams.js';
 import type { KeychainBackend } from './store/keychain-helper.js';
 
 /**
@@ -20,7 +21,7 @@ export interface Deps {
 export function createDeps(): Deps {
   return {
     env: process.env,
-    streams: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
+    streams: processStreams(),
     clock: systemClock,
     openBrowser: createBrowserOpener(process.env),
   };

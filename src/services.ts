@@ -53,7 +53,7 @@ export function createServices(options: ServicesOptions): Services {
     const value = deps.env[envName(name)];
     return value === '' ? undefined : value;
   };
-  const color = options.color !== false && !deps.env.NO_COLOR && deps.streams.stderr.isTTY === true;
+  const color = () => options.color !== false && !deps.env.NO_COLOR && deps.streams.stderr.isTTY === true;
   const out = createOutput(deps.streams, { debug: options.debug === true, color, name: brand.name });
   const configDir = options.configDir || env('CONFIG_DIR') || platformConfigDir(brand.configDirName, deps.env);
   warnIfWorldWritable(configDir, out);

@@ -1,5 +1,6 @@
 import type { Deps } from '../deps.js';
 import { ExitCode, exitCodeOf, formatError, InterruptedError } from '../errors.js';
+import { processStdoutUsed } from '../io/process-streams.js';
 import type { Brand } from './brand.js';
 
 /** A failed command: one message on stderr (a stack only with --debug), and its exit code. */
@@ -10,7 +11,7 @@ export function reportFailure(error: unknown, brand: Brand, deps: Deps, debug: b
 
 /**
  * The process entry point of a CLI: SIGINT aborts the running command (a second one exits at
- * once), a closed stdout ends quietly, and the exit code is the command's. The only place that
+ * once), a closed stdout ends quietly (io/process-streams.ts), and the exit code is the command's. The only place that
  * calls `process.exit`.
  */
 export async function runMain(
@@ -18,11 +19,6 @@ export async function runMain(
   name: string,
   controller = new AbortController(),
 ): Promise<void> {
-  // `latchkey profile list | head -1`: a reader that goes away is not an error (as with gh, git).
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(ExitCode.ok);
-    throw error;
-  });
   let interrupts = 0;
   process.on('SIGINT', () => {
     interrupts += 1;
@@ -34,7 +30,8 @@ export async function runMain(
   const code = await run(controller.signal);
   if (controller.signal.aborted && code !== ExitCode.interrupted) process.stderr.write(`${name}: interrupted\n`);
   const finalCode = controller.signal.aborted ? ExitCode.interrupted : code;
-  // Let piped stdout drain before exiting (pipes are asynchronous on some platforms).
-  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  // Output went to the descriptor synchronously (io/process-streams.ts); what went through the
+  // stream (a full non-blocking pipe) drains before the exit.
+  if (processStdoutUsed()) await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
   process.exit(finalCode);
 }

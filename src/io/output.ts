@@ -1,11 +1,18 @@
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { safeLines } from './text.js';
 
 /** The three standard streams and what they are connected to. */
 export interface Streams {
   stdin: Readable & { isTTY?: boolean };
-  stdout: Writable & { isTTY?: boolean };
-  stderr: Writable & { isTTY?: boolean };
+  stdout: TextSink;
+  stderr: TextSink;
+}
+
+/** Where text is written: a stream, or the process's descriptors (io/process-streams.ts). */
+export interface TextSink {
+  write(text: string): unknown;
+  readonly isTTY?: boolean;
+  readonly columns?: number;
 }
 
 /** A wait the user can see: a spinner on a terminal, one plain line elsewhere. */
@@ -38,7 +45,8 @@ export interface Output {
 
 export interface OutputOptions {
   debug?: boolean;
-  color?: boolean;
+  /** Whether to paint; a function is asked on first use (whether stderr is a terminal costs a stream). */
+  color?: boolean | (() => boolean);
   /** Program name used as the warning prefix. */
   name?: string;
 }
@@ -46,8 +54,8 @@ export interface OutputOptions {
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
 export function createOutput(streams: Streams, options: OutputOptions = {}): Output {
-  const stderrTTY = streams.stderr.isTTY === true;
-  const color = options.color ?? false;
+  let color: boolean | undefined;
+  const useColor = () => (color ??= typeof options.color === 'function' ? options.color() : (options.color ?? false));
   const name = options.name ?? 'latchkey';
   let activeSpinner: { clear(): void; redraw(): void } | undefined;
 
@@ -56,11 +64,13 @@ export function createOutput(streams: Streams, options: OutputOptions = {}): Out
     streams.stderr.write(`${text}\n`);
     activeSpinner?.redraw();
   };
-  const paint = (code: number, text: string) => (color ? `\u001b[${code}m${text}\u001b[39m` : text);
+  const paint = (code: number, text: string) => (useColor() ? `\u001b[${code}m${text}\u001b[39m` : text);
 
   return {
     streams,
-    color,
+    get color() {
+      return useColor();
+    },
     data(text) {
       streams.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     },
@@ -75,7 +85,7 @@ export function createOutput(streams: Streams, options: OutputOptions = {}): Out
     },
     progress(initial) {
       const text = safeLines(initial);
-      if (!stderrTTY) {
+      if (streams.stderr.isTTY !== true) {
         streams.stderr.write(`${text}\n`);
         return { stop: () => undefined };
       }

@@ -1,4 +1,4 @@
-import { chmod, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmodSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { withLock } from './lock.js';
@@ -35,9 +35,8 @@ export class FileSecretStore implements SecretStore {
     this.#warn = options.warn ?? (() => undefined);
   }
 
-  async get(account: string): Promise<string | null> {
-    const contents = await this.#read();
-    return contents[this.#service]?.[account] ?? null;
+  get(account: string): Promise<string | null> {
+    return Promise.resolve().then(() => this.#read()[this.#service]?.[account] ?? null);
   }
 
   async set(account: string, secret: string): Promise<void> {
@@ -56,15 +55,16 @@ export class FileSecretStore implements SecretStore {
     });
   }
 
-  async list(): Promise<string[]> {
-    return Object.keys((await this.#read())[this.#service] ?? {});
+  list(): Promise<string[]> {
+    return Promise.resolve().then(() => Object.keys(this.#read()[this.#service] ?? {}));
   }
 
-  async #read(): Promise<FileContents> {
+  #read(): FileContents {
     let text: string;
     try {
-      await this.#tightenMode();
-      text = await readFile(this.location, 'utf8');
+      // Read synchronously: a small file, and node:fs/promises stays off the `token` path.
+      this.#tightenMode();
+      text = readFileSync(this.location, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return dictionary();
       throw configDirError(error, this.#dir, 'read') ?? error;
@@ -84,11 +84,11 @@ export class FileSecretStore implements SecretStore {
     }
   }
 
-  async #tightenMode(): Promise<void> {
+  #tightenMode(): void {
     if (process.platform === 'win32') return;
-    const mode = (await stat(this.location)).mode & 0o777;
+    const mode = statSync(this.location).mode & 0o777;
     if ((mode & 0o077) !== 0) {
-      await chmod(this.location, 0o600);
+      chmodSync(this.location, 0o600);
       this.#warn(`${this.location} was readable by others (mode ${mode.toString(8)}); set it back to 600`);
     }
   }
@@ -97,7 +97,7 @@ export class FileSecretStore implements SecretStore {
     try {
       ensurePrivateDir(this.#dir);
       return await withLock(`${this.location}.lock`, async () => {
-        const contents = await this.#read();
+        const contents = this.#read();
         const result = change(contents);
         await writeFileAtomic(this.location, `${JSON.stringify(contents, null, 2)}\n`);
         return result;
@@ -110,7 +110,7 @@ export class FileSecretStore implements SecretStore {
 
 /** Write `data` to `path` through a 0600 temp file, fsync and rename (and fsync the dir). */
 export async function writeFileAtomic(path: string, data: string): Promise<void> {
-  const { randomBytes } = await import('node:crypto');
+  const [{ randomBytes }, { open, rename, rm }] = await Promise.all([import('node:crypto'), import('node:fs/promises')]);
   const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   const handle = await open(temp, 'wx', 0o600);
   try {

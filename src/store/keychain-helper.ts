@@ -143,3 +143,75 @@ export class KeychainHelper implements KeychainBackend {
     }
   }
 }
+
+type KeyringBinding = typeof import('@napi-rs/keyring');
+
+/** The binding's options: pinned to the Secret Service on Linux (as in the helper). */
+const ENTRY_OPTIONS = { linux: { store: 'secret-service' } } as const;
+
+/**
+ * Keychain operations in this process, through the binding's asynchronous API (libuv's thread
+ * pool): for a keychain known to answer (macOS, Windows, or a Secret Service that answered the
+ * probe). A call that still takes longer than the timeout is reported as not answering.
+ */
+export class InProcessKeychain implements KeychainBackend {
+  readonly #timeoutMs: number;
+  #binding: KeyringBinding | undefined;
+
+  constructor(options: { timeoutMs: number }) {
+    this.#timeoutMs = options.timeoutMs;
+  }
+
+  async call(request: KeychainRequest): Promise<unknown> {
+    const keyring = await this.#load();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${this.#timeoutMs / 1000} s`)), this.#timeoutMs);
+    });
+    try {
+      return await Promise.race([this.#run(keyring, request), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #run(keyring: KeyringBinding, request: KeychainRequest): Promise<unknown> {
+    if (request.op === 'list') return (await keyring.findCredentialsAsync(request.service)).map((c) => c.account);
+    const entry = new keyring.AsyncEntry(request.service, request.account ?? '', ENTRY_OPTIONS);
+    if (request.op === 'get') return (await entry.getPassword()) ?? null;
+    if (request.op === 'set') return entry.setPassword(request.secret ?? '');
+    return entry.deleteCredential();
+  }
+
+  async #load(): Promise<KeyringBinding> {
+    if (this.#binding) return this.#binding;
+    const { createRequire } = await import('node:module');
+    try {
+      this.#binding = createRequire(import.meta.url)('@napi-rs/keyring') as KeyringBinding;
+    } catch (error) {
+      throw new KeychainBindingMissing((error as Error).message, { cause: error });
+    }
+    return this.#binding;
+  }
+}
+
+/**
+ * The keychain backend a CLI run uses. macOS and Windows: the binding in process. Linux (and the
+ * BSDs): the Secret Service is probed first, in JavaScript with the timeout
+ * (secret-service-probe.ts); when it answers, the binding runs in process; when the bus says it
+ * is not there, or does not answer, the run fails at once (exit 6 by the caller) without touching
+ * the binding; only when the probe cannot be made does the helper process guard the call.
+ */
+export function defaultKeychainBackend(options: { timeoutMs: number; env?: NodeJS.ProcessEnv }): KeychainBackend {
+  const env = options.env ?? process.env;
+  let chosen: Promise<KeychainBackend> | undefined;
+  const choose = async (): Promise<KeychainBackend> => {
+    if (process.platform === 'darwin' || process.platform === 'win32') return new InProcessKeychain(options);
+    const { probeSecretService } = await import('./secret-service-probe.js');
+    const probe = await probeSecretService(env, options.timeoutMs);
+    if (probe.kind === 'answers') return new InProcessKeychain(options);
+    if (probe.kind === 'unknown') return new KeychainHelper({ timeoutMs: options.timeoutMs, env });
+    throw new Error(probe.why);
+  };
+  return { call: async (request) => (await (chosen ??= choose())).call(request) };
+}

@@ -1,6 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { KeychainUnavailableError } from '../errors.js';
-import { KeychainBindingMissing, KeychainHelper, type KeychainBackend, type KeychainRequest } from './keychain-helper.js';
+import { defaultKeychainBackend, KeychainBindingMissing, type KeychainBackend, type KeychainRequest } from './keychain-helper.js';
 import { keychainLocation, type SecretStore } from './secrets.js';
 
 export interface KeychainSecretStoreOptions {
@@ -16,7 +15,7 @@ export interface KeychainSecretStoreOptions {
   maxEntryLength?: number;
   /** The variable that chooses the store for one run, named in hints (LATCHKEY_STORAGE). */
   storageEnv?: string;
-  /** What runs the keychain calls; default: a helper process (see keychain-helper.ts). */
+  /** What runs the keychain calls; default: `defaultKeychainBackend` (see keychain-helper.ts). */
   helper?: KeychainBackend;
   /** The environment the default helper runs in (its session bus); default: this process's. */
   env?: NodeJS.ProcessEnv;
@@ -51,7 +50,7 @@ export class KeychainSecretStore implements SecretStore {
     this.#timeoutMs = options.timeoutMs ?? 5000;
     this.#maxEntry = options.maxEntryLength ?? DEFAULT_MAX_ENTRY;
     this.#storageEnv = options.storageEnv ?? 'LATCHKEY_STORAGE';
-    this.#helper = options.helper ?? new KeychainHelper({ timeoutMs: this.#timeoutMs, ...(options.env ? { env: options.env } : {}) });
+    this.#helper = options.helper ?? defaultKeychainBackend({ timeoutMs: this.#timeoutMs, ...(options.env ? { env: options.env } : {}) });
     this.location = keychainLocation();
   }
 
@@ -66,7 +65,7 @@ export class KeychainSecretStore implements SecretStore {
       parts.push(part);
     }
     const value = parts.join('');
-    if (sha256(value) !== manifest.sha256)
+    if ((await sha256(value)) !== manifest.sha256)
       throw this.#unavailable('read', new Error('the parts of the entry do not add up (checksum differs)'));
     return value;
   }
@@ -78,6 +77,7 @@ export class KeychainSecretStore implements SecretStore {
     } else {
       // New parts under a fresh generation first; the manifest that points at them is written
       // last, so a failure part-way leaves the previous value readable and no stray parts.
+      const { randomBytes } = await import('node:crypto');
       const generation = randomBytes(4).toString('hex');
       const size = Math.max(1, Math.min(this.#maxEntry, 4096));
       const parts: string[] = [];
@@ -89,7 +89,7 @@ export class KeychainSecretStore implements SecretStore {
           await this.#call('write', name, 'set', part);
           written.push(name);
         }
-        const manifest = `${MANIFEST}${JSON.stringify({ generation, count: parts.length, sha256: sha256(secret) })}`;
+        const manifest = `${MANIFEST}${JSON.stringify({ generation, count: parts.length, sha256: await sha256(secret) })}`;
         await this.#call('write', account, 'set', manifest);
       } catch (error) {
         for (const name of written) await this.#call('delete', name, 'delete').catch(() => undefined);
@@ -166,6 +166,8 @@ function parseManifest(head: string): Manifest | undefined {
   return undefined;
 }
 
-function sha256(text: string): string {
+/** node:crypto is loaded only for chunked entries (Windows), off the start-up path of the rest. */
+async function sha256(text: string): Promise<string> {
+  const { createHash } = await import('node:crypto');
   return createHash('sha256').update(text).digest('hex');
 }

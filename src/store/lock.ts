@@ -1,4 +1,3 @@
-import { link, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { FailureError } from '../errors.js';
 
 export interface LockOptions {
@@ -20,6 +19,7 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, op
   const timeoutMs = options.timeoutMs ?? 30_000;
   const staleMs = options.staleMs ?? 120_000;
   const deadline = Date.now() + timeoutMs;
+  const { link, rm, writeFile } = await import('node:fs/promises');
   let delay = 5;
   for (;;) {
     try {
@@ -61,6 +61,7 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, op
 }
 
 async function isStale(lockPath: string, staleMs: number): Promise<boolean> {
+  const { readFile, stat } = await import('node:fs/promises');
   let pid: number;
   try {
     pid = Number.parseInt(await readFile(lockPath, 'utf8'), 10);
