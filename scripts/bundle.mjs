@@ -10,7 +10,8 @@
 // The protocol stack, the keychain binding, conf and open stay external (real node_modules),
 // loaded only by the commands that use them; the ES-only ones load through require(esm)
 // (Node >= 20.19). The library (dist/index.js, dist/backend) is tsc's output, unbundled.
-import { rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 rmSync('dist/bin', { recursive: true, force: true });
@@ -32,3 +33,11 @@ await Promise.all([
   build({ ...common, entryPoints: ['src/cli/entry.ts'], outfile: 'dist/bin/latchkey.cjs' }),
   build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/bin/cli.cjs' }),
 ]);
+
+// `latchkey --help` as commander prints it off a terminal (80 columns), for the entry to print
+// without loading commander (src/cli/hot.ts prerenderedHelp; a test compares the two).
+const help = execFileSync(process.execPath, ['-e', "require('./dist/bin/cli.cjs').runCli(['--help'])"], {
+  encoding: 'utf8',
+  env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+});
+writeFileSync('dist/bin/help.txt', help);

@@ -1,7 +1,8 @@
+import { writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createDeps } from '../deps.js';
 import { LATCHKEY_BRAND } from './brand.js';
-import { hotCommand, runHot } from './hot.js';
+import { hotCommand, prerenderedHelp, runHot } from './hot.js';
 import { runMain } from './process.js';
 
 /**
@@ -10,6 +11,11 @@ import { runMain } from './process.js';
  */
 export async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  const help = prerenderedHelp(args);
+  if (help !== undefined) {
+    writeSync(1, help);
+    return;
+  }
   const hot = hotCommand(args);
   if (!hot) {
     // The full CLI is the bundle next to this one (scripts/bundle.mjs; this module runs only

@@ -38,8 +38,9 @@ export function registerStatus(program: Command, contextFor: ContextFor, brand: 
 export function showStatus(ctx: Context): void {
   const brand = ctx.brand;
   const config = ctx.profiles.read();
-  const profiles = ctx.allProfiles();
-  const defaultName = ctx.defaultProfileName();
+  // One read of the config for the whole view (it may hold a thousand profiles).
+  const profiles = ctx.profiles.all(config);
+  const defaultName = ctx.profiles.defaultName(config);
   const only = ctx.options.profile || ctx.env('PROFILE');
   const names = only ? [ctx.requireProfile(only).name] : Object.keys(profiles);
   const now = ctx.deps.clock.now();
@@ -64,7 +65,7 @@ export function showStatus(ctx: Context): void {
     if (globalToken) ctx.out.info(`${globalToken.variable} is set: it is the credential in force (no profile is needed for it).`);
     else ctx.out.info(`No profiles yet. Add one: ${brand.name} profile add <name> --issuer <url> --client-id <id>`);
   }
-  if (!printed && rows.length > 0) for (const line of statusTable(rows, config, now)) ctx.out.data(line);
+  if (!printed && rows.length > 0) ctx.out.data(statusTable(rows, config, now).join('\n'));
   // The exit code a script gates on: is the profile asked about (or the default) usable?
   const target = rows.find((r) => r.name === (only || defaultName));
   if (target?.loggedIn || (!target && globalToken)) return;

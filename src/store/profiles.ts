@@ -46,6 +46,8 @@ export class ProfileStore {
 
   /** Every profile: the built-in ones under the user's. */
   all(config: ConfigFile = this.read()): Record<string, Profile> {
+    // (Each read makes fresh maps: without built-in ones, the user's are the answer as they are.)
+    if (Object.keys(this.#builtins).length === 0) return config.profiles;
     return dictionary({ ...this.#builtins, ...config.profiles });
   }
 
@@ -122,6 +124,8 @@ export class ProfileStore {
     });
   }
 
+  #checkedText: string | undefined;
+
   /** The whole config; an empty one when the file does not exist yet. */
   read(): ConfigFile {
     let text: string;
@@ -146,8 +150,13 @@ export class ProfileStore {
     } catch (error) {
       throw this.#corrupt(`is not valid JSON (${(error as Error).message})`, error);
     }
-    const problems = configProblems(data);
-    if (problems.length > 0) throw this.#corrupt(`is not a valid ${this.#name} config: ${problems.slice(0, 3).join('; ')}`);
+    // One command reads the config several times; the same text is checked once (each read still
+    // parses its own copy, so a caller's changes never leak into the next read).
+    if (text !== this.#checkedText) {
+      const problems = configProblems(data);
+      if (problems.length > 0) throw this.#corrupt(`is not a valid ${this.#name} config: ${problems.slice(0, 3).join('; ')}`);
+      this.#checkedText = text;
+    }
     const config = data as Partial<ConfigFile>;
     return { ...config, profiles: dictionary(config.profiles), logins: dictionary(config.logins) };
   }

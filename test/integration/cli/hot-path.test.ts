@@ -92,4 +92,14 @@ describe('the hot path', () => {
     expect(result.stdout).toMatch(/^ey/);
     expect(result.stderr).toMatch(/writable/);
   });
+
+  it('--help off a terminal is the text commander prints, written at build time (and -h too)', async () => {
+    const commander = await createTestRoot().run(['--help']);
+    expect(commander.stdout).toContain('Usage: latchkey');
+    for (const flag of ['--help', '-h']) {
+      const spawned = await runCli([flag]);
+      expect(spawned.code).toBe(0);
+      expect(spawned.stdout).toBe(commander.stdout);
+    }
+  });
 });
