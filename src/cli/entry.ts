@@ -1,13 +1,11 @@
 import { writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createDeps } from '../deps.js';
-import { LATCHKEY_BRAND } from './brand.js';
-import { hotCommand, prerenderedHelp, runHot } from './hot.js';
-import { runMain } from './process.js';
+import { prerenderedHelp } from './help-text.js';
 
 /**
- * latchkey's own process entry (bin/latchkey.js): the hot commands in their plainest forms run
- * without loading the command tree (cli/hot.ts); everything else loads the full CLI.
+ * latchkey's own process entry (bin/latchkey.js): `--help` off a terminal is the text written at
+ * build time; the hot commands in their plainest forms run without loading the command tree
+ * (cli/hot.ts); everything else loads the full CLI. Each loads only what it runs.
  */
 export async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -16,6 +14,7 @@ export async function main(): Promise<void> {
     writeSync(1, help);
     return;
   }
+  const { hotCommand, runHot } = await import('./hot.js');
   const hot = hotCommand(args);
   if (!hot) {
     // The full CLI is the bundle next to this one (scripts/bundle.mjs; this module runs only
@@ -23,5 +22,10 @@ export async function main(): Promise<void> {
     const full = createRequire(import.meta.url)('./cli.cjs') as typeof import('./main.js');
     return full.main();
   }
+  const [{ createDeps }, { LATCHKEY_BRAND }, { runMain }] = await Promise.all([
+    import('../deps.js'),
+    import('./brand.js'),
+    import('./process.js'),
+  ]);
   await runMain((signal) => runHot(hot, LATCHKEY_BRAND, createDeps(), signal), LATCHKEY_BRAND.name);
 }

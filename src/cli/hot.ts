@@ -1,4 +1,3 @@
-import { fstatSync, readFileSync, statSync } from 'node:fs';
 import type { Deps } from '../deps.js';
 import { ExitCode } from '../errors.js';
 import type { Brand } from './brand.js';
@@ -76,23 +75,5 @@ export async function runHot(hot: HotCommand, brand: Brand, deps: Deps, signal: 
     return ExitCode.ok;
   } catch (error) {
     return reportFailure(error, brand, deps, false);
-  }
-}
-
-/**
- * `--help` as commander prints it when stdout is not a terminal (80 columns): written at build
- * time next to the bundle (scripts/bundle.mjs, dist/bin/help.txt; a test holds it to commander's
- * output). Undefined when stdout may be a terminal (whose width changes the text), for other
- * arguments, or when there is no such file (the library, the tests): commander answers then.
- */
-export function prerenderedHelp(args: readonly string[]): string | undefined {
-  if (args.length !== 1 || (args[0] !== '--help' && args[0] !== '-h')) return undefined;
-  try {
-    // A terminal is a character device; /dev/null is the one character device that is not.
-    const out = fstatSync(1);
-    if (out.isCharacterDevice() && out.rdev !== statSync('/dev/null').rdev) return undefined;
-    return readFileSync(new URL('./help.txt', import.meta.url), 'utf8');
-  } catch {
-    return undefined;
   }
 }
