@@ -1,3 +1,5 @@
+import { createRequire } from 'node:module';
+
 /** One keychain operation, as the helper process takes it (a JSON line). */
 export interface KeychainRequest {
   op: 'get' | 'set' | 'delete' | 'list';
@@ -94,7 +96,7 @@ export class KeychainHelper implements KeychainBackend {
 
   async #ensureHelper(): Promise<import('node:child_process').ChildProcess> {
     if (this.#helper) return this.#helper;
-    const [{ spawn }, { createRequire }] = await Promise.all([import('node:child_process'), import('node:module')]);
+    const { spawn } = await import('node:child_process');
     let binding: string;
     try {
       binding = createRequire(import.meta.url).resolve('@napi-rs/keyring');
@@ -163,7 +165,7 @@ export class InProcessKeychain implements KeychainBackend {
   }
 
   async call(request: KeychainRequest): Promise<unknown> {
-    const keyring = await this.#load();
+    const keyring = this.#load();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${this.#timeoutMs / 1000} s`)), this.#timeoutMs);
@@ -183,9 +185,8 @@ export class InProcessKeychain implements KeychainBackend {
     return entry.deleteCredential();
   }
 
-  async #load(): Promise<KeyringBinding> {
+  #load(): KeyringBinding {
     if (this.#binding) return this.#binding;
-    const { createRequire } = await import('node:module');
     try {
       this.#binding = createRequire(import.meta.url)('@napi-rs/keyring') as KeyringBinding;
     } catch (error) {

@@ -1,3 +1,5 @@
+import { createRequire } from 'node:module';
+
 /**
  * Whether the Secret Service answers on the session bus, asked in JavaScript with a deadline
  * before the keychain binding is touched: the binding blocks the thread that calls it when the
@@ -125,7 +127,8 @@ export async function probeSecretService(env: NodeJS.ProcessEnv, timeoutMs: numb
   if (!socketPath) return { kind: 'unknown', why: 'the session bus has no unix socket address' };
   const uid = process.getuid?.();
   if (uid === undefined) return { kind: 'unknown', why: 'no user id to authenticate with' };
-  const { createConnection } = await import('node:net');
+  // Loaded with require: in the CommonJS bundle an import() of a built-in starts the ES module loader (~2 ms).
+  const { createConnection } = createRequire(import.meta.url)('node:net') as typeof import('node:net');
   return new Promise<ProbeResult>((resolve) => {
     const socket = createConnection({ path: socketPath });
     let settled = false;
