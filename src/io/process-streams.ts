@@ -1,4 +1,4 @@
-import { writeSync } from 'node:fs';
+import { fstatSync, statSync, writeSync } from 'node:fs';
 import type { Streams, TextSink } from './output.js';
 
 /**
@@ -60,10 +60,21 @@ function fdSink(fd: 1 | 2, stream: () => NodeJS.WriteStream): TextSink {
       return true;
     },
     get isTTY() {
-      return stream().isTTY === true;
+      // A pipe, a file or /dev/null is not a terminal: known without building the stream.
+      return mayBeTerminal(fd) && stream().isTTY === true;
     },
     get columns() {
       return stream().columns;
     },
   };
+}
+
+/** Whether `fd` is a character device other than /dev/null: only those can be terminals. */
+function mayBeTerminal(fd: number): boolean {
+  try {
+    const stat = fstatSync(fd);
+    return stat.isCharacterDevice() && (process.platform === 'win32' || stat.rdev !== statSync('/dev/null').rdev);
+  } catch {
+    return true;
+  }
 }

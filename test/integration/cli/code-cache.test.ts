@@ -6,7 +6,7 @@ import { runCli } from '../../helpers/cli.js';
 
 // Node 20 has no module.enableCompileCache: bin/code-cache.js keeps V8's code cache for the
 // entry bundle in the user's cache dir. It must never change what the CLI does, whatever it finds.
-const builtInCache = typeof (await import('node:module')).enableCompileCache === 'function';
+const builtInCache = 'enableCompileCache' in (await import('node:module'));
 const JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlLmNvbSIsInN1YiI6InUifQ.c2ln';
 
 describe('the code cache of the entry bundle', () => {
