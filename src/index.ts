@@ -68,7 +68,7 @@ export type { SecretStore, CredentialRecord } from './store/secrets.js';
 // Side effects flows receive, and errors.
 export { createHttp, type Fetch, type Http, type HttpOptions } from './http.js';
 export { fixedClock, systemClock, type Clock } from './io/clock.js';
-export { createOutput, type Output, type OutputOptions, type Progress, type Streams } from './io/output.js';
+export { createOutput, type Output, type OutputOptions, type Progress, type Streams, type TextSink } from './io/output.js';
 export * from './errors.js';
 
 /**

@@ -3,6 +3,6 @@
  * latchkey's own tests.
  */
 export { createIdTokenVerifier, ASYMMETRIC_ALGS } from './verifier.js';
-export type { IdTokenVerifier, IdTokenVerifierOptions, VerifyFailureReason, VerifyResult } from './verifier.js';
+export type { IdTokenFailure, IdTokenVerifier, IdTokenVerifierOptions, VerifyFailureReason, VerifyResult } from './verifier.js';
 export { createCliAuthHandler } from './handler.js';
 export type { CliAuthHandlerOptions, MintedSession } from './handler.js';

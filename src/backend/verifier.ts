@@ -4,7 +4,7 @@ import { requireWebUrl } from '../io/urls.js';
 import { ASYMMETRIC_ALGS } from '../token/algs.js';
 import { checkIdToken, type VerifyResult } from '../token/id-token.js';
 
-export type { VerifyFailureReason, VerifyResult } from '../token/id-token.js';
+export type { IdTokenFailure, VerifyFailureReason, VerifyResult } from '../token/id-token.js';
 
 export { ASYMMETRIC_ALGS };
 
