@@ -71,6 +71,7 @@ export type ErrorCode =
   | 'backend_rejected'
   | 'exchange_not_found'
   | 'exchange_failed'
+  | 'backend_cannot_verify'
   | 'exchange_bad_response'
   | 'exchange_no_credential'
   | 'response_too_large'

@@ -1,11 +1,22 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JWTPayload } from 'jose';
-import type { IdTokenVerifier, VerifyFailureReason } from './verifier.js';
+import { UNAVAILABLE_REASONS, type IdTokenVerifier, type VerifyFailureReason } from './verifier.js';
 
 export interface MintedSession {
   token: string;
   /** When the session ends: a Date, an ISO string or epoch seconds. */
   expiresAt?: Date | string | number;
+}
+
+/** Why a login was refused: the verifier's reasons, or the handler's own. */
+export type RefusalReason = VerifyFailureReason | 'unknown_user' | 'token_reused' | 'jti_missing';
+
+/** What the hooks are told about the request being answered. */
+export interface ExchangeContext {
+  /** The HTTP request, when the exchange came through the handler. */
+  request?: IncomingMessage;
+  /** The verified claims, once the token was verified. */
+  claims?: JWTPayload;
 }
 
 export interface CliAuthHandlerOptions<User> {
@@ -15,72 +26,149 @@ export interface CliAuthHandlerOptions<User> {
   mintSession(user: User, claims: JWTPayload): Promise<MintedSession> | MintedSession;
   /** How the user is shown in the answer (default: `{ sub, email }` from the claims). */
   describeUser?(user: User, claims: JWTPayload): unknown;
-  /** Told why a login was refused; the reason is never sent to the client. */
-  onRefused?(reason: VerifyFailureReason | 'unknown_user', message: string): void;
+  /** Told why a login was refused (for the log); the reason is never sent to the client. */
+  onRefused?(reason: RefusalReason, message: string, context: ExchangeContext): void;
+  /** Told of an error thrown by findUser, mintSession or describeUser; the client gets a 500. */
+  onError?(error: unknown, context: ExchangeContext): void;
+  /**
+   * One-time use of id_tokens: called with each verified token's `jti`; answer true when it was
+   * seen before (the login is refused). With this hook, a token without `jti` is refused.
+   */
+  seenTokenId?(jti: string, claims: JWTPayload): Promise<boolean> | boolean;
   /** Largest request body accepted (bytes); default 16 KiB. */
   maxBodyBytes?: number;
 }
 
+/** An answer to send: status, JSON body, extra headers. Frameworks send it their own way. */
+export interface ExchangeResult {
+  status: number;
+  body: Record<string, unknown>;
+  headers: Record<string, string>;
+}
+
+/** The plain `node:http` handler, with the exchange itself for any other framework. */
+export interface CliAuthHandler {
+  (req: IncomingMessage, res: ServerResponse): void;
+  /**
+   * Trade a token (the `token` field a client sent) for a session: the answer to send. For
+   * Fastify, Koa, Hono or a handler of your own:
+   * `const { status, headers, body } = await cliAuth.exchange(request.body?.token)`.
+   */
+  exchange(token: unknown, context?: ExchangeContext): Promise<ExchangeResult>;
+}
+
+const answer = (status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): ExchangeResult => ({
+  status,
+  body,
+  headers: { 'cache-control': 'no-store', ...headers },
+});
+const BAD_CREDENTIALS = () => answer(403, { error: 'Bad credentials' });
+
 /**
- * `POST /api/cli-auth`: a plain `node:http` handler that trades a CLI's id_token (form
- * `token=…` or JSON `{"token": …}`) for a session of this backend. Answers
- * `{token, expires_at, user}`, or `403 {"error":"Bad credentials"}` whatever the reason, which
- * goes to `onRefused` (the log) and not to the caller.
+ * `POST /api/cli-auth`: trades a CLI's id_token (form `token=…` or JSON `{"token": …}`) for a
+ * session of this backend. Answers `{token, expires_at, user}`; `403 {"error":"Bad credentials"}`
+ * whatever the token's fault, which goes to `onRefused` (the log) and not to the caller; `503`
+ * when the backend cannot verify any token (its issuer setting, the IdP out of reach), so the CLI
+ * does not blame the user's client. Mounted after Express's `express.json()` or
+ * `express.urlencoded()` it reads `req.body`; a body something else already read is a 400
+ * saying so, never a wait.
  */
-export function createCliAuthHandler<User>(options: CliAuthHandlerOptions<User>): (req: IncomingMessage, res: ServerResponse) => void {
+export function createCliAuthHandler<User>(options: CliAuthHandlerOptions<User>): CliAuthHandler {
   const limit = options.maxBodyBytes ?? 16 * 1024;
-  const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
-    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
-    res.end(JSON.stringify(body));
-  };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    if (req.method !== 'POST') return send(res, 405, { error: 'method not allowed' }, { allow: 'POST' });
-    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/x-www-form-urlencoded' && type !== 'application/json') {
-      return send(res, 415, { error: 'send application/x-www-form-urlencoded or application/json' });
-    }
-    const body = await readBody(req, limit);
-    if (body === undefined) return send(res, 413, { error: 'request body too large' }, { connection: 'close' });
-
-    let token: unknown;
-    if (type === 'application/json') {
-      try {
-        token = (JSON.parse(body) as { token?: unknown } | null)?.token;
-      } catch {
-        return send(res, 400, { error: 'invalid JSON' });
-      }
-    } else {
-      token = new URLSearchParams(body).get('token');
-    }
-    if (typeof token !== 'string' || token === '') return send(res, 400, { error: 'token required' });
-
+  const exchange = async (token: unknown, context: ExchangeContext = {}): Promise<ExchangeResult> => {
+    if (typeof token !== 'string' || token === '') return answer(400, { error: 'token required' });
     const verified = await options.verifier(token);
     if (!verified.ok) {
-      options.onRefused?.(verified.reason, verified.message);
-      return send(res, 403, { error: 'Bad credentials' });
+      options.onRefused?.(verified.reason, verified.message, context);
+      if (UNAVAILABLE_REASONS.has(verified.reason))
+        return answer(503, { error: 'cannot verify tokens right now', code: 'verifier_unavailable' }, { 'retry-after': '30' });
+      return BAD_CREDENTIALS();
     }
-    const user = await options.findUser(verified.claims);
-    if (user === null || user === undefined) {
-      options.onRefused?.('unknown_user', `no user for sub ${String(verified.claims.sub)}`);
-      return send(res, 403, { error: 'Bad credentials' });
+    const claims = verified.claims;
+    const withClaims = { ...context, claims };
+    try {
+      if (options.seenTokenId) {
+        if (typeof claims.jti !== 'string' || claims.jti === '') {
+          options.onRefused?.('jti_missing', 'the token has no jti, and one-time use is required (seenTokenId)', withClaims);
+          return BAD_CREDENTIALS();
+        }
+        if (await options.seenTokenId(claims.jti, claims)) {
+          options.onRefused?.('token_reused', `the token ${claims.jti} was used before`, withClaims);
+          return BAD_CREDENTIALS();
+        }
+      }
+      const user = await options.findUser(claims);
+      if (user === null || user === undefined) {
+        options.onRefused?.('unknown_user', `no user for sub ${String(claims.sub)}`, withClaims);
+        return BAD_CREDENTIALS();
+      }
+      const session = await options.mintSession(user, claims);
+      return answer(200, {
+        token: session.token,
+        expires_at: expiresAtIso(session.expiresAt),
+        user: options.describeUser ? options.describeUser(user, claims) : { sub: claims.sub, email: claims.email ?? null },
+      });
+    } catch (error) {
+      options.onError?.(error, withClaims);
+      return answer(500, { error: 'internal error' });
     }
-    const session = await options.mintSession(user, verified.claims);
-    send(res, 200, {
-      token: session.token,
-      expires_at: expiresAtIso(session.expiresAt),
-      user: options.describeUser
-        ? options.describeUser(user, verified.claims)
-        : { sub: verified.claims.sub, email: verified.claims.email ?? null },
-    });
   };
 
-  return (req, res) => {
-    handle(req, res).catch(() => {
-      if (!res.headersSent) send(res, 500, { error: 'internal error' });
-      else res.destroy();
+  const respond = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const send = ({ status, body, headers }: ExchangeResult) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(JSON.stringify(body));
+    };
+    if (req.method !== 'POST') return send(answer(405, { error: 'method not allowed' }, { allow: 'POST' }));
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/x-www-form-urlencoded' && type !== 'application/json') {
+      return send(answer(415, { error: 'send application/x-www-form-urlencoded or application/json' }));
+    }
+    const parsed = tokenFromParsedBody((req as { body?: unknown }).body, type);
+    let token: unknown = parsed.token;
+    if (!parsed.found) {
+      // Nothing parsed it: read it here; something read it without leaving a token: say so.
+      if (req.readableEnded || (req as { _body?: unknown })._body === true) {
+        return send(answer(400, { error: 'the request body was already read by a body parser that left no token field' }));
+      }
+      const body = await readBody(req, limit);
+      if (body === undefined) return send(answer(413, { error: 'request body too large' }, { connection: 'close' }));
+      const read = tokenFromText(body, type);
+      if (read.invalid) return send(answer(400, { error: 'invalid JSON' }));
+      token = read.token;
+    }
+    send(await exchange(token, { request: req }));
+  };
+
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    respond(req, res).catch((error: unknown) => {
+      options.onError?.(error, { request: req });
+      if (!res.headersSent) {
+        res.writeHead(500, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        res.end(JSON.stringify({ error: 'internal error' }));
+      } else res.destroy();
     });
   };
+  return Object.assign(handler, { exchange });
+}
+
+/** The token of a body a framework parsed already (Express's `req.body`): an object or the text. */
+function tokenFromParsedBody(body: unknown, type: string): { found: boolean; token?: unknown } {
+  if (typeof body === 'string') return { found: true, token: tokenFromText(body, type).token };
+  if (Buffer.isBuffer(body)) return { found: true, token: tokenFromText(body.toString('utf8'), type).token };
+  if (body !== null && typeof body === 'object' && Object.hasOwn(body, 'token'))
+    return { found: true, token: (body as { token: unknown }).token };
+  return { found: false };
+}
+
+function tokenFromText(text: string, type: string): { token?: unknown; invalid?: boolean } {
+  if (type !== 'application/json') return { token: new URLSearchParams(text).get('token') };
+  try {
+    return { token: (JSON.parse(text) as { token?: unknown } | null)?.token };
+  } catch {
+    return { invalid: true };
+  }
 }
 
 function expiresAtIso(value: MintedSession['expiresAt']): string | null {

@@ -61,6 +61,13 @@ export async function exchangeIdToken(input: ExchangeInput, http: Http, clock: C
       code: 'exchange_not_found',
     });
   }
+  if (response.status === 503 && /cannot verify/i.test(errorText(text)))
+    throw new NetworkError(`the backend cannot verify tokens right now (${where} answered 503); nothing was stored`, {
+      hint:
+        'This is on the backend side (its IdP settings, or the IdP out of its reach), not your login or client id:' +
+        ' try again later, or tell the backend team.',
+      code: 'backend_cannot_verify',
+    });
   if (response.status >= 500)
     throw new NetworkError(`the backend's ${where} answered ${response.status}; nothing was stored`, { hint: 'Try again later.' });
   if (response.status < 200 || response.status >= 300) {

@@ -25,7 +25,9 @@ export type VerifyFailureReason =
   | 'azp_missing'
   | 'azp_not_allowed'
   | 'key_too_weak'
-  | 'jwks_unavailable';
+  | 'jwks_unavailable'
+  | 'discovery_failed'
+  | 'discovery_issuer_mismatch';
 
 export interface IdTokenFailure {
   ok: false;

@@ -49,6 +49,24 @@ describe('the reference verifier on hostile tokens', () => {
     expect(await verifier()(token)).toMatchObject({ ok: false });
   });
 
+  it('a key the IdP removed stops being trusted once the keys are older than jwksMaxAgeSec', async () => {
+    const saved = publicJwk;
+    clock = NOW;
+    try {
+      const verify = createIdTokenVerifier({ issuer, allowedClientIds: ['cli'], now: () => clock, jwksMaxAgeSec: 600 });
+      const token = await sign({ exp: nowSec + 3600 });
+      expect(await verify(token)).toMatchObject({ ok: true });
+      publicJwk = { ...(await exportJWK((await generateKeyPair('ES256')).publicKey)), kid: 'k2', alg: 'ES256', use: 'sig' };
+      clock = new Date(NOW.getTime() + 300_000);
+      expect(await verify(token)).toMatchObject({ ok: true }); // still within the maximum age
+      clock = new Date(NOW.getTime() + 601_000);
+      expect(await verify(token)).toMatchObject({ ok: false, reason: 'kid_unknown' });
+    } finally {
+      publicJwk = saved;
+      clock = NOW;
+    }
+  });
+
   it('refuses a jwks_uri that is not https (or http on loopback) before fetching it', async () => {
     const fetched: string[] = [];
     for (const jwksUri of ['http://keys.example.com/jwks', 'file:///etc/passwd', 'https://user:pw@keys.example.com/jwks']) {
@@ -58,7 +76,7 @@ describe('the reference verifier on hostile tokens', () => {
         return Promise.resolve(Response.json({ issuer, jwks_uri: jwksUri }));
       };
       const result = await createIdTokenVerifier({ issuer, allowedClientIds: ['cli'], now: () => clock, fetch })(await sign());
-      expect(result).toMatchObject({ ok: false, reason: 'jwks_unavailable' });
+      expect(result).toMatchObject({ ok: false, reason: 'discovery_failed', message: expect.stringContaining('jwks_uri is refused') });
       expect(fetched).toEqual([`${issuer}/.well-known/openid-configuration`]);
     }
   });
