@@ -118,7 +118,14 @@ export class Context {
    * The credential in force for the profile, as `token` prints it: the env overrides, else the
    * stored one, renewed first when it is due. For `extraCommands` of an embedding CLI too.
    */
-  async token(options: { profileName?: string; forceRenew?: boolean } = {}): Promise<{ token: string; source: TokenSource }> {
+  async token(
+    options: {
+      profileName?: string;
+      forceRenew?: boolean;
+      /** Seconds the credential must still be valid for; renewed first otherwise (default: 60, 30 for a service token). */
+      minValidity?: number;
+    } = {},
+  ): Promise<{ token: string; source: TokenSource }> {
     const { name, profile } = this.requireProfile(options.profileName);
     const { getToken } = await import('../flows/get-token.js');
     return getToken(
@@ -128,6 +135,7 @@ export class Context {
         globalTokenEnv: this.envName('TOKEN'),
         program: this.brand.name,
         forceRenew: options.forceRenew === true,
+        ...(options.minValidity !== undefined ? { marginSeconds: options.minValidity } : {}),
       },
       { env: this.deps.env, clock: this.deps.clock, credentials: () => this.credentials(), http: () => this.http(profile) },
     );

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { NotLoggedInError } from '../errors.js';
-import { envOverride, loginAgainHint } from '../flows/get-token.js';
+import { endOf, envOverride, loginAgainHint } from '../flows/get-token.js';
 import { liveness } from '../model.js';
 import { relativeTime, table } from '../io/format.js';
 import { safeText } from '../io/text.js';
@@ -75,7 +75,7 @@ export function showStatus(ctx: Context): void {
     });
   const state = config.logins[target.name];
   throw new NotLoggedInError(
-    state ? `the credential of profile "${target.name}" expired at ${state.expiresAt}` : `profile "${target.name}" is not logged in`,
+    state ? `the credential of profile "${target.name}" ${endOf(state.expiresAt, now)}` : `profile "${target.name}" is not logged in`,
     {
       hint: state ? loginAgainHint(state, { profileName: target.name, program: brand.name }) : `Run: ${brand.name} login -p ${target.name}`,
     },

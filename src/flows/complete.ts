@@ -43,25 +43,13 @@ export async function completeLogin(input: CompleteLoginInput, deps: CompleteLog
 
   let record: CredentialRecord;
   if (profile.backendUrl) {
-    const settings = effective(profile);
-    const { exchangeIdToken } = await import('../exchange/cli-auth.js');
-    const exchanged = await exchangeIdToken(
-      {
-        profileName,
-        backendUrl: profile.backendUrl,
-        exchangePath: settings.exchangePath,
-        encoding: settings.exchangeEncoding,
-        clientId: profile.clientId,
-        idToken,
-        cliName: input.cliName,
-      },
-      deps.http,
-      deps.clock,
-    );
-    record = { kind: 'session', token: exchanged.token, obtainedAt: now.toISOString(), via };
-    if (exchanged.expiresAt) record.expiresAt = exchanged.expiresAt;
-    if (exchanged.subject) record.subject = exchanged.subject;
-    if (exchanged.email) record.email = exchanged.email;
+    record = {
+      ...(await exchangeForSession({ profileName, profile, idToken, cliName: input.cliName }, deps)),
+      obtainedAt: now.toISOString(),
+      via,
+    };
+    // Kept so that the session can be renewed without the browser (flows/refresh.ts).
+    if (tokens.refresh_token) record.refreshToken = tokens.refresh_token;
   } else {
     record = { kind: 'oauth', token: tokens.access_token, idToken, obtainedAt: now.toISOString(), via, subject: claims.sub };
     if (typeof claims.email === 'string') record.email = claims.email;
@@ -73,12 +61,40 @@ export async function completeLogin(input: CompleteLoginInput, deps: CompleteLog
   return resultOf(profileName, await deps.credentials.save(profileName, profile, record));
 }
 
+/** Trade a checked id_token for a session at the profile's backend: the session's fields of a record. */
+export async function exchangeForSession(
+  input: { profileName: string; profile: Profile; idToken: string; cliName: string },
+  deps: Pick<CompleteLoginDeps, 'http' | 'clock'>,
+): Promise<Pick<CredentialRecord, 'kind' | 'token' | 'expiresAt' | 'subject' | 'email'>> {
+  const { profile } = input;
+  const settings = effective(profile);
+  const { exchangeIdToken } = await import('../exchange/cli-auth.js');
+  const exchanged = await exchangeIdToken(
+    {
+      profileName: input.profileName,
+      backendUrl: profile.backendUrl!,
+      exchangePath: settings.exchangePath,
+      encoding: settings.exchangeEncoding,
+      clientId: profile.clientId,
+      idToken: input.idToken,
+      cliName: input.cliName,
+    },
+    deps.http,
+    deps.clock,
+  );
+  const session: Pick<CredentialRecord, 'kind' | 'token' | 'expiresAt' | 'subject' | 'email'> = { kind: 'session', token: exchanged.token };
+  if (exchanged.expiresAt) session.expiresAt = exchanged.expiresAt;
+  if (exchanged.subject) session.subject = exchanged.subject;
+  if (exchanged.email) session.email = exchanged.email;
+  return session;
+}
+
 /**
  * openid-client has checked the id_token's claims (iss, aud, azp, exp, nonce); the one id_token
  * check (src/token/id-token.ts) adds the signature against the IdP's JWKS, with asymmetric
  * algorithms only, and `iat`.
  */
-async function verifyIdTokenSignature(
+export async function verifyIdTokenSignature(
   idToken: string,
   config: OidcConfiguration,
   clientId: string,

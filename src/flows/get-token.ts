@@ -3,6 +3,7 @@ import type { Clock } from '../io/clock.js';
 import type { Credentials } from '../store/credentials.js';
 import type { Profile } from '../store/profile-keys.js';
 import type { Http } from '../http.js';
+import { relativeTime } from '../io/format.js';
 import { liveness, loginStateOf } from '../model.js';
 import type { CredentialRecord } from '../store/secrets.js';
 
@@ -74,7 +75,7 @@ export async function getToken(input: GetTokenInput, deps: GetTokenDeps): Promis
   const state = liveness(facts, deps.clock.now(), input.marginSeconds);
   if (state === 'live' && !input.forceRenew) return { token: record.token, source: { type: 'stored', via: record.via } };
   if (!facts.renewable || !deps.http) {
-    const what = state === 'live' ? 'cannot be renewed (it has no refresh token)' : `expired at ${record.expiresAt}`;
+    const what = state === 'live' ? 'cannot be renewed (it has no refresh token)' : endOf(record.expiresAt, deps.clock.now());
     throw new NotLoggedInError(`the credential of profile "${input.profileName}" ${what}`, { hint: loginAgainHint(record, input) });
   }
   const { renewCredential } = await import('./renew.js');
@@ -83,4 +84,15 @@ export async function getToken(input: GetTokenInput, deps: GetTokenDeps): Promis
     { credentials, clock: deps.clock, http: deps.http },
   );
   return { token: renewed.token, source: { type: 'stored', via: renewed.via } };
+}
+
+/**
+ * How a credential that cannot be used ends: "expired at T", or, still inside its renewal margin,
+ * "expires in 58 s (at T), too soon to be used, and cannot be renewed" (never "expired" at a
+ * time still to come).
+ */
+export function endOf(expiresAt: string | undefined, now: Date): string {
+  const at = expiresAt === undefined ? Number.NaN : Date.parse(expiresAt);
+  if (Number.isNaN(at) || at <= now.getTime()) return `expired at ${expiresAt}`;
+  return `expires ${relativeTime(new Date(at), now)} (at ${expiresAt}), too soon to be used, and cannot be renewed`;
 }

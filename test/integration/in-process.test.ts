@@ -103,4 +103,68 @@ describe('in process, with a clock the test moves', () => {
     expect(status.code).toBe(3);
     expect(status.stdout).toMatch(/ci \*\s+expired/);
   });
+
+  it('a backend session is renewed silently through the IdP refresh token, checked and exchanged again', async () => {
+    const short = await startStack({ backend: { sessionTtlSec: 300 } });
+    try {
+      const root = createTestRoot({ env: { BROWSER: `"${process.execPath}" "${USER_AGENT}"` } });
+      const configDir = tempConfigDir();
+      const add = ['profile', 'add', 'demo', '--issuer', short.idp.issuer, '--client-id', short.idp.clientId, '--prompt', 'consent'];
+      expect((await root.run([...add, '--backend-url', short.backend.url], { configDir })).code).toBe(0);
+      const login = await root.run(['login'], { configDir });
+      expect(login.code, login.stderr).toBe(0);
+      const first = (await root.run(['token'], { configDir })).stdout.trim();
+      expect(short.backend.sessions.has(first)).toBe(true);
+      expect((await root.run(['status', '--json'], { configDir })).stdout).toContain('"loggedIn": true');
+
+      root.clock.advance(300 - 90);
+      expect((await root.run(['token'], { configDir })).stdout.trim()).toBe(first);
+      root.clock.advance(45); // 45 s left: inside the one-minute margin
+      const renewed = await root.run(['token'], { configDir });
+      expect(renewed.code, renewed.stderr).toBe(0);
+      const second = renewed.stdout.trim();
+      expect(second).not.toBe(first);
+      expect(short.backend.sessions.get(second)).toMatchObject({ sub: 'ada' });
+      expect(renewed.stderr).toBe('');
+      const record = JSON.parse(root.keychain.entries.get('latchkey\u0000demo') ?? '{}') as { kind?: string; refreshToken?: string };
+      expect(record).toMatchObject({ kind: 'session', refreshToken: expect.any(String) });
+    } finally {
+      await short.close();
+    }
+  });
+
+  it('a session that cannot be renewed, 58 s before its end: "expires in 58 s", not "expired at" a time to come', async () => {
+    const noRefresh = await startStack({ idp: { refreshTokenFor: () => false }, backend: { sessionTtlSec: 300 } });
+    try {
+      const root = createTestRoot({ env: { BROWSER: `"${process.execPath}" "${USER_AGENT}"` } });
+      const configDir = tempConfigDir();
+      const add = [
+        'profile',
+        'add',
+        'demo',
+        '--issuer',
+        noRefresh.idp.issuer,
+        '--client-id',
+        noRefresh.idp.clientId,
+        '--prompt',
+        'consent',
+      ];
+      expect((await root.run([...add, '--backend-url', noRefresh.backend.url], { configDir })).code).toBe(0);
+      expect((await root.run(['login'], { configDir })).code).toBe(0);
+      const expiresAt = Date.parse(
+        (JSON.parse((await root.run(['status', '--json'], { configDir })).stdout) as { profiles: Array<{ expiresAt: string }> })
+          .profiles[0]!.expiresAt,
+      );
+      root.clock.advance((expiresAt - root.clock.now().getTime()) / 1000 - 58);
+      const token = await root.run(['token'], { configDir });
+      expect(token.code).toBe(3);
+      expect(token.stderr).toMatch(/expires in 58 s \(at .*\), too soon to be used, and cannot be renewed/);
+      expect(token.stderr).not.toContain('expired at');
+      const status = await root.run(['status'], { configDir });
+      expect(status.code).toBe(3);
+      expect(status.stderr).toContain('expires in 58 s');
+    } finally {
+      await noRefresh.close();
+    }
+  });
 });
