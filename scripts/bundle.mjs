@@ -32,6 +32,19 @@ const common = {
 await Promise.all([
   build({ ...common, entryPoints: ['src/cli/entry.ts'], outfile: 'dist/bin/latchkey.cjs' }),
   build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/bin/cli.cjs' }),
+  // latchkey-backend (packages/backend): the server half as one ES module, with jose its only
+  // dependency (its types: tsconfig.backend.json).
+  build({
+    entryPoints: ['src/backend/index.ts'],
+    outfile: 'packages/backend/dist/index.js',
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20.19',
+    external: ['jose'],
+    logLevel: 'warning',
+    legalComments: 'none',
+  }),
 ]);
 
 // `latchkey --help` as commander prints it off a terminal (80 columns), for the entry to print

@@ -1,4 +1,4 @@
-// A consumer of the published package: only `latchkey` and `latchkey/backend`, no deep imports.
+// A consumer of the published packages: only `latchkey`, `latchkey/backend` and `latchkey-backend`, no deep imports.
 // Type-checked by test/integration/library.test.ts (tsc -p test/types).
 import { Command } from 'commander';
 import {
@@ -23,6 +23,7 @@ import {
   type Profile,
 } from 'latchkey';
 import { createCliAuthHandler, createIdTokenVerifier, type VerifyResult } from 'latchkey/backend';
+import * as backendPackage from 'latchkey-backend';
 
 const profile: Profile = { issuer: 'https://login.acme.example/', clientId: 'acmectl' };
 const options: CliOptions = {
@@ -85,4 +86,14 @@ const handler = createCliAuthHandler({
   mintSession: (user) => ({ token: `s-${user.id}` }),
 });
 
-void [code, flows, kind, store, secrets, exit, isError, verified, handler];
+// The backend package is the same API: its verifier fits latchkey/backend's handler, and back.
+const fromPackage: backendPackage.IdTokenVerifier = backendPackage.createIdTokenVerifier({
+  issuer: profile.issuer,
+  allowedClientIds: ['acmectl'],
+});
+const exchanged: Promise<backendPackage.ExchangeResult> = backendPackage
+  .createCliAuthHandler({ verifier: verify, findUser: () => ({}), mintSession: () => ({ token: 's' }) })
+  .exchange('token');
+const ready: Promise<void> = fromPackage.ready();
+
+void [code, flows, kind, store, secrets, exit, isError, verified, handler, exchanged, ready];
