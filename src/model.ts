@@ -99,6 +99,15 @@ export interface Brand {
   defaults?: Partial<Profile>;
   /** One line under the usage in `--help`. */
   description?: string;
+  /** The example lines of `--help` (each a command line, without "$ "); default: latchkey's. */
+  examples?: string[];
+  /** Commands left out of help and completion (they still run): e.g. `oauth`. */
+  hiddenCommands?: string[];
+  /**
+   * The way out when the backend refuses a login, in the product's words (where to create an API
+   * key); `<profile>` is replaced by the profile's name.
+   */
+  refusalHint?: string;
 }
 
 /** What a login reports (`login --json`). */

@@ -18,23 +18,27 @@ const cli = createCli({
     prod: { ...acme, backendUrl: api('prod') },
     stage: { ...acme, backendUrl: api('stage') },
   },
+  examples: ['acmectl login', 'acmectl whoami', 'acmectl login -p stage'],
+  hiddenCommands: ['oauth'],
+  refusalHint: 'Create an API key at https://acme.example/settings/keys, then: acmectl login --with-token -p <profile>',
   extraCommands(program, context) {
     program
       .command('whoami')
       .description('ask the Acme API who you are, with the stored session')
-      .action(async (_options, command) => {
-        const ctx = context(command);
-        const { name, profile } = ctx.requireProfile();
-        const { token } = await ctx.token();
-        const http = await ctx.http(profile);
-        const response = await http.fetch(`${profile.backendUrl}/api/whoami`, { headers: { authorization: `Bearer ${token}` } });
-        if (!response.ok)
-          throw new RejectedError(`the Acme API refused the session of "${name}" (${response.status})`, {
-            hint: `Run: acmectl login -p ${name}`,
-          });
-        const { user } = await response.json();
-        if (!ctx.json(user)) ctx.out.data(user.email ?? user.sub);
-      });
+      .action(
+        context.action(async (ctx) => {
+          const { name, profile } = ctx.requireProfile();
+          const { token } = await ctx.token();
+          const http = await ctx.http(profile);
+          const response = await http.fetch(`${profile.backendUrl}/api/whoami`, { headers: { authorization: `Bearer ${token}` } });
+          if (!response.ok)
+            throw new RejectedError(`the Acme API refused the session of "${name}" (${response.status})`, {
+              hint: `Run: acmectl login -p ${name}`,
+            });
+          const { user } = await response.json();
+          if (!ctx.json(user)) ctx.out.data(user.email ?? user.sub);
+        }),
+      );
   },
 });
 

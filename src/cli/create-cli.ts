@@ -23,12 +23,32 @@ export interface CliOptions {
   defaults?: Partial<Profile>;
   /** Profiles that exist without `profile add` (e.g. `prod` and `stage`). */
   profiles?: Record<string, Profile>;
+  /** The example lines of `--help`, without "$ " (default: latchkey's, under this name). */
+  examples?: string[];
+  /** latchkey commands to leave out of help and completion (they still run), e.g. `['oauth']`. */
+  hiddenCommands?: string[];
+  /**
+   * The way out when the backend refuses a login, in the product's words, e.g. "Create an API key
+   * at https://acme.example/settings/keys, then: acmectl login --with-token -p <profile>".
+   */
+  refusalHint?: string;
   /**
    * Add the product's own commands. `context(command)` gives, in an action, what latchkey's own
    * commands use: the profile (`requireProfile()`), its credential (`token()`, renewed when
    * needed), an HTTP client (`http()`), output (`out`, `json()`).
    */
-  extraCommands?: (program: Command, context: (command: Command) => CommandContext) => void;
+  extraCommands?: (program: Command, context: ExtraCommandContext) => void;
+}
+
+/**
+ * How an extra command reaches its context: `context(command)` with the command commander passes
+ * last, or, typed end to end, `context.action(async (ctx, options, ...args) => …)` as the action.
+ */
+export interface ExtraCommandContext {
+  (command: Command): CommandContext;
+  action<Options = Record<string, unknown>>(
+    handler: (ctx: CommandContext, options: Options, ...args: string[]) => Promise<void> | void,
+  ): (...commanderArgs: unknown[]) => Promise<void>;
 }
 
 /** What an extra command of an embedding CLI gets for its run (a narrow view of latchkey's own). */
@@ -54,6 +74,9 @@ export function brandOf(options: CliOptions): Brand {
   if (options.description) brand.description = options.description;
   if (options.defaults) brand.defaults = options.defaults;
   if (options.profiles) brand.builtinProfiles = options.profiles;
+  if (options.examples) brand.examples = options.examples;
+  if (options.hiddenCommands) brand.hiddenCommands = options.hiddenCommands;
+  if (options.refusalHint) brand.refusalHint = options.refusalHint;
   return brand;
 }
 

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { UsageError } from '../errors.js';
+import { RejectedError, UsageError } from '../errors.js';
 import { detectEnvironment } from '../io/environment.js';
 import { needsClientSecret, type Profile } from '../store/profile-keys.js';
 import { readAll } from '../io/output.js';
@@ -39,7 +39,7 @@ export function registerLogin(program: Command, contextFor: ContextFor, brand: B
       'after',
       `\nExamples:\n  $ ${n} login\n  $ echo "$API_KEY" | ${n} login --with-token -p ci\n  $ ${n} login --device --no-browser`,
     )
-    .action(async (options: LoginOptions, command: Command) => runLogin(contextFor(command), options));
+    .action(async (options: LoginOptions, command: Command) => runLoginBranded(contextFor(command), options));
 
   program
     .command('oauth')
@@ -47,7 +47,24 @@ export function registerLogin(program: Command, contextFor: ContextFor, brand: B
     .option('--no-browser', 'do not open a browser; print the URL and wait')
     .addOption(new Option('--timeout <seconds>', 'how long to wait for the sign-in').default('300'))
     .addHelpText('after', `\nExample:\n  $ ${n} oauth -p prod`)
-    .action(async (options: LoginOptions, command: Command) => runLogin(contextFor(command), options));
+    .action(async (options: LoginOptions, command: Command) => runLoginBranded(contextFor(command), options));
+}
+
+/** A backend's refusal carries the product's own way out when the brand has one (where to get an API key). */
+async function runLoginBranded(ctx: Context, options: LoginOptions): Promise<void> {
+  try {
+    await runLogin(ctx, options);
+  } catch (error) {
+    const hint = ctx.brand.refusalHint;
+    if (!hint || !(error instanceof RejectedError) || error.code !== 'backend_rejected') throw error;
+    const profile = ctx.selectedProfileName() ?? '<profile>';
+    throw new RejectedError(error.message, {
+      details: [...error.details],
+      hint: hint.replaceAll('<profile>', profile),
+      code: error.code,
+      cause: error,
+    });
+  }
 }
 
 async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {

@@ -3,6 +3,7 @@ import type { Deps } from '../deps.js';
 import { EXIT_CODE_MEANINGS } from '../errors.js';
 import type { Brand } from './brand.js';
 import { Context, type GlobalOptions } from './context.js';
+import type { ExtraCommandContext } from './create-cli.js';
 import { registerLogin } from './login.js';
 import { registerLogout } from './logout.js';
 import { registerProfile } from './profile.js';
@@ -17,12 +18,35 @@ export type ContextFor = (command: Command) => Context;
 
 const EXIT_CODES = EXIT_CODE_MEANINGS.map(([code, text]) => `  ${String(code).padStart(3)}  ${text}`);
 
+/** The example lines of the top-level help: the brand's, else latchkey's under its name. */
+function examplesOf(brand: Brand): string {
+  const lines = brand.examples ?? [
+    `${brand.name} profile add prod --issuer https://idp.example.com --client-id cli`,
+    `${brand.name} login`,
+    `curl -H "Authorization: Bearer $(${brand.name} token)" https://api.example.com/me`,
+  ];
+  return lines.map((line) => `  $ ${line}`).join('\n');
+}
+
+/** `contextFor`, with `action` for extra commands: the context is found from commander's last argument. */
+function extraCommandContext(contextFor: ContextFor): ExtraCommandContext {
+  return Object.assign((command: Command) => contextFor(command), {
+    action:
+      <Options>(handler: (ctx: Context, options: Options, ...args: string[]) => Promise<void> | void) =>
+      async (...commanderArgs: unknown[]) => {
+        const command = commanderArgs.at(-1) as Command;
+        const options = commanderArgs.at(-2) as Options;
+        await handler(contextFor(command), options, ...(commanderArgs.slice(0, -2) as string[]));
+      },
+  });
+}
+
 /** The commander tree: global options, every command, examples and the exit-code table. */
 export function createProgram(
   brand: Brand,
   deps: Deps,
   signal: AbortSignal,
-  extraCommands?: (program: Command, contextFor: ContextFor) => void,
+  extraCommands?: (program: Command, context: ExtraCommandContext) => void,
 ): Command {
   const program = new Command(brand.name)
     .description(
@@ -52,9 +76,7 @@ export function createProgram(
       'after',
       `
 Examples:
-  $ ${brand.name} profile add prod --issuer https://idp.example.com --client-id cli
-  $ ${brand.name} login
-  $ curl -H "Authorization: Bearer $(${brand.name} token)" https://api.example.com/me
+${examplesOf(brand)}
 
 Environment variables: ${brand.name} help environment
 
@@ -72,7 +94,14 @@ ${EXIT_CODES.join('\n')}`,
   registerProfile(program, contextFor, brand);
   registerCompletion(program, contextFor, brand);
   registerHelp(program, contextFor, brand);
-  extraCommands?.(program, contextFor);
+  extraCommands?.(program, extraCommandContext(contextFor));
+  // Commands the brand hides: out of help and completion, still there for whoever types them.
+  for (const name of brand.hiddenCommands ?? []) {
+    const command = program.commands.find((c) => c.name() === name);
+    if (!command) continue;
+    (program.commands as Command[]).splice(program.commands.indexOf(command), 1);
+    program.addCommand(command, { hidden: true });
+  }
 
   program.commands.forEach(function exitOverrideAll(command) {
     command.exitOverride();

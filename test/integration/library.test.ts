@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { secretServiceReachable, secretTool } from '../helpers/secret-service.js';
+import { startDevBackend } from '../../dev/backend.js';
 import { startStack, USER_AGENT, type Stack } from '../helpers/stack.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -94,6 +95,31 @@ describe('examples/acmectl: a product CLI on createCli', () => {
     const added = await acmectl(['profile', 'add', 'mine', '--backend-url', stack.backend.url, '--json']);
     expect(added.code, added.stderr).toBe(0);
     expect(JSON.parse(added.stdout).profile).toMatchObject({ issuer: stack.idp.issuer, clientId: 'acmectl', prompt: 'consent' });
+  });
+
+  it("shows the brand's examples, hides what it hides, keeps its built-in default, and says its own way out of a refusal", async () => {
+    const help = await acmectl(['--help']);
+    expect(help.stdout).toContain('  $ acmectl whoami\n');
+    expect(help.stdout).not.toContain('--issuer https://idp.example.com');
+    expect(help.stdout).not.toMatch(/^\s+oauth\b/m);
+    expect((await acmectl(['oauth', '--help'])).code).toBe(0);
+    expect((await acmectl(['completion', 'bash'])).stdout).not.toMatch(/\boauth\b/);
+
+    expect((await acmectl(['profile', 'add', 'other', '--backend-url', stack.backend.url])).code).toBe(0);
+    const list = JSON.parse((await acmectl(['profile', 'list', '--json'])).stdout) as {
+      profiles: Array<{ name: string; default: boolean }>;
+    };
+    expect(list.profiles.filter((p) => p.default).map((p) => p.name)).toEqual(['prod']);
+
+    const refusing = await startDevBackend({ issuer: stack.idp.issuer, allowedClientIds: ['acmectl'], knownSubjects: [] });
+    try {
+      const login = await acmectl(['login', '-p', 'stage'], { ACMECTL_STORAGE: 'file', ACME_API: refusing.url });
+      expect(login.code).toBe(4);
+      expect(login.stderr).toContain('Create an API key at https://acme.example/settings/keys, then: acmectl login --with-token -p stage');
+      expect(login.stderr).not.toContain('in the web app');
+    } finally {
+      await refusing.close();
+    }
   });
 
   it.runIf(KEYCHAIN)('keeps its keychain entries under its own service name', async () => {

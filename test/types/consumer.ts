@@ -86,6 +86,26 @@ const handler = createCliAuthHandler({
   mintSession: (user) => ({ token: `s-${user.id}` }),
 });
 
+// A branded CLI: its examples, hidden commands, refusal hint, and an extra command typed end to end.
+const branded = createCli({
+  name: 'acmectl',
+  examples: ['acmectl login'],
+  hiddenCommands: ['oauth'],
+  refusalHint: 'Create an API key at https://acme.example/keys, then: acmectl login --with-token -p <profile>',
+  extraCommands(program, context) {
+    program
+      .command('whoami')
+      .option('--full')
+      .action(
+        context.action<{ full?: boolean }>(async (ctx, options) => {
+          const { token } = await ctx.token({ minValidity: 120 });
+          ctx.out.data(options.full === true ? token : token.slice(0, 8));
+        }),
+      );
+  },
+});
+const brandedRun: Promise<number> = branded.run(['whoami']);
+
 // The backend package is the same API: its verifier fits latchkey/backend's handler, and back.
 const fromPackage: backendPackage.IdTokenVerifier = backendPackage.createIdTokenVerifier({
   issuer: profile.issuer,
@@ -96,4 +116,4 @@ const exchanged: Promise<backendPackage.ExchangeResult> = backendPackage
   .exchange('token');
 const ready: Promise<void> = fromPackage.ready();
 
-void [code, flows, kind, store, secrets, exit, isError, verified, handler, exchanged, ready];
+void [code, flows, kind, store, secrets, exit, isError, verified, handler, exchanged, ready, brandedRun];
