@@ -6,8 +6,9 @@ import { processStreams } from './io/process-streams.js';
 import type { KeychainBackend } from './store/keychain-helper.js';
 
 /**
- * The side effects a command receives. `createDeps()` is the one composition root that builds
- * the real ones; tests build the same shape with buffers, a fixed clock and local servers.
+ * The side effects a command receives: by default this process's environment, streams, clock and
+ * browser (what `createCli` uses when given none); a test or an embedding program hands in its
+ * own (buffers, a fixed clock, local servers).
  */
 export interface Deps {
   env: NodeJS.ProcessEnv;

@@ -6,7 +6,7 @@ import { safeText } from './io/text.js';
  * Code below the CLI throws these; only `src/cli/main.ts` turns them into an exit status.
  */
 
-/** Exit codes: a written contract (DESIGN.md), shown in `latchkey --help`. */
+/** Exit codes: a written contract (README, "Exit codes"), shown in `latchkey --help`. */
 export const ExitCode = {
   /** Success. */
   ok: 0,

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * latchkey as a library: the browser, device and client-credentials logins, the backend
  * exchange, tokens with refresh, logout, token inspection, the profile and secret stores, and
@@ -24,7 +25,7 @@ import { inspect, type InspectOptions, type Inspection } from './token/inspect.j
 export { createCli, brandOf, type CliOptions, type CommandContext, type LatchkeyCli } from './cli/create-cli.js';
 export type { GlobalOptions } from './cli/context.js';
 export { createServices, type Services, type ServicesOptions } from './services.js';
-export { liveness, renewalMarginSeconds } from './model.js';
+export { liveness, renewalMarginSeconds, use, type Lazy } from './model.js';
 export type { Brand } from './cli/brand.js';
 export type { Deps } from './deps.js';
 export type { BrowserOpener } from './io/browser.js';

@@ -61,7 +61,7 @@ export interface LoginState {
   renewable: boolean;
 }
 
-/** What is stored for a profile (DESIGN "Credential storage"). Secret as a whole. */
+/** What is stored for a profile (README, "Where credentials are kept"). Secret as a whole. */
 export interface CredentialRecord {
   kind: 'session' | 'api_key' | 'oauth' | 'service';
   /** The credential `latchkey token` prints: a backend session/API key, or the IdP access token. */
@@ -158,4 +158,15 @@ export function loginStateOf(record: CredentialRecord, storage: StorageKind): Lo
   if (record.identityVerified === false) state.identityVerified = false;
   if (record.expiresAt !== undefined) state.expiresAt = record.expiresAt;
   return state;
+}
+
+/**
+ * A dependency given as it is, or as a function that builds it when first needed (the HTTP
+ * client of a `token` that may not need the network). Every flow takes both.
+ */
+export type Lazy<T extends object> = T | (() => Promise<T>);
+
+/** The value of a `Lazy` dependency. */
+export function use<T extends object>(value: Lazy<T>): Promise<T> {
+  return typeof value === 'function' ? value() : Promise.resolve(value);
 }

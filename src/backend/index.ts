@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * `latchkey/backend`: the server half of the CLI-auth contract, for backend teams and for
  * latchkey's own tests.

@@ -29,7 +29,7 @@ export const CREDENTIAL_KEYS = ['token', 'session_token', 'access_token', 'api_k
 /**
  * Trade the id_token for the backend's own credential: `POST backendUrl + exchangePath`.
  * A refusal (401/403) is explained from the id_token itself, because the usual cause is a
- * backend that does not trust tokens issued to the CLI's client id (DESIGN, case 1).
+ * backend that does not trust tokens issued to the CLI's client id.
  */
 export async function exchangeIdToken(input: ExchangeInput, http: Http, clock: Clock): Promise<ExchangedCredential> {
   const url = input.backendUrl.replace(/\/+$/, '') + input.exchangePath;

@@ -21,7 +21,7 @@ export interface BrowserLoginInput extends InteractiveLoginInput {
 export type BrowserLoginDeps = LoginDeps;
 
 /**
- * The browser login of DESIGN "Browser login": discovery, PKCE (S256) + state + nonce, a loopback
+ * The browser login (README, "login"): discovery, PKCE (S256) + state + nonce, a loopback
  * listener started before the browser opens, the code grant and id_token checks by openid-client,
  * the id_token signature by jose against the IdP's JWKS, then the backend exchange (when the
  * profile has a `backendUrl`) and the store. The browser's callback request is held until all of

@@ -4,7 +4,7 @@ import type { Credentials } from '../store/credentials.js';
 import type { Profile } from '../store/profile-keys.js';
 import type { Http } from '../http.js';
 import { relativeTime } from '../io/format.js';
-import { liveness, loginStateOf } from '../model.js';
+import { liveness, loginStateOf, use, type Lazy } from '../model.js';
 import type { CredentialRecord } from '../store/secrets.js';
 
 /** Where the credential in force comes from, as `status` and `token` report it. */
@@ -24,11 +24,12 @@ export interface GetTokenInput {
 }
 
 export interface GetTokenDeps {
-  env: NodeJS.ProcessEnv;
+  /** Where the token variables are read; default: this process's environment. */
+  env?: NodeJS.ProcessEnv;
   clock: Clock;
-  credentials: () => Promise<Credentials>;
-  /** The HTTP client renewal uses (built only then); absent: an expired credential is final. */
-  http?: () => Promise<Http>;
+  credentials: Lazy<Credentials>;
+  /** The HTTP client renewal uses (a function: built only then); absent: an expired credential is final. */
+  http?: Lazy<Http>;
 }
 
 /** The env var overriding the stored credential, if one is set: `<PREFIX>_TOKEN`, then the profile's `tokenEnv`. */
@@ -60,10 +61,10 @@ export function loginAgainHint(
  * the stored one, renewed first when it has expired (or is about to).
  */
 export async function getToken(input: GetTokenInput, deps: GetTokenDeps): Promise<{ token: string; source: TokenSource }> {
-  const override = envOverride(input, deps.env);
+  const override = envOverride(input, deps.env ?? process.env);
   if (override) return { token: override.token, source: { type: 'env', variable: override.variable } };
 
-  const credentials = await deps.credentials();
+  const credentials = await use(deps.credentials);
   const stored = await credentials.load(input.profileName);
   if (!stored) {
     throw new NotLoggedInError(`profile "${input.profileName}" is not logged in`, {
@@ -74,14 +75,15 @@ export async function getToken(input: GetTokenInput, deps: GetTokenDeps): Promis
   const facts = loginStateOf(record, stored.state.storage);
   const state = liveness(facts, deps.clock.now(), input.marginSeconds);
   if (state === 'live' && !input.forceRenew) return { token: record.token, source: { type: 'stored', via: record.via } };
-  if (!facts.renewable || !deps.http) {
+  const http = deps.http;
+  if (!facts.renewable || !http) {
     const what = state === 'live' ? 'cannot be renewed (it has no refresh token)' : endOf(record.expiresAt, deps.clock.now());
     throw new NotLoggedInError(`the credential of profile "${input.profileName}" ${what}`, { hint: loginAgainHint(record, input) });
   }
   const { renewCredential } = await import('./renew.js');
   const renewed = await renewCredential(
     { profileName: input.profileName, profile: input.profile, record, cliName: input.program ?? 'latchkey' },
-    { credentials, clock: deps.clock, http: deps.http },
+    { credentials, clock: deps.clock, http: () => use(http) },
   );
   return { token: renewed.token, source: { type: 'stored', via: renewed.via } };
 }

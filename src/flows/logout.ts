@@ -3,6 +3,7 @@ import type { Output } from '../io/output.js';
 import type { Http } from '../http.js';
 import type { Credentials } from '../store/credentials.js';
 import type { Profile } from '../store/profile-keys.js';
+import { use, type Lazy } from '../model.js';
 
 /**
  * Log a profile out: revoke its IdP tokens where the IdP offers revocation (unless `revoke` is
@@ -12,20 +13,21 @@ import type { Profile } from '../store/profile-keys.js';
  */
 export async function logout(
   input: { profileName: string; profile: Profile; revoke?: boolean },
-  deps: { credentials: Credentials; http: () => Promise<Http>; clock: Clock; out: Output },
+  deps: { credentials: Lazy<Credentials>; http: Lazy<Http>; clock: Clock; out: Output },
 ): Promise<boolean> {
-  return deps.credentials.exclusive(input.profileName, async () => {
+  const credentials = await use(deps.credentials);
+  return credentials.exclusive(input.profileName, async () => {
     if (input.revoke !== false) {
       // A credential that cannot be read (the keychain gone) is still removed below.
-      const stored = await deps.credentials.load(input.profileName).catch(() => undefined);
+      const stored = await credentials.load(input.profileName).catch(() => undefined);
       if (stored) {
         const { revokeAtIdp } = await import('./revoke.js');
         await revokeAtIdp(
           { profileName: input.profileName, profile: input.profile, record: stored.record },
-          { http: await deps.http(), clock: deps.clock, out: deps.out },
+          { http: await use(deps.http), clock: deps.clock, out: deps.out },
         );
       }
     }
-    return deps.credentials.remove(input.profileName);
+    return credentials.remove(input.profileName);
   });
 }

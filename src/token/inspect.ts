@@ -46,7 +46,7 @@ export interface SignatureResult {
   jwksUri?: string;
 }
 
-/** DESIGN's `token inspect --json` object. */
+/** The `token inspect --json` object (README, "token inspect"). */
 export interface Inspection {
   header: JsonObject;
   claims: JsonObject | null;
@@ -81,7 +81,7 @@ export function chooseAudience(all: readonly string[], priority: readonly string
   return priority.find((candidate) => set.has(candidate)) ?? null;
 }
 
-/** What kind of token this is, from its header and claims (DESIGN "token inspect"). */
+/** What kind of token this is, from its header and claims. */
 export function classify(
   header: JsonObject,
   claims: JsonObject | null,

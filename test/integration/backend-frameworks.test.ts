@@ -52,6 +52,15 @@ async function loginThrough(url: string, encoding: 'form' | 'json') {
   return { login, whoami: whoami ? ((await whoami.json()) as { sub?: string }) : undefined };
 }
 
+it('each example is under 60 lines', () => {
+  for (const name of ['express-backend', 'fastify-backend'])
+    expect(
+      readFileSync(join(import.meta.dirname, '../../examples', name, 'server.js'), 'utf8')
+        .trimEnd()
+        .split('\n').length,
+    ).toBeLessThan(60);
+});
+
 describe('examples/express-backend (express.json and express.urlencoded mounted)', () => {
   it('logs in with a form and with JSON, and the session works', async () => {
     const app = await createExpressApp({ issuer: stack.idp.issuer, clientIds: [stack.idp.clientId], log: quietLog() });

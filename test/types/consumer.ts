@@ -60,13 +60,13 @@ async function flows(): Promise<void> {
     deps.http,
     deps.clock,
   );
-  const current = await getToken(
+  // One deps shape for every flow: what createLoginDeps gives fits getToken and logout as it is.
+  const current = await getToken({ profileName: 'prod', profile, globalTokenEnv: 'ACMECTL_TOKEN' }, deps);
+  const removed: boolean = await logout({ profileName: 'prod', profile }, deps);
+  // ...and lazily built dependencies fit too.
+  await getToken(
     { profileName: 'prod', profile, globalTokenEnv: 'ACMECTL_TOKEN' },
-    { env: process.env, clock: deps.clock, credentials: async () => deps.credentials },
-  );
-  const removed: boolean = await logout(
-    { profileName: 'prod', profile },
-    { credentials: deps.credentials, http: async () => deps.http, clock: deps.clock, out: deps.out },
+    { env: process.env, clock: deps.clock, credentials: async () => deps.credentials, http: async () => deps.http },
   );
   void [result.email, session.token, current.source, removed];
 }
