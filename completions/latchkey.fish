@@ -21,7 +21,7 @@ function __latchkey_positionals
             continue
         end
         switch $word
-            case -p --profile --config-dir --token --private-key --key-id --timeout --issuer --audience --audience-priority --jwks-uri --clock-skew --client-id --scopes --redirect-uri --redirect-ports --backend-url --exchange-path --exchange-encoding --whoami-path --token-env --storage --prompt --assertion-audience --ca-file --token-endpoint-auth-method --auth-param --resource --preset
+            case -p --profile --config-dir --token --private-key --key-id --timeout --issuer --audience --audience-priority --jwks-uri --clock-skew --env --client-id --scopes --redirect-uri --redirect-ports --backend-url --exchange-path --exchange-encoding --whoami-path --token-env --storage --prompt --assertion-audience --ca-file --token-endpoint-auth-method --auth-param --resource --preset
                 set skip 1
             case '-*'
             case '*'
@@ -36,6 +36,7 @@ complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'logout' -d 'de
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'status' -d 'show every profile (or the -p one): logged in or not, as whom, until when, where'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'doctor' -d 'check what a login needs: network, TLS, proxy, clock, keychain, port, browser'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'token' -d 'print the profile'\''s credential, for $(latchkey token); renews it first when expired'
+complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'exec' -d 'run a command with the fresh credential in an environment variable (never on its command line)'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'profile' -d 'manage profiles (where to log in, and what to do with the result)'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'completion' -d 'print a shell completion script'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'help' -d 'help on a command, or on a topic: environment'
@@ -117,6 +118,14 @@ complete -c latchkey -n '__fish_seen_subcommand_from token; and __fish_seen_subc
 complete -c latchkey -n '__fish_seen_subcommand_from token; and __fish_seen_subcommand_from inspect' -l no-color -d 'no colours (also NO_COLOR)'
 complete -c latchkey -n '__fish_seen_subcommand_from token; and __fish_seen_subcommand_from inspect' -l config-dir -d 'configuration directory' -r -F
 complete -c latchkey -n '__fish_seen_subcommand_from token; and __fish_seen_subcommand_from inspect' -s h -l help -d 'display help'
+complete -c latchkey -n '__fish_seen_subcommand_from exec' -l env -d 'the variable that holds the credential (default: LATCHKEY_TOKEN)' -x
+complete -c latchkey -n '__fish_seen_subcommand_from exec' -s V -l version -d 'output the version number'
+complete -c latchkey -n '__fish_seen_subcommand_from exec' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(__latchkey_profiles)'
+complete -c latchkey -n '__fish_seen_subcommand_from exec' -l json -d 'machine-readable output on stdout'
+complete -c latchkey -n '__fish_seen_subcommand_from exec' -l debug -d 'trace HTTP exchanges on stderr (secrets redacted)'
+complete -c latchkey -n '__fish_seen_subcommand_from exec' -l no-color -d 'no colours (also NO_COLOR)'
+complete -c latchkey -n '__fish_seen_subcommand_from exec' -l config-dir -d 'configuration directory' -r -F
+complete -c latchkey -n '__fish_seen_subcommand_from exec' -s h -l help -d 'display help'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and not __fish_seen_subcommand_from list add set show use remove rm' -a 'list' -d 'list profiles'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and not __fish_seen_subcommand_from list add set show use remove rm' -a 'add' -d 'add a profile (the first one added becomes the default)'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and not __fish_seen_subcommand_from list add set show use remove rm' -a 'set' -d 'change one key of a profile (an empty value removes an optional key)'

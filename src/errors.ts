@@ -180,6 +180,7 @@ export class InterruptedError extends LatchkeyError {
 export function formatError(error: unknown, options: { name: string; debug: boolean }): string[] {
   // Message, details and hint are one line each: a line break from outside is escaped too.
   const lines: string[] = [];
+  if (error instanceof ChildExit) return lines;
   if (error instanceof LatchkeyError) {
     lines.push(`${options.name}: ${safeText(error.message)}`);
     for (const detail of error.details) lines.push(`  ${safeText(detail)}`);
@@ -204,6 +205,17 @@ export function latchkeyErrorIn(error: unknown): LatchkeyError | undefined {
 }
 
 /** The exit code for any thrown value. */
-export function exitCodeOf(error: unknown): ExitCodeValue {
+export function exitCodeOf(error: unknown): number {
+  if (error instanceof ChildExit) return error.status;
   return error instanceof LatchkeyError ? error.exitCode : ExitCode.failure;
+}
+
+/**
+ * The command `exec` ran has ended: its exit status is latchkey's (passed through, whatever it
+ * is), and there is nothing to print.
+ */
+export class ChildExit extends Error {
+  constructor(readonly status: number) {
+    super(`the command exited with ${status}`);
+  }
 }

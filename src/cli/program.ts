@@ -11,6 +11,7 @@ import { registerStatus } from './status.js';
 import { registerToken } from './token.js';
 import { registerCompletion } from './completion.js';
 import { registerDoctor } from './doctor.js';
+import { registerExec } from './exec.js';
 import { registerHelp } from './help.js';
 
 /** Builds the Context for the command being run (global options merged from every level). */
@@ -91,6 +92,7 @@ ${EXIT_CODES.join('\n')}`,
   registerStatus(program, contextFor, brand);
   registerDoctor(program, contextFor, brand);
   registerToken(program, contextFor, brand);
+  registerExec(program, contextFor, brand);
   registerProfile(program, contextFor, brand);
   registerCompletion(program, contextFor, brand);
   registerHelp(program, contextFor, brand);
