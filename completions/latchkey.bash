@@ -10,11 +10,11 @@ _latchkey() {
     case "$word" in
       # The profiles offered are those of the config dir on the line.
       --config-dir) cfg=(--config-dir "${COMP_WORDS[i+1]}"); skip=1; continue ;;
-      -p|--profile|--config-dir|--token|--private-key|--key-id|--timeout|--issuer|--audience|--audience-priority|--jwks-uri|--clock-skew|--env|--client-id|--scopes|--redirect-uri|--redirect-ports|--backend-url|--exchange-path|--exchange-encoding|--whoami-path|--token-env|--storage|--prompt|--assertion-audience|--ca-file|--token-endpoint-auth-method|--auth-param|--resource|--preset) skip=1; continue ;;
+      -p|--profile|--config-dir|--token|--private-key|--key-id|--timeout|--output|--issuer|--audience|--audience-priority|--jwks-uri|--clock-skew|--env|--user|--cluster|--client-id|--scopes|--redirect-uri|--redirect-ports|--backend-url|--exchange-path|--exchange-encoding|--whoami-path|--token-env|--storage|--prompt|--assertion-audience|--ca-file|--token-endpoint-auth-method|--auth-param|--resource|--preset) skip=1; continue ;;
       -*) continue ;;
     esac
     case "${path:+$path }$word" in
-      'login'|'oauth'|'logout'|'status'|'doctor'|'token'|'token inspect'|'exec'|'profile'|'profile list'|'profile add'|'profile set'|'profile show'|'profile use'|'profile remove'|'profile rm'|'completion'|'help'|'version') path="${path:+$path }$word" ;;
+      'login'|'oauth'|'logout'|'status'|'doctor'|'token'|'token inspect'|'exec'|'setup'|'setup kubectl'|'profile'|'profile list'|'profile add'|'profile set'|'profile show'|'profile use'|'profile remove'|'profile rm'|'completion'|'help'|'version') path="${path:+$path }$word" ;;
       *) positional=$((positional + 1)) ;;
     esac
   done
@@ -25,12 +25,15 @@ _latchkey() {
     --private-key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --key-id) return ;;
     --timeout) return ;;
+    --output) COMPREPLY=($(compgen -W 'token exec-credential' -- "$cur")); return ;;
     --issuer) return ;;
     --audience) return ;;
     --audience-priority) return ;;
     --jwks-uri) return ;;
     --clock-skew) return ;;
     --env) return ;;
+    --user) return ;;
+    --cluster) return ;;
     --client-id) return ;;
     --scopes) return ;;
     --redirect-uri) return ;;
@@ -50,15 +53,17 @@ _latchkey() {
     --preset) COMPREPLY=($(compgen -W 'auth0 okta entra google keycloak none' -- "$cur")); return ;;
   esac
   case "$path" in
-    '') commands='login oauth logout status doctor token exec profile completion help version'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    '') commands='login oauth logout status doctor token exec setup profile completion help version'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'login') commands=''; options='--with-token --token --device --client-credentials --client-secret-stdin --private-key --key-id --no-browser --timeout -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'oauth') commands=''; options='--no-browser --timeout -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'logout') commands=''; options='--all --no-revoke -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'status') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'doctor') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
-    'token') commands='inspect'; options='--refresh -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'token') commands='inspect'; options='--refresh --output -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'token inspect') commands=''; options='--verify --check --issuer --audience --audience-priority --jwks-uri --clock-skew -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'exec') commands=''; options='--env -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'setup') commands='kubectl'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'setup kubectl') commands=''; options='--user --cluster --write -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'profile') commands='list add set show use remove rm'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'profile list') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'profile add') commands=''; options='--force --issuer --client-id --scopes --audience --redirect-uri --redirect-ports --backend-url --exchange-path --exchange-encoding --whoami-path --token-env --audience-priority --storage --prompt --assertion-audience --ca-file --token-endpoint-auth-method --auth-param --resource --preset -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;

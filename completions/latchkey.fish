@@ -21,7 +21,7 @@ function __latchkey_positionals
             continue
         end
         switch $word
-            case -p --profile --config-dir --token --private-key --key-id --timeout --issuer --audience --audience-priority --jwks-uri --clock-skew --env --client-id --scopes --redirect-uri --redirect-ports --backend-url --exchange-path --exchange-encoding --whoami-path --token-env --storage --prompt --assertion-audience --ca-file --token-endpoint-auth-method --auth-param --resource --preset
+            case -p --profile --config-dir --token --private-key --key-id --timeout --output --issuer --audience --audience-priority --jwks-uri --clock-skew --env --user --cluster --client-id --scopes --redirect-uri --redirect-ports --backend-url --exchange-path --exchange-encoding --whoami-path --token-env --storage --prompt --assertion-audience --ca-file --token-endpoint-auth-method --auth-param --resource --preset
                 set skip 1
             case '-*'
             case '*'
@@ -37,6 +37,7 @@ complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'status' -d 'sh
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'doctor' -d 'check what a login needs: network, TLS, proxy, clock, keychain, port, browser'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'token' -d 'print the profile'\''s credential, for $(latchkey token); renews it first when expired'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'exec' -d 'run a command with the fresh credential in an environment variable (never on its command line)'
+complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'setup' -d 'make a tool (kubectl) get its credential from latchkey'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'profile' -d 'manage profiles (where to log in, and what to do with the result)'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'completion' -d 'print a shell completion script'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'help' -d 'help on a command, or on a topic: environment'
@@ -97,6 +98,7 @@ complete -c latchkey -n '__fish_seen_subcommand_from doctor' -l config-dir -d 'c
 complete -c latchkey -n '__fish_seen_subcommand_from doctor' -s h -l help -d 'display help'
 complete -c latchkey -n '__fish_seen_subcommand_from token; and not __fish_seen_subcommand_from inspect' -a 'inspect' -d 'decode, classify and diagnose a JWT (argument, - for stdin, or the profile'\''s own)'
 complete -c latchkey -n '__fish_seen_subcommand_from token; and not __fish_seen_subcommand_from inspect' -l refresh -d 'renew the credential even if it has not expired'
+complete -c latchkey -n '__fish_seen_subcommand_from token; and not __fish_seen_subcommand_from inspect' -l output -d 'token: the credential alone; exec-credential: a kubectl ExecCredential (see setup kubectl)' -x -a 'token exec-credential'
 complete -c latchkey -n '__fish_seen_subcommand_from token; and not __fish_seen_subcommand_from inspect' -s V -l version -d 'output the version number'
 complete -c latchkey -n '__fish_seen_subcommand_from token; and not __fish_seen_subcommand_from inspect' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(__latchkey_profiles)'
 complete -c latchkey -n '__fish_seen_subcommand_from token; and not __fish_seen_subcommand_from inspect' -l json -d 'machine-readable output on stdout'
@@ -126,6 +128,24 @@ complete -c latchkey -n '__fish_seen_subcommand_from exec' -l debug -d 'trace HT
 complete -c latchkey -n '__fish_seen_subcommand_from exec' -l no-color -d 'no colours (also NO_COLOR)'
 complete -c latchkey -n '__fish_seen_subcommand_from exec' -l config-dir -d 'configuration directory' -r -F
 complete -c latchkey -n '__fish_seen_subcommand_from exec' -s h -l help -d 'display help'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl' -a 'kubectl' -d 'make kubectl get its credential from latchkey (an exec credential plugin)'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl' -s V -l version -d 'output the version number'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(__latchkey_profiles)'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl' -l json -d 'machine-readable output on stdout'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl' -l debug -d 'trace HTTP exchanges on stderr (secrets redacted)'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl' -l no-color -d 'no colours (also NO_COLOR)'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl' -l config-dir -d 'configuration directory' -r -F
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl' -s h -l help -d 'display help'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and __fish_seen_subcommand_from kubectl' -l user -d 'the kubeconfig user to define (default: <program>-<profile>)' -x
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and __fish_seen_subcommand_from kubectl' -l cluster -d 'also make a context of this cluster with that user, named like the user' -x
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and __fish_seen_subcommand_from kubectl' -l write -d 'write it into the kubeconfig with kubectl config (default: print it)'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and __fish_seen_subcommand_from kubectl' -s V -l version -d 'output the version number'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and __fish_seen_subcommand_from kubectl' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(__latchkey_profiles)'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and __fish_seen_subcommand_from kubectl' -l json -d 'machine-readable output on stdout'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and __fish_seen_subcommand_from kubectl' -l debug -d 'trace HTTP exchanges on stderr (secrets redacted)'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and __fish_seen_subcommand_from kubectl' -l no-color -d 'no colours (also NO_COLOR)'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and __fish_seen_subcommand_from kubectl' -l config-dir -d 'configuration directory' -r -F
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and __fish_seen_subcommand_from kubectl' -s h -l help -d 'display help'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and not __fish_seen_subcommand_from list add set show use remove rm' -a 'list' -d 'list profiles'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and not __fish_seen_subcommand_from list add set show use remove rm' -a 'add' -d 'add a profile (the first one added becomes the default)'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and not __fish_seen_subcommand_from list add set show use remove rm' -a 'set' -d 'change one key of a profile (an empty value removes an optional key)'

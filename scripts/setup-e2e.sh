@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suites need: a real browser (chromium), a real Secret
 # Service (gnome-keyring on a D-Bus session bus, read back with secret-tool), the shells the
-# completion scripts are loaded into (zsh, fish), and openssl for test certificates. Idempotent:
+# completion scripts are loaded into (zsh, fish), openssl for test certificates, and the tools
+# latchkey hands its credential to (kubectl from kubernetes-client when the image has none, git). Idempotent:
 # it installs only what is missing, from Debian's archive and nothing else.
 set -euo pipefail
 
@@ -14,9 +15,11 @@ command -v secret-tool >/dev/null 2>&1 || need+=(libsecret-tools)
 command -v zsh >/dev/null 2>&1 || need+=(zsh)
 command -v fish >/dev/null 2>&1 || need+=(fish)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
+command -v git >/dev/null 2>&1 || need+=(git)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "setup-e2e: chromium, gnome-keyring, dbus, secret-tool, zsh, fish and openssl are installed"
+  echo "setup-e2e: chromium, gnome-keyring, dbus, secret-tool, zsh, fish, openssl, kubectl and git are installed"
   exit 0
 fi
 

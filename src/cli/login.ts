@@ -51,7 +51,7 @@ export function registerLogin(program: Command, contextFor: ContextFor, brand: B
 }
 
 /** A backend's refusal carries the product's own way out when the brand has one (where to get an API key). */
-async function runLoginBranded(ctx: Context, options: LoginOptions): Promise<void> {
+export async function runLoginBranded(ctx: Context, options: LoginOptions): Promise<void> {
   try {
     await runLogin(ctx, options);
   } catch (error) {

@@ -12,6 +12,7 @@ import { registerToken } from './token.js';
 import { registerCompletion } from './completion.js';
 import { registerDoctor } from './doctor.js';
 import { registerExec } from './exec.js';
+import { registerSetup } from './setup.js';
 import { registerHelp } from './help.js';
 
 /** Builds the Context for the command being run (global options merged from every level). */
@@ -93,6 +94,7 @@ ${EXIT_CODES.join('\n')}`,
   registerDoctor(program, contextFor, brand);
   registerToken(program, contextFor, brand);
   registerExec(program, contextFor, brand);
+  registerSetup(program, contextFor, brand);
   registerProfile(program, contextFor, brand);
   registerCompletion(program, contextFor, brand);
   registerHelp(program, contextFor, brand);
