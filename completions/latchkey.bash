@@ -10,11 +10,11 @@ _latchkey() {
     case "$word" in
       # The profiles offered are those of the config dir on the line.
       --config-dir) cfg=(--config-dir "${COMP_WORDS[i+1]}"); skip=1; continue ;;
-      -p|--profile|--config-dir|--token|--private-key|--key-id|--timeout|--output|--issuer|--audience|--audience-priority|--jwks-uri|--clock-skew|--env|--user|--cluster|--client-id|--scopes|--redirect-uri|--redirect-ports|--backend-url|--exchange-path|--exchange-encoding|--whoami-path|--token-env|--storage|--prompt|--assertion-audience|--ca-file|--token-endpoint-auth-method|--auth-param|--resource|--preset) skip=1; continue ;;
+      -p|--profile|--config-dir|--token|--private-key|--key-id|--timeout|--output|--issuer|--audience|--audience-priority|--jwks-uri|--clock-skew|--env|--user|--cluster|--host|--client-id|--scopes|--redirect-uri|--redirect-ports|--backend-url|--exchange-path|--exchange-encoding|--whoami-path|--token-env|--storage|--prompt|--assertion-audience|--ca-file|--token-endpoint-auth-method|--auth-param|--resource|--preset) skip=1; continue ;;
       -*) continue ;;
     esac
     case "${path:+$path }$word" in
-      'login'|'oauth'|'logout'|'status'|'doctor'|'token'|'token inspect'|'exec'|'setup'|'setup kubectl'|'profile'|'profile list'|'profile add'|'profile set'|'profile show'|'profile use'|'profile remove'|'profile rm'|'completion'|'help'|'version') path="${path:+$path }$word" ;;
+      'login'|'oauth'|'logout'|'status'|'doctor'|'token'|'token inspect'|'exec'|'setup'|'setup kubectl'|'setup git'|'profile'|'profile list'|'profile add'|'profile set'|'profile show'|'profile use'|'profile remove'|'profile rm'|'completion'|'help'|'version') path="${path:+$path }$word" ;;
       *) positional=$((positional + 1)) ;;
     esac
   done
@@ -34,6 +34,7 @@ _latchkey() {
     --env) return ;;
     --user) return ;;
     --cluster) return ;;
+    --host) return ;;
     --client-id) return ;;
     --scopes) return ;;
     --redirect-uri) return ;;
@@ -62,8 +63,9 @@ _latchkey() {
     'token') commands='inspect'; options='--refresh --output -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'token inspect') commands=''; options='--verify --check --issuer --audience --audience-priority --jwks-uri --clock-skew -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'exec') commands=''; options='--env -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
-    'setup') commands='kubectl'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'setup') commands='kubectl git'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'setup kubectl') commands=''; options='--user --cluster --write -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'setup git') commands=''; options='--host -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'profile') commands='list add set show use remove rm'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'profile list') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'profile add') commands=''; options='--force --issuer --client-id --scopes --audience --redirect-uri --redirect-ports --backend-url --exchange-path --exchange-encoding --whoami-path --token-env --audience-priority --storage --prompt --assertion-audience --ca-file --token-endpoint-auth-method --auth-param --resource --preset -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;

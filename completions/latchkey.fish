@@ -21,7 +21,7 @@ function __latchkey_positionals
             continue
         end
         switch $word
-            case -p --profile --config-dir --token --private-key --key-id --timeout --output --issuer --audience --audience-priority --jwks-uri --clock-skew --env --user --cluster --client-id --scopes --redirect-uri --redirect-ports --backend-url --exchange-path --exchange-encoding --whoami-path --token-env --storage --prompt --assertion-audience --ca-file --token-endpoint-auth-method --auth-param --resource --preset
+            case -p --profile --config-dir --token --private-key --key-id --timeout --output --issuer --audience --audience-priority --jwks-uri --clock-skew --env --user --cluster --host --client-id --scopes --redirect-uri --redirect-ports --backend-url --exchange-path --exchange-encoding --whoami-path --token-env --storage --prompt --assertion-audience --ca-file --token-endpoint-auth-method --auth-param --resource --preset
                 set skip 1
             case '-*'
             case '*'
@@ -37,7 +37,7 @@ complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'status' -d 'sh
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'doctor' -d 'check what a login needs: network, TLS, proxy, clock, keychain, port, browser'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'token' -d 'print the profile'\''s credential, for $(latchkey token); renews it first when expired'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'exec' -d 'run a command with the fresh credential in an environment variable (never on its command line)'
-complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'setup' -d 'make a tool (kubectl) get its credential from latchkey'
+complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'setup' -d 'make a tool (kubectl, git) get its credential from latchkey'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'profile' -d 'manage profiles (where to log in, and what to do with the result)'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'completion' -d 'print a shell completion script'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'help' -d 'help on a command, or on a topic: environment'
@@ -128,14 +128,15 @@ complete -c latchkey -n '__fish_seen_subcommand_from exec' -l debug -d 'trace HT
 complete -c latchkey -n '__fish_seen_subcommand_from exec' -l no-color -d 'no colours (also NO_COLOR)'
 complete -c latchkey -n '__fish_seen_subcommand_from exec' -l config-dir -d 'configuration directory' -r -F
 complete -c latchkey -n '__fish_seen_subcommand_from exec' -s h -l help -d 'display help'
-complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl' -a 'kubectl' -d 'make kubectl get its credential from latchkey (an exec credential plugin)'
-complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl' -s V -l version -d 'output the version number'
-complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(__latchkey_profiles)'
-complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl' -l json -d 'machine-readable output on stdout'
-complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl' -l debug -d 'trace HTTP exchanges on stderr (secrets redacted)'
-complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl' -l no-color -d 'no colours (also NO_COLOR)'
-complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl' -l config-dir -d 'configuration directory' -r -F
-complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl' -s h -l help -d 'display help'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl git' -a 'kubectl' -d 'make kubectl get its credential from latchkey (an exec credential plugin)'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl git' -a 'git' -d 'make git get its credential for one host from latchkey (a credential helper)'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl git' -s V -l version -d 'output the version number'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl git' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(__latchkey_profiles)'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl git' -l json -d 'machine-readable output on stdout'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl git' -l debug -d 'trace HTTP exchanges on stderr (secrets redacted)'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl git' -l no-color -d 'no colours (also NO_COLOR)'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl git' -l config-dir -d 'configuration directory' -r -F
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl git' -s h -l help -d 'display help'
 complete -c latchkey -n '__fish_seen_subcommand_from setup; and __fish_seen_subcommand_from kubectl' -l user -d 'the kubeconfig user to define (default: <program>-<profile>)' -x
 complete -c latchkey -n '__fish_seen_subcommand_from setup; and __fish_seen_subcommand_from kubectl' -l cluster -d 'also make a context of this cluster with that user, named like the user' -x
 complete -c latchkey -n '__fish_seen_subcommand_from setup; and __fish_seen_subcommand_from kubectl' -l write -d 'write it into the kubeconfig with kubectl config (default: print it)'
@@ -146,6 +147,14 @@ complete -c latchkey -n '__fish_seen_subcommand_from setup; and __fish_seen_subc
 complete -c latchkey -n '__fish_seen_subcommand_from setup; and __fish_seen_subcommand_from kubectl' -l no-color -d 'no colours (also NO_COLOR)'
 complete -c latchkey -n '__fish_seen_subcommand_from setup; and __fish_seen_subcommand_from kubectl' -l config-dir -d 'configuration directory' -r -F
 complete -c latchkey -n '__fish_seen_subcommand_from setup; and __fish_seen_subcommand_from kubectl' -s h -l help -d 'display help'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and __fish_seen_subcommand_from git' -l host -d 'the git host (default: the profile'\''s backendUrl host)' -x
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and __fish_seen_subcommand_from git' -s V -l version -d 'output the version number'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and __fish_seen_subcommand_from git' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(__latchkey_profiles)'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and __fish_seen_subcommand_from git' -l json -d 'machine-readable output on stdout'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and __fish_seen_subcommand_from git' -l debug -d 'trace HTTP exchanges on stderr (secrets redacted)'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and __fish_seen_subcommand_from git' -l no-color -d 'no colours (also NO_COLOR)'
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and __fish_seen_subcommand_from git' -l config-dir -d 'configuration directory' -r -F
+complete -c latchkey -n '__fish_seen_subcommand_from setup; and __fish_seen_subcommand_from git' -s h -l help -d 'display help'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and not __fish_seen_subcommand_from list add set show use remove rm' -a 'list' -d 'list profiles'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and not __fish_seen_subcommand_from list add set show use remove rm' -a 'add' -d 'add a profile (the first one added becomes the default)'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and not __fish_seen_subcommand_from list add set show use remove rm' -a 'set' -d 'change one key of a profile (an empty value removes an optional key)'

@@ -13,6 +13,7 @@ import { registerCompletion } from './completion.js';
 import { registerDoctor } from './doctor.js';
 import { registerExec } from './exec.js';
 import { registerSetup } from './setup.js';
+import { registerGitCredential } from './git-credential.js';
 import { registerHelp } from './help.js';
 
 /** Builds the Context for the command being run (global options merged from every level). */
@@ -95,6 +96,7 @@ ${EXIT_CODES.join('\n')}`,
   registerToken(program, contextFor, brand);
   registerExec(program, contextFor, brand);
   registerSetup(program, contextFor, brand);
+  registerGitCredential(program, contextFor, brand);
   registerProfile(program, contextFor, brand);
   registerCompletion(program, contextFor, brand);
   registerHelp(program, contextFor, brand);

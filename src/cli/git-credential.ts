@@ -1,0 +1,129 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
+import { readAll } from '../io/output.js';
+import { ensurePrivateDir } from '../store/profiles.js';
+import type { Brand } from './brand.js';
+import type { Context } from './context.js';
+import type { ContextFor } from './program.js';
+
+/** git's credential attributes (`key=value` lines), as git-credential(1) writes them. */
+export function parseCredentialRequest(text: string): Map<string, string> {
+  const attributes = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    if (line === '') break;
+    const at = line.indexOf('=');
+    if (at > 0) attributes.set(line.slice(0, at), line.slice(at + 1));
+  }
+  return attributes;
+}
+
+const fingerprint = (token: string) => createHash('sha256').update(token).digest('hex');
+
+/**
+ * git-credential's answers for a profile: `get` gives the credential (renewed first when due, or
+ * when git reported the last one as rejected with `erase`); `store` has nothing to keep; `erase`
+ * remembers that the server refused this token, so the next `get` renews it.
+ */
+export async function gitCredential(ctx: Context, action: string, request: Map<string, string>, username: string): Promise<string> {
+  const { name } = ctx.requireProfile();
+  const rejectedFile = join(ctx.configDir, 'git-rejected.json');
+  const rejected = (): Record<string, string> => {
+    try {
+      return JSON.parse(readFileSync(rejectedFile, 'utf8')) as Record<string, string>;
+    } catch {
+      return {};
+    }
+  };
+  const remember = (entries: Record<string, string>) => {
+    ensurePrivateDir(ctx.configDir);
+    writeFileSync(rejectedFile, JSON.stringify(entries), { mode: 0o600 });
+  };
+  if (action === 'store') return '';
+  if (action === 'erase') {
+    const password = request.get('password');
+    if (password) remember({ ...rejected(), [name]: fingerprint(password) });
+    return '';
+  }
+  if (action !== 'get') throw new UsageError(`git-credential takes get, store or erase, not "${action}"`);
+  let result = await ctx.token();
+  const marks = rejected();
+  const refused = Object.hasOwn(marks, name) ? marks[name] : undefined;
+  if (refused !== undefined && refused === fingerprint(result.token)) {
+    result = await ctx.token({ forceRenew: true });
+    const rest = rejected();
+    delete rest[name];
+    remember(rest);
+  }
+  return `username=${username}\npassword=${result.token}\n`;
+}
+
+/** `git-credential get|store|erase`: git's credential helper protocol on stdin and stdout. */
+export function registerGitCredential(program: Command, contextFor: ContextFor, brand: Brand): void {
+  program
+    .command('git-credential', { hidden: true })
+    .description(`git's credential helper (set up with: ${brand.name} setup git)`)
+    .argument('<action>', 'get, store or erase (git gives it)')
+    .option('--username <name>', 'the user name given with the token', 'x-access-token')
+    .action(async (action: string, options: { username: string }, command: Command) => {
+      const ctx = contextFor(command);
+      const request = parseCredentialRequest(await readAll(ctx.deps.streams.stdin, 64 * 1024));
+      // A failure (not logged in: exit 3) is said on stderr, which git shows; git then falls back
+      // to its own prompt, or fails without a terminal.
+      const answer = await gitCredential(ctx, action, request, options.username);
+      if (answer) ctx.deps.streams.stdout.write(answer);
+    });
+}
+
+/** Where `setup git` points git: the credential context of one host (never every host). */
+export function credentialUrl(host: string): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(host) ? host : `https://${host}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new UsageError(`--host must be a host name (git.example.com) or URL, got "${host}"`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError(`--host must be https (or http), got ${url.protocol}`);
+  return `${url.protocol}//${url.host}`;
+}
+
+/** `setup git [--host HOST]`: git asks latchkey for the credential of that host, and only of it. */
+export function registerSetupGit(setup: Command, contextFor: ContextFor, brand: Brand): void {
+  const n = brand.name;
+  setup
+    .command('git')
+    .description(`make git get its credential for one host from ${n} (a credential helper)`)
+    .option('--host <host>', "the git host (default: the profile's backendUrl host)")
+    .addHelpText('after', `\nExamples:\n  $ ${n} setup git -p prod --host git.example.com`)
+    .action(async (options: { host?: string }, command: Command) => {
+      const ctx = contextFor(command);
+      const { name, profile } = ctx.requireProfile();
+      const host = options.host ?? (profile.backendUrl ? new URL(profile.backendUrl).host : undefined);
+      if (!host) throw new UsageError('which host? Give --host git.example.com (the profile has no backendUrl to take it from)');
+      const key = `credential.${credentialUrl(host)}.helper`;
+      const helper = `!${n} git-credential -p ${name}`;
+      const { execFile } = await import('node:child_process');
+      const git = (args: string[]) =>
+        new Promise<void>((resolve, reject) =>
+          execFile('git', args, { env: ctx.deps.env, timeout: 30_000 }, (error, _out, stderr) =>
+            error
+              ? reject(
+                  new UsageError(
+                    (error as NodeJS.ErrnoException).code === 'ENOENT'
+                      ? 'git is not installed (or not on PATH)'
+                      : `git config failed: ${stderr.trim()}`,
+                  ),
+                )
+              : resolve(),
+          ),
+        );
+      // An empty helper first: the helpers configured for every host are not asked for this one.
+      await git(['config', '--global', '--replace-all', key, '']);
+      await git(['config', '--global', '--add', key, helper]);
+      if (ctx.json({ key, helper })) return;
+      ctx.out.info(`git now asks ${n} (profile ${name}) for the credentials of ${credentialUrl(host)}, and only of it: ${key}`);
+    });
+}
