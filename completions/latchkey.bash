@@ -10,11 +10,11 @@ _latchkey() {
     case "$word" in
       # The profiles offered are those of the config dir on the line.
       --config-dir) cfg=(--config-dir "${COMP_WORDS[i+1]}"); skip=1; continue ;;
-      -p|--profile|--config-dir|--token|--private-key|--key-id|--timeout|--output|--issuer|--audience|--audience-priority|--jwks-uri|--clock-skew|--env|--user|--cluster|--host|--client-id|--scopes|--redirect-uri|--redirect-ports|--backend-url|--exchange-path|--exchange-encoding|--whoami-path|--token-env|--storage|--prompt|--assertion-audience|--ca-file|--token-endpoint-auth-method|--auth-param|--resource|--preset) skip=1; continue ;;
+      -p|--profile|--config-dir|--token|--private-key|--key-id|--timeout|--output|--issuer|--audience|--audience-priority|--jwks-uri|--clock-skew|--env|-X|--method|-H|--header|-d|--data|--input|--user|--cluster|--host|--client-id|--scopes|--redirect-uri|--redirect-ports|--backend-url|--exchange-path|--exchange-encoding|--whoami-path|--token-env|--storage|--prompt|--assertion-audience|--ca-file|--token-endpoint-auth-method|--auth-param|--resource|--preset) skip=1; continue ;;
       -*) continue ;;
     esac
     case "${path:+$path }$word" in
-      'login'|'oauth'|'logout'|'status'|'doctor'|'token'|'token inspect'|'exec'|'setup'|'setup kubectl'|'setup git'|'profile'|'profile list'|'profile add'|'profile set'|'profile show'|'profile use'|'profile remove'|'profile rm'|'completion'|'help'|'version') path="${path:+$path }$word" ;;
+      'login'|'oauth'|'logout'|'status'|'doctor'|'token'|'token inspect'|'exec'|'api'|'setup'|'setup kubectl'|'setup git'|'profile'|'profile list'|'profile add'|'profile set'|'profile show'|'profile use'|'profile remove'|'profile rm'|'completion'|'help'|'version') path="${path:+$path }$word" ;;
       *) positional=$((positional + 1)) ;;
     esac
   done
@@ -32,6 +32,10 @@ _latchkey() {
     --jwks-uri) return ;;
     --clock-skew) return ;;
     --env) return ;;
+    -X|--method) return ;;
+    -H|--header) return ;;
+    -d|--data) return ;;
+    --input) return ;;
     --user) return ;;
     --cluster) return ;;
     --host) return ;;
@@ -54,7 +58,7 @@ _latchkey() {
     --preset) COMPREPLY=($(compgen -W 'auth0 okta entra google keycloak none' -- "$cur")); return ;;
   esac
   case "$path" in
-    '') commands='login oauth logout status doctor token exec setup profile completion help version'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    '') commands='login oauth logout status doctor token exec api setup profile completion help version'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'login') commands=''; options='--with-token --token --device --client-credentials --client-secret-stdin --private-key --key-id --no-browser --timeout -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'oauth') commands=''; options='--no-browser --timeout -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'logout') commands=''; options='--all --no-revoke -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
@@ -63,6 +67,7 @@ _latchkey() {
     'token') commands='inspect'; options='--refresh --output -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'token inspect') commands=''; options='--verify --check --issuer --audience --audience-priority --jwks-uri --clock-skew -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'exec') commands=''; options='--env -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'api') commands=''; options='-X --method -H --header -d --data --input -i --include -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'setup') commands='kubectl git'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'setup kubectl') commands=''; options='--user --cluster --write -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'setup git') commands=''; options='--host -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;

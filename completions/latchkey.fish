@@ -21,7 +21,7 @@ function __latchkey_positionals
             continue
         end
         switch $word
-            case -p --profile --config-dir --token --private-key --key-id --timeout --output --issuer --audience --audience-priority --jwks-uri --clock-skew --env --user --cluster --host --client-id --scopes --redirect-uri --redirect-ports --backend-url --exchange-path --exchange-encoding --whoami-path --token-env --storage --prompt --assertion-audience --ca-file --token-endpoint-auth-method --auth-param --resource --preset
+            case -p --profile --config-dir --token --private-key --key-id --timeout --output --issuer --audience --audience-priority --jwks-uri --clock-skew --env -X --method -H --header -d --data --input --user --cluster --host --client-id --scopes --redirect-uri --redirect-ports --backend-url --exchange-path --exchange-encoding --whoami-path --token-env --storage --prompt --assertion-audience --ca-file --token-endpoint-auth-method --auth-param --resource --preset
                 set skip 1
             case '-*'
             case '*'
@@ -37,6 +37,7 @@ complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'status' -d 'sh
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'doctor' -d 'check what a login needs: network, TLS, proxy, clock, keychain, port, browser'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'token' -d 'print the profile'\''s credential, for $(latchkey token); renews it first when expired'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'exec' -d 'run a command with the fresh credential in an environment variable (never on its command line)'
+complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'api' -d 'call the profile'\''s backend API with the credential (renewed and retried once on a 401)'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'setup' -d 'make a tool (kubectl, git) get its credential from latchkey'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'profile' -d 'manage profiles (where to log in, and what to do with the result)'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'completion' -d 'print a shell completion script'
@@ -128,6 +129,18 @@ complete -c latchkey -n '__fish_seen_subcommand_from exec' -l debug -d 'trace HT
 complete -c latchkey -n '__fish_seen_subcommand_from exec' -l no-color -d 'no colours (also NO_COLOR)'
 complete -c latchkey -n '__fish_seen_subcommand_from exec' -l config-dir -d 'configuration directory' -r -F
 complete -c latchkey -n '__fish_seen_subcommand_from exec' -s h -l help -d 'display help'
+complete -c latchkey -n '__fish_seen_subcommand_from api' -s X -l method -d 'the HTTP method (default: GET, or POST with a body)' -x
+complete -c latchkey -n '__fish_seen_subcommand_from api' -s H -l header -d 'a request header, "Name: value" (repeatable)' -x
+complete -c latchkey -n '__fish_seen_subcommand_from api' -s d -l data -d 'the request body (JSON by default: set content-type with -H otherwise)' -x
+complete -c latchkey -n '__fish_seen_subcommand_from api' -l input -d 'read the request body from a file (- for stdin)' -x
+complete -c latchkey -n '__fish_seen_subcommand_from api' -s i -l include -d 'print the status line and the response headers before the body'
+complete -c latchkey -n '__fish_seen_subcommand_from api' -s V -l version -d 'output the version number'
+complete -c latchkey -n '__fish_seen_subcommand_from api' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(__latchkey_profiles)'
+complete -c latchkey -n '__fish_seen_subcommand_from api' -l json -d 'machine-readable output on stdout'
+complete -c latchkey -n '__fish_seen_subcommand_from api' -l debug -d 'trace HTTP exchanges on stderr (secrets redacted)'
+complete -c latchkey -n '__fish_seen_subcommand_from api' -l no-color -d 'no colours (also NO_COLOR)'
+complete -c latchkey -n '__fish_seen_subcommand_from api' -l config-dir -d 'configuration directory' -r -F
+complete -c latchkey -n '__fish_seen_subcommand_from api' -s h -l help -d 'display help'
 complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl git' -a 'kubectl' -d 'make kubectl get its credential from latchkey (an exec credential plugin)'
 complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl git' -a 'git' -d 'make git get its credential for one host from latchkey (a credential helper)'
 complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl git' -s V -l version -d 'output the version number'

@@ -40,6 +40,9 @@ export { exchangeIdToken, CREDENTIAL_KEYS, type ExchangeInput, type ExchangedCre
 export { getToken, envOverride, type GetTokenInput, type GetTokenDeps, type TokenSource } from './flows/get-token.js';
 export { refreshCredential, type RefreshInput, type RefreshDeps } from './flows/refresh.js';
 export { logout } from './flows/logout.js';
+export { apiRequest, apiUrl, type ApiRequestInput, type ApiResponse } from './cli/api.js';
+export { execInfo } from './cli/kubectl.js';
+export { parseCredentialRequest } from './cli/git-credential.js';
 
 // Inspection.
 export { decodeJwt, normalizeTokenInput, NotAJwtError, type DecodedJwt, type JsonObject } from './token/decode.js';

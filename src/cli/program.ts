@@ -14,6 +14,7 @@ import { registerDoctor } from './doctor.js';
 import { registerExec } from './exec.js';
 import { registerSetup } from './setup.js';
 import { registerGitCredential } from './git-credential.js';
+import { registerApi } from './api.js';
 import { registerHelp } from './help.js';
 
 /** Builds the Context for the command being run (global options merged from every level). */
@@ -95,6 +96,7 @@ ${EXIT_CODES.join('\n')}`,
   registerDoctor(program, contextFor, brand);
   registerToken(program, contextFor, brand);
   registerExec(program, contextFor, brand);
+  registerApi(program, contextFor, brand);
   registerSetup(program, contextFor, brand);
   registerGitCredential(program, contextFor, brand);
   registerProfile(program, contextFor, brand);

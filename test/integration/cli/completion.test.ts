@@ -104,7 +104,7 @@ describe('completion scripts', () => {
     );
     // compadd gets every candidate and matches the prefix itself.
     expect(offered.stdout.split('\n')).toEqual([
-      'login oauth logout status doctor token exec setup profile completion help version',
+      'login oauth logout status doctor token exec api setup profile completion help version',
       'prod stage',
       'elsewhere',
       KEYS,

@@ -1,0 +1,175 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { FailureError, NetworkError, NotLoggedInError, RejectedError, UsageError } from '../errors.js';
+import type { Http } from '../http.js';
+import { readAll } from '../io/output.js';
+import type { Profile } from '../model.js';
+import type { Brand } from './brand.js';
+import type { Context } from './context.js';
+import type { ContextFor } from './program.js';
+
+export interface ApiRequestInput {
+  /** The profile's backend: where PATH goes. */
+  backendUrl: string;
+  path: string;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export interface ApiResponse {
+  status: number;
+  statusText: string;
+  headers: Headers;
+  body: string;
+}
+
+/** The URL of PATH on the backend: a path, or a full URL of the same origin (never another host). */
+export function apiUrl(backendUrl: string, path: string): URL {
+  const base = new URL(backendUrl);
+  const url = new URL(path, base.href.endsWith('/') ? base : `${base.href}/`);
+  if (/^[a-z][a-z0-9+.-]*:/i.test(path) && url.origin !== base.origin)
+    throw new UsageError(`${path} is not on the profile's backend (${base.origin}): the credential is only sent there`);
+  if (!/^[a-z][a-z0-9+.-]*:/i.test(path) && !path.startsWith('/')) return new URL(`${base.origin}/${path}`);
+  return url;
+}
+
+/**
+ * One request to the profile's backend with its credential; on 401, the credential is renewed
+ * once (refresh, re-mint, or the backend exchange again) and the request made again, as `gh api`
+ * does with a stale token. `token(forceRenew)` gives the credential.
+ */
+export async function apiRequest(
+  input: ApiRequestInput,
+  deps: { http: Http; token: (forceRenew: boolean) => Promise<string> },
+): Promise<ApiResponse> {
+  const url = apiUrl(input.backendUrl, input.path);
+  const send = async (token: string): Promise<ApiResponse> => {
+    const response = await deps.http.fetch(url.href, {
+      method: input.method ?? (input.body === undefined ? 'GET' : 'POST'),
+      headers: {
+        accept: 'application/json',
+        ...(input.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...input.headers,
+        authorization: `Bearer ${token}`,
+      },
+      ...(input.body !== undefined ? { body: input.body } : {}),
+      redirect: 'manual',
+    });
+    return { status: response.status, statusText: response.statusText, headers: response.headers, body: await response.text() };
+  };
+  const first = await send(await deps.token(false));
+  if (first.status !== 401) return first;
+  let renewed: string;
+  try {
+    renewed = await deps.token(true);
+  } catch (error) {
+    if (error instanceof NotLoggedInError) return first; // nothing to renew with: the 401 stands
+    throw error;
+  }
+  return send(renewed);
+}
+
+/** `api [-X METHOD] PATH [-H 'K: V']… [-d DATA | --input FILE] [--include]`. */
+export function registerApi(program: Command, contextFor: ContextFor, brand: Brand): void {
+  const n = brand.name;
+  program
+    .command('api')
+    .description("call the profile's backend API with the credential (renewed and retried once on a 401)")
+    .argument('<path>', 'the path on the backend (/api/me), or a full URL of the same origin')
+    .option('-X, --method <method>', 'the HTTP method (default: GET, or POST with a body)')
+    .option('-H, --header <header...>', 'a request header, "Name: value" (repeatable)')
+    .option('-d, --data <data>', 'the request body (JSON by default: set content-type with -H otherwise)')
+    .option('--input <file>', 'read the request body from a file (- for stdin)')
+    .option('-i, --include', 'print the status line and the response headers before the body')
+    .addHelpText(
+      'after',
+      `\nExamples:\n  $ ${n} api /api/whoami\n  $ ${n} api -X POST /api/items -d '{"name":"x"}'\n  $ ${n} api -p stage -i /api/health`,
+    )
+    .action(async (path: string, options: ApiOptions, command: Command) => runApi(contextFor(command), path, options));
+}
+
+interface ApiOptions {
+  method?: string;
+  header?: string[];
+  data?: string;
+  input?: string;
+  include?: boolean;
+}
+
+async function runApi(ctx: Context, path: string, options: ApiOptions): Promise<void> {
+  const { name, profile } = ctx.requireProfile();
+  if (!profile.backendUrl)
+    throw new UsageError(`profile "${name}" has no backendUrl to call`, {
+      hint: `Set it: ${ctx.brand.name} profile set ${name} backend-url https://api.example.com`,
+    });
+  if (options.data !== undefined && options.input !== undefined) throw new UsageError('give the body with -d or with --input, not both');
+  const headers: Record<string, string> = {};
+  for (const header of options.header ?? []) {
+    const at = header.indexOf(':');
+    if (at <= 0) throw new UsageError(`-H takes "Name: value", got "${header}"`);
+    headers[header.slice(0, at).trim().toLowerCase()] = header.slice(at + 1).trim();
+  }
+  if (Object.hasOwn(headers, 'authorization'))
+    throw new UsageError("-H authorization: the credential is the profile's; use curl for another");
+  const body =
+    options.input === undefined
+      ? options.data
+      : options.input === '-'
+        ? await readAll(ctx.deps.streams.stdin, 16 * 1024 * 1024)
+        : readBody(options.input);
+  const response = await requestFor(ctx, name, profile, {
+    backendUrl: profile.backendUrl,
+    path,
+    headers,
+    ...(options.method ? { method: options.method.toUpperCase() } : {}),
+    ...(body !== undefined ? { body } : {}),
+  });
+
+  if (options.include) {
+    ctx.out.data(`HTTP ${response.status} ${response.statusText}`.trimEnd());
+    for (const [key, value] of response.headers) ctx.out.data(`${key}: ${value}`);
+    ctx.out.data('');
+  }
+  const json = /\bjson\b/i.test(response.headers.get('content-type') ?? '');
+  let text = response.body;
+  if (json && ctx.deps.streams.stdout.isTTY === true) {
+    try {
+      text = JSON.stringify(JSON.parse(text), null, 2);
+    } catch {
+      // not JSON after all: printed as it came
+    }
+  }
+  if (text !== '') ctx.deps.streams.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  if (response.status >= 200 && response.status < 300) return;
+  const what = `the API answered ${response.status}${response.statusText ? ` ${response.statusText}` : ''} for ${path}`;
+  if (response.status === 401 || response.status === 403)
+    throw new RejectedError(what, {
+      hint:
+        response.status === 401
+          ? `Log in again: ${ctx.brand.name} login -p ${name}`
+          : 'The credential is valid but not allowed to do this.',
+    });
+  throw new FailureError(what);
+}
+
+async function requestFor(ctx: Context, name: string, profile: Profile, input: ApiRequestInput): Promise<ApiResponse> {
+  try {
+    return await apiRequest(input, {
+      http: await ctx.http(profile),
+      token: async (forceRenew) => (await ctx.token({ profileName: name, forceRenew })).token,
+    });
+  } catch (error) {
+    if (error instanceof TypeError && !(error instanceof UsageError))
+      throw new NetworkError(`could not reach ${new URL(profile.backendUrl!).host}: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
+function readBody(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read --input ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
