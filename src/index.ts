@@ -41,7 +41,7 @@ export { getToken, envOverride, type GetTokenInput, type GetTokenDeps, type Toke
 export { refreshCredential, type RefreshInput, type RefreshDeps } from './flows/refresh.js';
 export { logout } from './flows/logout.js';
 export { apiRequest, apiUrl, type ApiRequestInput, type ApiResponse } from './cli/api.js';
-export { execInfo } from './cli/kubectl.js';
+export { getExecCredential, execInfo, type ExecCredential, type ExecInfo } from './flows/exec-credential.js';
 export { parseCredentialRequest } from './cli/git-credential.js';
 
 // Inspection.

@@ -1,6 +1,6 @@
 import type { Deps } from '../deps.js';
 import { ConfigError } from '../errors.js';
-import type { TokenSource } from '../flows/get-token.js';
+import type { TokenResult } from '../flows/get-token.js';
 import type { LoginDeps } from '../flows/login-deps.js';
 import type { Http } from '../http.js';
 import type { Output } from '../io/output.js';
@@ -125,7 +125,7 @@ export class Context {
       /** Seconds the credential must still be valid for; renewed first otherwise (default: 60, 30 for a service token). */
       minValidity?: number;
     } = {},
-  ): Promise<{ token: string; source: TokenSource }> {
+  ): Promise<TokenResult> {
     const { name, profile } = this.requireProfile(options.profileName);
     const { getToken } = await import('../flows/get-token.js');
     return getToken(

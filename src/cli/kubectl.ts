@@ -1,30 +1,10 @@
 import type { Command } from 'commander';
 import { NotLoggedInError, UsageError } from '../errors.js';
+import { EXEC_CREDENTIAL_VERSIONS, execCredentialOf, execInfo } from '../flows/exec-credential.js';
+import type { TokenResult } from '../flows/get-token.js';
 import type { Brand } from './brand.js';
 import type { Context } from './context.js';
 import type { ContextFor } from './program.js';
-
-/** What kubectl tells an exec plugin (KUBERNETES_EXEC_INFO), as far as we read it. */
-interface ExecInfo {
-  apiVersion: string;
-  interactive: boolean;
-}
-
-const API_VERSIONS = ['client.authentication.k8s.io/v1', 'client.authentication.k8s.io/v1beta1'];
-
-/** The ExecCredential version and interactivity kubectl asks for; v1 when it says nothing. */
-export function execInfo(env: NodeJS.ProcessEnv): ExecInfo {
-  let parsed: { apiVersion?: unknown; spec?: { interactive?: unknown } } = {};
-  try {
-    parsed = JSON.parse(env.KUBERNETES_EXEC_INFO ?? '{}') as typeof parsed;
-  } catch {
-    throw new UsageError('KUBERNETES_EXEC_INFO is not JSON (kubectl sets it for exec plugins)');
-  }
-  const apiVersion = typeof parsed.apiVersion === 'string' ? parsed.apiVersion : API_VERSIONS[0]!;
-  if (!API_VERSIONS.includes(apiVersion))
-    throw new UsageError(`kubectl asked for ExecCredential ${apiVersion}; this version speaks ${API_VERSIONS.join(' and ')}`);
-  return { apiVersion, interactive: parsed.spec?.interactive === true };
-}
 
 /**
  * `token --output exec-credential`: the credential as kubectl's exec plugins hand it over, renewed
@@ -34,24 +14,17 @@ export function execInfo(env: NodeJS.ProcessEnv): ExecInfo {
 export async function printExecCredential(ctx: Context, options: { refresh?: boolean }): Promise<void> {
   const info = execInfo(ctx.deps.env);
   const { name } = ctx.requireProfile();
-  let token: string;
+  let result: TokenResult;
   try {
-    token = (await ctx.token({ forceRenew: options.refresh === true })).token;
+    result = await ctx.token({ forceRenew: options.refresh === true });
   } catch (error) {
     if (!(error instanceof NotLoggedInError) || !info.interactive) throw error;
     ctx.out.info(`${ctx.brand.name}: profile "${name}" is not logged in; signing in for kubectl.`);
     const { runLoginBranded } = await import('./login.js');
     await runLoginBranded(ctx, {});
-    token = (await ctx.token()).token;
+    result = await ctx.token();
   }
-  const expiresAt = ctx.profiles.read().logins[name]?.expiresAt;
-  const credential = {
-    kind: 'ExecCredential',
-    apiVersion: info.apiVersion,
-    spec: { interactive: info.interactive },
-    status: { token, ...(expiresAt ? { expirationTimestamp: new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z') } : {}) },
-  };
-  ctx.out.data(JSON.stringify(credential));
+  ctx.out.data(JSON.stringify(execCredentialOf(info, result)));
 }
 
 /**
@@ -78,7 +51,7 @@ export function registerSetupKubectl(setup: Command, contextFor: ContextFor, bra
           `- name: ${user}`,
           '  user:',
           '    exec:',
-          `      apiVersion: ${API_VERSIONS[0]}`,
+          `      apiVersion: ${EXEC_CREDENTIAL_VERSIONS[0]}`,
           `      command: ${n}`,
           '      args:',
           ...args.map((arg) => `      - ${arg}`),
@@ -93,7 +66,7 @@ export function registerSetupKubectl(setup: Command, contextFor: ContextFor, bra
         return;
       }
       const kubectl = (kubectlArgs: string[]) => run('kubectl', kubectlArgs, ctx.deps.env);
-      const credentials = ['config', 'set-credentials', user, `--exec-api-version=${API_VERSIONS[0]}`, `--exec-command=${n}`];
+      const credentials = ['config', 'set-credentials', user, `--exec-api-version=${EXEC_CREDENTIAL_VERSIONS[0]}`, `--exec-command=${n}`];
       const withArgs = [...credentials, ...args.map((arg) => `--exec-arg=${arg}`)];
       // kubectl before 1.26 has no --exec-interactive-mode (and treats every plugin as IfAvailable).
       await kubectl([...withArgs, '--exec-interactive-mode=IfAvailable']).catch((error: Error) => {

@@ -60,7 +60,14 @@ export function loginAgainHint(
  * The credential `latchkey token` prints: `<PREFIX>_TOKEN`, then the profile's `tokenEnv`, then
  * the stored one, renewed first when it has expired (or is about to).
  */
-export async function getToken(input: GetTokenInput, deps: GetTokenDeps): Promise<{ token: string; source: TokenSource }> {
+/** The credential in force, where it came from, and (stored ones) when it ends. */
+export interface TokenResult {
+  token: string;
+  source: TokenSource;
+  expiresAt?: string;
+}
+
+export async function getToken(input: GetTokenInput, deps: GetTokenDeps): Promise<TokenResult> {
   const override = envOverride(input, deps.env ?? process.env);
   if (override) return { token: override.token, source: { type: 'env', variable: override.variable } };
 
@@ -74,7 +81,8 @@ export async function getToken(input: GetTokenInput, deps: GetTokenDeps): Promis
   const { record } = stored;
   const facts = loginStateOf(record, stored.state.storage);
   const state = liveness(facts, deps.clock.now(), input.marginSeconds);
-  if (state === 'live' && !input.forceRenew) return { token: record.token, source: { type: 'stored', via: record.via } };
+  if (state === 'live' && !input.forceRenew)
+    return withEnd({ token: record.token, source: { type: 'stored', via: record.via } }, record.expiresAt);
   const http = deps.http;
   if (!facts.renewable || !http) {
     const what = state === 'live' ? 'cannot be renewed (it has no refresh token)' : endOf(record.expiresAt, deps.clock.now());
@@ -85,7 +93,7 @@ export async function getToken(input: GetTokenInput, deps: GetTokenDeps): Promis
     { profileName: input.profileName, profile: input.profile, record, cliName: input.program ?? 'latchkey' },
     { credentials, clock: deps.clock, http: () => use(http) },
   );
-  return { token: renewed.token, source: { type: 'stored', via: renewed.via } };
+  return withEnd({ token: renewed.token, source: { type: 'stored', via: renewed.via } }, renewed.expiresAt);
 }
 
 /**
@@ -97,4 +105,8 @@ export function endOf(expiresAt: string | undefined, now: Date): string {
   const at = expiresAt === undefined ? Number.NaN : Date.parse(expiresAt);
   if (Number.isNaN(at) || at <= now.getTime()) return `expired at ${expiresAt}`;
   return `expires ${relativeTime(new Date(at), now)} (at ${expiresAt}), too soon to be used, and cannot be renewed`;
+}
+
+function withEnd(result: TokenResult, expiresAt: string | undefined): TokenResult {
+  return expiresAt === undefined ? result : { ...result, expiresAt };
 }
