@@ -142,6 +142,7 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
     })().then(
       (keys) => {
         jwks = { keys, fetchedAt: now().getTime() };
+        selected = new Map();
         lastFailure = undefined;
         return keys;
       },
@@ -176,16 +177,27 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
 
   // The keys for a token: the cached set; for an unknown kid (a key rotated at the IdP) a fresh
   // one, not more often than the cooldown allows.
-  const keys: JWTVerifyGetKey = async (header, token) => {
-    const set = await currentKeys();
-    try {
-      return await set(header, token);
-    } catch (error) {
-      const fresh = error instanceof errors.JWKSNoMatchingKey ? keysForUnknownKid()?.catch(() => undefined) : undefined;
-      const freshKeys = await fresh;
-      if (!freshKeys) throw error;
-      return freshKeys(header, token);
-    }
+  // The key each (kid, alg) selected in the current set: the set's own selection runs once per
+  // key, not once per token (what makes the verifier as fast as jose with the key in hand).
+  type Key = Awaited<ReturnType<Keys>>;
+  let selected = new Map<string, Key>();
+  const keys: JWTVerifyGetKey = (header, token) => {
+    const fresh = jwks !== undefined && now().getTime() - jwks.fetchedAt < keysMaxAgeMs ? jwks.keys : undefined;
+    const id = `${String(header.kid)}\u0000${String(header.alg)}`;
+    const hit = fresh ? selected.get(id) : undefined;
+    if (hit) return hit;
+    const lookup = fresh ? fresh(header, token) : currentKeys().then((set) => set(header, token));
+    return lookup.then(
+      (key) => {
+        if (fresh === jwks?.keys) selected.set(id, key);
+        return key;
+      },
+      async (error: unknown) => {
+        const refetched = error instanceof errors.JWKSNoMatchingKey ? await keysForUnknownKid()?.catch(() => undefined) : undefined;
+        if (!refetched) throw error;
+        return refetched(header, token);
+      },
+    );
   };
 
   const verify = async (token: string): Promise<VerifyResult> => {
