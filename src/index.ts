@@ -42,7 +42,7 @@ export { refreshCredential, type RefreshInput, type RefreshDeps } from './flows/
 export { logout } from './flows/logout.js';
 export { apiRequest, apiUrl, type ApiRequestInput, type ApiResponse } from './cli/api.js';
 export { getExecCredential, execInfo, type ExecCredential, type ExecInfo } from './flows/exec-credential.js';
-export { parseCredentialRequest } from './cli/git-credential.js';
+export { gitCredentialAnswer, parseCredentialRequest, type GitCredentialDeps, type RejectedTokens } from './cli/git-credential.js';
 
 // Inspection.
 export { decodeJwt, normalizeTokenInput, NotAJwtError, type DecodedJwt, type JsonObject } from './token/decode.js';

@@ -22,42 +22,67 @@ export function parseCredentialRequest(text: string): Map<string, string> {
 
 const fingerprint = (token: string) => createHash('sha256').update(token).digest('hex');
 
+/** Where the fingerprints of tokens a git server refused are kept, per profile. */
+export interface RejectedTokens {
+  get(profileName: string): string | undefined;
+  set(profileName: string, fingerprint: string | undefined): void;
+}
+
+export interface GitCredentialDeps {
+  profileName: string;
+  /** The user name given with the token (servers that take a token as the password ignore it). */
+  username: string;
+  /** The credential in force; renewed first when asked. */
+  token: (forceRenew: boolean) => Promise<string>;
+  rejected: RejectedTokens;
+}
+
 /**
- * git-credential's answers for a profile: `get` gives the credential (renewed first when due, or
- * when git reported the last one as rejected with `erase`); `store` has nothing to keep; `erase`
- * remembers that the server refused this token, so the next `get` renews it.
+ * git's credential helper, for one profile: `get` answers with the credential (renewed first
+ * when due, or when git reported the last one as rejected with `erase`); `store` has nothing to
+ * keep; `erase` remembers that the server refused this token, so the next `get` renews it. The
+ * answer is what to write to git (`username=…`, `password=…` lines), or nothing.
  */
-export async function gitCredential(ctx: Context, action: string, request: Map<string, string>, username: string): Promise<string> {
-  const { name } = ctx.requireProfile();
-  const rejectedFile = join(ctx.configDir, 'git-rejected.json');
-  const rejected = (): Record<string, string> => {
+export async function gitCredentialAnswer(action: string, request: Map<string, string>, deps: GitCredentialDeps): Promise<string> {
+  if (action === 'store') return '';
+  if (action === 'erase') {
+    const password = request.get('password');
+    if (password) deps.rejected.set(deps.profileName, fingerprint(password));
+    return '';
+  }
+  if (action !== 'get') throw new UsageError(`git-credential takes get, store or erase, not "${action}"`);
+  let token = await deps.token(false);
+  const refused = deps.rejected.get(deps.profileName);
+  if (refused !== undefined && refused === fingerprint(token)) {
+    token = await deps.token(true);
+    deps.rejected.set(deps.profileName, undefined);
+  }
+  return `username=${deps.username}\npassword=${token}\n`;
+}
+
+/** The rejected tokens of a CLI, in `git-rejected.json` of its config dir (0600). */
+function rejectedTokensIn(ctx: Context): RejectedTokens {
+  const file = join(ctx.configDir, 'git-rejected.json');
+  const read = (): Record<string, string> => {
     try {
-      return JSON.parse(readFileSync(rejectedFile, 'utf8')) as Record<string, string>;
+      return JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
     } catch {
       return {};
     }
   };
-  const remember = (entries: Record<string, string>) => {
-    ensurePrivateDir(ctx.configDir);
-    writeFileSync(rejectedFile, JSON.stringify(entries), { mode: 0o600 });
+  return {
+    get: (name) => {
+      const marks = read();
+      return Object.hasOwn(marks, name) ? marks[name] : undefined;
+    },
+    set: (name, value) => {
+      const marks = read();
+      if (value === undefined) delete marks[name];
+      else marks[name] = value;
+      ensurePrivateDir(ctx.configDir);
+      writeFileSync(file, JSON.stringify(marks), { mode: 0o600 });
+    },
   };
-  if (action === 'store') return '';
-  if (action === 'erase') {
-    const password = request.get('password');
-    if (password) remember({ ...rejected(), [name]: fingerprint(password) });
-    return '';
-  }
-  if (action !== 'get') throw new UsageError(`git-credential takes get, store or erase, not "${action}"`);
-  let result = await ctx.token();
-  const marks = rejected();
-  const refused = Object.hasOwn(marks, name) ? marks[name] : undefined;
-  if (refused !== undefined && refused === fingerprint(result.token)) {
-    result = await ctx.token({ forceRenew: true });
-    const rest = rejected();
-    delete rest[name];
-    remember(rest);
-  }
-  return `username=${username}\npassword=${result.token}\n`;
 }
 
 /** `git-credential get|store|erase`: git's credential helper protocol on stdin and stdout. */
@@ -72,7 +97,13 @@ export function registerGitCredential(program: Command, contextFor: ContextFor, 
       const request = parseCredentialRequest(await readAll(ctx.deps.streams.stdin, 64 * 1024));
       // A failure (not logged in: exit 3) is said on stderr, which git shows; git then falls back
       // to its own prompt, or fails without a terminal.
-      const answer = await gitCredential(ctx, action, request, options.username);
+      const { name } = ctx.requireProfile();
+      const answer = await gitCredentialAnswer(action, request, {
+        profileName: name,
+        username: options.username,
+        token: async (forceRenew) => (await ctx.token({ profileName: name, forceRenew })).token,
+        rejected: rejectedTokensIn(ctx),
+      });
       if (answer) ctx.deps.streams.stdout.write(answer);
     });
 }

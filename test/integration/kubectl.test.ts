@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN } from '../helpers/cli.js';
-import { loginSetup, startStack, type LoginSetup, type Stack } from '../helpers/stack.js';
+import { loginSetup, startStack, USER_AGENT, type LoginSetup, type Stack } from '../helpers/stack.js';
 import { makeTestCa } from '../helpers/tls.js';
 
 // The real kubectl (Debian's kubernetes-client, installed by scripts/setup-e2e.sh) with latchkey
@@ -95,5 +95,33 @@ describe.skipIf(!KUBECTL)('kubectl with latchkey as its exec credential plugin',
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('profile "demo" is not logged in');
     expect(result.stderr).toContain('Run: latchkey login -p demo');
+  });
+
+  it('logged out, with kubectl on a terminal: latchkey signs in in the browser (on stderr), and kubectl gets its answer', async () => {
+    expect((await setup.run(['status'])).code).toBe(3);
+    // `script` gives kubectl a real pseudo-terminal: it then tells the plugin it is interactive.
+    const command = `"${KUBECTL}" --context latchkey-demo get --raw /api/v1/namespaces`;
+    const result = await new Promise<{ code: number; output: string }>((done) =>
+      execFile(
+        'script',
+        ['-qec', command, '/dev/null'],
+        {
+          env: {
+            ...env,
+            TERM: 'xterm',
+            BROWSER: `"${process.execPath}" "${USER_AGENT}"`,
+            LATCHKEY_DEV_UA_LOG: join(setup.configDir, '..', 'ua-kubectl.log'),
+            LATCHKEY_DEV_UA_ACTION: 'login',
+            LATCHKEY_DEV_UA_USER: 'ada',
+          },
+          timeout: 60_000,
+        },
+        (error, stdout) => done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, output: stdout }),
+      ),
+    );
+    expect(result.output).toContain('signing in for kubectl');
+    expect(result.output).toContain('{"ok":true}');
+    expect(result.code).toBe(0);
+    expect((await setup.run(['status'])).code).toBe(0);
   });
 });
