@@ -57,7 +57,7 @@ export function hotCommand(args: readonly string[]): HotCommand | undefined {
   const [first, second, third, ...rest] = words;
   if (rest.length > 0) return undefined;
   if (first === 'token' && second === undefined) {
-    return { options, run: async (ctx) => (await import('./token.js')).printToken(ctx, {}) };
+    return { options, run: async (ctx) => (await import('./token-action.js')).printToken(ctx, {}) };
   }
   if (first === 'status' && second === undefined) {
     return { options, run: async (ctx) => (await import('./status.js')).showStatus(ctx) };

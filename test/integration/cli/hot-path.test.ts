@@ -1,4 +1,5 @@
-import { chmodSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { SignJWT, generateKeyPair } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { hotCommand } from '../../../src/cli/hot.js';
@@ -101,5 +102,11 @@ describe('the hot path', () => {
       expect(spawned.code).toBe(0);
       expect(spawned.stdout).toBe(commander.stdout);
     }
+  });
+
+  it('the entry bundle holds no commander (a value import of it on the hot path would load the whole tree)', () => {
+    const entry = readFileSync(resolve(import.meta.dirname, '../../../dist/bin/latchkey.cjs'), 'utf8');
+    expect(entry).not.toContain('node_modules/commander/');
+    expect(readFileSync(resolve(import.meta.dirname, '../../../dist/bin/cli.cjs'), 'utf8')).toContain('node_modules/commander/');
   });
 });
