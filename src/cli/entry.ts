@@ -1,5 +1,5 @@
-import { writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { processStreams } from '../io/process-streams.js';
 import { prerenderedHelp } from './help-text.js';
 
 /**
@@ -11,7 +11,8 @@ export async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const help = prerenderedHelp(args);
   if (help !== undefined) {
-    writeSync(1, help);
+    // Through the process streams: a reader that went away (| head -1) ends it quietly.
+    processStreams().stdout.write(help);
     return;
   }
   const { hotCommand, runHot } = await import('./hot.js');

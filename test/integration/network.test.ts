@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { importJWK, SignJWT } from 'jose';
 import { createProxy } from 'proxy';
+import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli, tempConfigDir } from '../helpers/cli.js';
 import { loginSetup, startStack, type Stack } from '../helpers/stack.js';
@@ -221,17 +222,22 @@ describe('output for scripts and terminals', () => {
     }
   });
 
-  it('a reader that goes away (| head -1) ends the CLI quietly with exit 0', async () => {
+  it('a reader that goes away (| head -1) ends the CLI quietly with exit 0, on the full and the hot paths', async () => {
     const { spawn } = await import('node:child_process');
-    const result = await new Promise<{ code: number | null; stderr: string }>((done) => {
-      const child = spawn(process.execPath, [BIN, 'completion', 'fish'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.stdout.destroy();
-      child.on('close', (code) => done({ code, stderr }));
-    });
-    expect(result.stderr).toBe('');
-    expect(result.code).toBe(0);
+    for (const args of [['completion', 'fish'], ['--help'], ['token', 'inspect', 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.']]) {
+      const result = await new Promise<{ code: number | null; stderr: string }>((done) => {
+        const child = spawn(process.execPath, [BIN, ...args], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { PATH: process.env.PATH ?? '', HOME: tmpdir() },
+        });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.stdout.destroy();
+        child.on('close', (code) => done({ code, stderr }));
+      });
+      expect(result.stderr, args.join(' ')).toBe('');
+      expect(result.code, args.join(' ')).toBe(0);
+    }
   });
 
   it('colours only on a terminal, and never with NO_COLOR or --no-color', async () => {
