@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { FailureError, NetworkError, NotLoggedInError, RejectedError, UsageError } from '../errors.js';
+import { FailureError, NotLoggedInError, RejectedError, UsageError } from '../errors.js';
 import type { Http } from '../http.js';
 import { readAll } from '../io/output.js';
+import { safeJson, safeLines } from '../io/text.js';
 import type { Profile } from '../model.js';
 import type { Brand } from './brand.js';
 import type { Context } from './context.js';
@@ -24,13 +25,16 @@ export interface ApiResponse {
   body: string;
 }
 
-/** The URL of PATH on the backend: a path, or a full URL of the same origin (never another host). */
+/**
+ * The URL of PATH on the backend: a path, or a full URL, resolved against the backend's origin
+ * and then held to it, whatever the form (`//host/x` and `/\\host/x` name another host too): the
+ * credential is only ever sent to the profile's backend.
+ */
 export function apiUrl(backendUrl: string, path: string): URL {
   const base = new URL(backendUrl);
-  const url = new URL(path, base.href.endsWith('/') ? base : `${base.href}/`);
-  if (/^[a-z][a-z0-9+.-]*:/i.test(path) && url.origin !== base.origin)
+  const url = new URL(/^[a-z][a-z0-9+.-]*:/i.test(path) || path.startsWith('/') ? path : `/${path}`, base.origin);
+  if (url.origin !== base.origin)
     throw new UsageError(`${path} is not on the profile's backend (${base.origin}): the credential is only sent there`);
-  if (!/^[a-z][a-z0-9+.-]*:/i.test(path) && !path.startsWith('/')) return new URL(`${base.origin}/${path}`);
   return url;
 }
 
@@ -126,18 +130,21 @@ async function runApi(ctx: Context, path: string, options: ApiOptions): Promise<
     ...(body !== undefined ? { body } : {}),
   });
 
+  // On a terminal, what the backend sent is escaped (its control characters could drive the
+  // terminal); into a pipe or a file it goes as it came, as curl and gh api give it.
+  const terminal = ctx.deps.streams.stdout.isTTY === true;
+  const shown = (text: string) => (terminal ? safeLines(text) : text);
   if (options.include) {
-    ctx.out.data(`HTTP ${response.status} ${response.statusText}`.trimEnd());
-    for (const [key, value] of response.headers) ctx.out.data(`${key}: ${value}`);
+    ctx.out.data(shown(`HTTP ${response.status} ${response.statusText}`.trimEnd()));
+    for (const [key, value] of response.headers) ctx.out.data(shown(`${key}: ${value}`));
     ctx.out.data('');
   }
-  const json = /\bjson\b/i.test(response.headers.get('content-type') ?? '');
-  let text = response.body;
-  if (json && ctx.deps.streams.stdout.isTTY === true) {
+  let text = shown(response.body);
+  if (terminal && /\bjson\b/i.test(response.headers.get('content-type') ?? '')) {
     try {
-      text = JSON.stringify(JSON.parse(text), null, 2);
+      text = safeJson(JSON.parse(response.body));
     } catch {
-      // not JSON after all: printed as it came
+      // not JSON after all: shown as it came, escaped
     }
   }
   if (text !== '') ctx.deps.streams.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
@@ -153,17 +160,11 @@ async function runApi(ctx: Context, path: string, options: ApiOptions): Promise<
   throw new FailureError(what);
 }
 
-async function requestFor(ctx: Context, name: string, profile: Profile, input: ApiRequestInput): Promise<ApiResponse> {
-  try {
-    return await apiRequest(input, {
-      http: await ctx.http(profile),
-      token: async (forceRenew) => (await ctx.token({ profileName: name, forceRenew })).token,
-    });
-  } catch (error) {
-    if (error instanceof TypeError && !(error instanceof UsageError))
-      throw new NetworkError(`could not reach ${new URL(profile.backendUrl!).host}: ${error.message}`, { cause: error });
-    throw error;
-  }
+function requestFor(ctx: Context, name: string, profile: Profile, input: ApiRequestInput): Promise<ApiResponse> {
+  // The HTTP client names the host of a network failure itself (NetworkError, exit 5).
+  return ctx
+    .http(profile)
+    .then((http) => apiRequest(input, { http, token: async (forceRenew) => (await ctx.token({ profileName: name, forceRenew })).token }));
 }
 
 function readBody(file: string): string {
