@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { readAll } from '../io/output.js';
-import { ensurePrivateDir } from '../store/profiles.js';
+import { dictionary, ensurePrivateDir } from '../store/profiles.js';
 import type { Brand } from './brand.js';
 import type { Context } from './context.js';
 import type { ContextFor } from './program.js';
+import { runTool } from './run-tool.js';
 
 /** git's credential attributes (`key=value` lines), as git-credential(1) writes them. */
 export function parseCredentialRequest(text: string): Map<string, string> {
@@ -57,6 +58,13 @@ export async function gitCredentialAnswer(action: string, request: Map<string, s
     token = await deps.token(true);
     deps.rejected.set(deps.profileName, undefined);
   }
+  // git's protocol is a line per attribute: a value with a newline or NUL (a hostile backend's
+  // session, a user name) would add attributes of its own (url=, quit=1). Never written.
+  for (const [what, value] of [
+    ['the credential', token],
+    ['--username', deps.username],
+  ] as const)
+    if (/[\n\r\0]/.test(value)) throw new UsageError(`${what} holds a line break or NUL, which git's credential protocol cannot carry`);
   return `username=${deps.username}\npassword=${token}\n`;
 }
 
@@ -65,9 +73,9 @@ function rejectedTokensIn(ctx: Context): RejectedTokens {
   const file = join(ctx.configDir, 'git-rejected.json');
   const read = (): Record<string, string> => {
     try {
-      return JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+      return dictionary(JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>);
     } catch {
-      return {};
+      return dictionary();
     }
   };
   return {
@@ -136,21 +144,7 @@ export function registerSetupGit(setup: Command, contextFor: ContextFor, brand: 
       if (!host) throw new UsageError('which host? Give --host git.example.com (the profile has no backendUrl to take it from)');
       const key = `credential.${credentialUrl(host)}.helper`;
       const helper = `!${n} git-credential -p ${name}`;
-      const { execFile } = await import('node:child_process');
-      const git = (args: string[]) =>
-        new Promise<void>((resolve, reject) =>
-          execFile('git', args, { env: ctx.deps.env, timeout: 30_000 }, (error, _out, stderr) =>
-            error
-              ? reject(
-                  new UsageError(
-                    (error as NodeJS.ErrnoException).code === 'ENOENT'
-                      ? 'git is not installed (or not on PATH)'
-                      : `git config failed: ${stderr.trim()}`,
-                  ),
-                )
-              : resolve(),
-          ),
-        );
+      const git = (args: string[]) => runTool('git', args, ctx.deps.env);
       // An empty helper first: the helpers configured for every host are not asked for this one.
       await git(['config', '--global', '--replace-all', key, '']);
       await git(['config', '--global', '--add', key, helper]);

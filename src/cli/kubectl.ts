@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
-import { NotLoggedInError, UsageError } from '../errors.js';
+import { NotLoggedInError } from '../errors.js';
 import { EXEC_CREDENTIAL_VERSIONS, execCredentialOf, execInfo } from '../flows/exec-credential.js';
 import type { TokenResult } from '../flows/get-token.js';
 import type { Brand } from './brand.js';
 import type { Context } from './context.js';
 import type { ContextFor } from './program.js';
+import { runTool } from './run-tool.js';
 
 /**
  * `token --output exec-credential`: the credential as kubectl's exec plugins hand it over, renewed
@@ -65,7 +66,7 @@ export function registerSetupKubectl(setup: Command, contextFor: ContextFor, bra
         );
         return;
       }
-      const kubectl = (kubectlArgs: string[]) => run('kubectl', kubectlArgs, ctx.deps.env);
+      const kubectl = (kubectlArgs: string[]) => runTool('kubectl', kubectlArgs, ctx.deps.env);
       const credentials = ['config', 'set-credentials', user, `--exec-api-version=${EXEC_CREDENTIAL_VERSIONS[0]}`, `--exec-command=${n}`];
       const withArgs = [...credentials, ...args.map((arg) => `--exec-arg=${arg}`)];
       // kubectl before 1.26 has no --exec-interactive-mode (and treats every plugin as IfAvailable).
@@ -82,20 +83,4 @@ export function registerSetupKubectl(setup: Command, contextFor: ContextFor, bra
             : ` Use it in a context: kubectl config set-context <name> --user ${user}`),
       );
     });
-}
-
-/** Run a tool to completion; its failure is ours, with what it said. */
-async function run(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  const { execFile } = await import('node:child_process');
-  await new Promise<void>((resolve, reject) =>
-    execFile(file, args, { env, timeout: 30_000 }, (error, _stdout, stderr) => {
-      if (!error) return resolve();
-      const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-      reject(
-        new UsageError(
-          missing ? `${file} is not installed (or not on PATH)` : `${file} ${args.slice(0, 2).join(' ')} failed: ${stderr.trim()}`,
-        ),
-      );
-    }),
-  );
 }

@@ -32,4 +32,21 @@ describe('gitCredentialAnswer', () => {
     expect(marks.size).toBe(0);
     await expect(gitCredentialAnswer('approve', request, deps)).rejects.toMatchObject({ exitCode: 2 });
   });
+
+  it("never writes a value with a line break or NUL into git's protocol (it would add attributes)", async () => {
+    const rejected: RejectedTokens = { get: () => undefined, set: () => undefined };
+    const deps = (token: string, username = 'x-access-token') => ({
+      profileName: 'code',
+      username,
+      rejected,
+      token: () => Promise.resolve(token),
+    });
+    const request = parseCredentialRequest('protocol=https\nhost=git.example.com\n');
+    for (const [token, username] of [
+      ['t\nquit=1', 'u'],
+      ['t\0', 'u'],
+      ['t', 'u\nurl=https://evil.example'],
+    ])
+      await expect(gitCredentialAnswer('get', request, deps(token!, username))).rejects.toMatchObject({ exitCode: 2 });
+  });
 });
