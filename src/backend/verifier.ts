@@ -102,8 +102,13 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
       throw new KeysUnavailable(reason, `could not fetch the ${what} from ${host}: ${why}`);
     }
     if (!response.ok) throw new KeysUnavailable(reason, `the ${what} at ${host} answered ${response.status}`);
+    // A discovery document or a key set is a few kB: a server that sends megabytes is refused
+    // as it reads, not buffered whole.
+    const text = await boundedText(response, MAX_DOCUMENT_BYTES).catch((error: Error) => {
+      throw new KeysUnavailable(reason, `the ${what} at ${host} ${error.message}`);
+    });
     try {
-      return await response.json();
+      return JSON.parse(text) as unknown;
     } catch {
       throw new KeysUnavailable(reason, `the ${what} at ${host} is not JSON`);
     }
@@ -217,6 +222,28 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
       await currentKeys();
     },
   });
+}
+
+const MAX_DOCUMENT_BYTES = 512 * 1024;
+
+/** A response body as text, read no further than `limit` bytes. */
+async function boundedText(response: Response, limit: number): Promise<string> {
+  if (Number(response.headers.get('content-length') ?? 0) > limit) throw new Error(`is larger than ${limit} bytes`);
+  if (!response.body) return '';
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw new Error(`is larger than ${limit} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** What makes a verifier unable to accept any token, said when it is made. */

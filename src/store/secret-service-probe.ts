@@ -147,6 +147,8 @@ export async function probeSecretService(env: NodeJS.ProcessEnv, timeoutMs: numb
     });
     socket.on('data', (chunk: Buffer) => {
       buffer = Buffer.concat([buffer, chunk]);
+      // The answers asked for are a line and three short messages: a bus that sends more is not one.
+      if (buffer.length > 64 * 1024) return done({ kind: 'unknown', why: 'the session bus sent more than its answers' });
       if (stage === 'auth') {
         const line = buffer.indexOf('\r\n');
         if (line < 0) return;

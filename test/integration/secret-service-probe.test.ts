@@ -71,6 +71,11 @@ describe('the probe', () => {
     expect(['silent', 'unknown']).toContain((await probeSecretService({ DBUS_SESSION_BUS_ADDRESS: garbage }, 300)).kind);
     expect(Date.now() - started).toBeLessThan(2000);
 
+    const floods = await fakeBus((socket) => socket.once('data', () => socket.write(`OK 1234\r\n${'\0'.repeat(200_000)}`)));
+    started = Date.now();
+    expect(await probeSecretService({ DBUS_SESSION_BUS_ADDRESS: floods }, 5000)).toMatchObject({ kind: 'unknown' });
+    expect(Date.now() - started).toBeLessThan(2000);
+
     const refuses = await fakeBus((socket) => socket.once('data', () => socket.end('REJECTED EXTERNAL\r\n')));
     expect(await probeSecretService({ DBUS_SESSION_BUS_ADDRESS: refuses }, 1000)).toMatchObject({ kind: 'absent' });
   });

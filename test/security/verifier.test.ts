@@ -67,6 +67,18 @@ describe('the reference verifier on hostile tokens', () => {
     }
   });
 
+  it('a discovery document or key set of megabytes is refused as it is read, not buffered', async () => {
+    const huge = `{"keys":[${'{"kty":"EC"},'.repeat(100_000)}{}]}`;
+    const fetch = (url: string) =>
+      Promise.resolve(
+        url.endsWith('/jwks')
+          ? new Response(new Blob([huge]).stream(), { headers: { 'content-type': 'application/json' } })
+          : Response.json({ issuer, jwks_uri: `${issuer}/jwks` }),
+      );
+    const result = await createIdTokenVerifier({ issuer, allowedClientIds: ['cli'], now: () => clock, fetch })(await sign());
+    expect(result).toMatchObject({ ok: false, reason: 'jwks_unavailable', message: expect.stringContaining('larger than') });
+  });
+
   it('refuses a jwks_uri that is not https (or http on loopback) before fetching it', async () => {
     const fetched: string[] = [];
     for (const jwksUri of ['http://keys.example.com/jwks', 'file:///etc/passwd', 'https://user:pw@keys.example.com/jwks']) {
