@@ -116,41 +116,40 @@ export function createCliAuthHandler<User>(options: CliAuthHandlerOptions<User>)
   };
 
   const respond = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const send = ({ status, body, headers }: ExchangeResult) => {
-      res.writeHead(status, { 'content-type': 'application/json', ...headers });
-      res.end(JSON.stringify(body));
-    };
-    if (req.method !== 'POST') return send(answer(405, { error: 'method not allowed' }, { allow: 'POST' }));
+    if (req.method !== 'POST') return writeAnswer(res, answer(405, { error: 'method not allowed' }, { allow: 'POST' }));
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/x-www-form-urlencoded' && type !== 'application/json') {
-      return send(answer(415, { error: 'send application/x-www-form-urlencoded or application/json' }));
+      return writeAnswer(res, answer(415, { error: 'send application/x-www-form-urlencoded or application/json' }));
     }
     const parsed = tokenFromParsedBody((req as { body?: unknown }).body, type);
     let token: unknown = parsed.token;
     if (!parsed.found) {
       // Nothing parsed it: read it here; something read it without leaving a token: say so.
       if (req.readableEnded || (req as { _body?: unknown })._body === true) {
-        return send(answer(400, { error: 'the request body was already read by a body parser that left no token field' }));
+        return writeAnswer(res, answer(400, { error: 'the request body was already read by a body parser that left no token field' }));
       }
       const body = await readBody(req, limit);
-      if (body === undefined) return send(answer(413, { error: 'request body too large' }, { connection: 'close' }));
+      if (body === undefined) return writeAnswer(res, answer(413, { error: 'request body too large' }, { connection: 'close' }));
       const read = tokenFromText(body, type);
-      if (read.invalid) return send(answer(400, { error: 'invalid JSON' }));
+      if (read.invalid) return writeAnswer(res, answer(400, { error: 'invalid JSON' }));
       token = read.token;
     }
-    send(await exchange(token, { request: req }));
+    writeAnswer(res, await exchange(token, { request: req }));
   };
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     respond(req, res).catch((error: unknown) => {
       options.onError?.(error, { request: req });
-      if (!res.headersSent) {
-        res.writeHead(500, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-        res.end(JSON.stringify({ error: 'internal error' }));
-      } else res.destroy();
+      if (!res.headersSent) writeAnswer(res, answer(500, { error: 'internal error' }));
+      else res.destroy();
     });
   };
   return Object.assign(handler, { exchange });
+}
+
+function writeAnswer(res: ServerResponse, { status, body, headers }: ExchangeResult): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
 }
 
 /** The token of a body a framework parsed already (Express's `req.body`): an object or the text. */

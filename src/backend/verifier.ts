@@ -90,6 +90,8 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
   let lastFetchStarted = Number.NEGATIVE_INFINITY;
   let lastFailure: KeysUnavailable | undefined;
   const coolingDown = () => now().getTime() - lastFetchStarted < cooldownMs;
+  /** The cached keys while they are younger than the maximum age. */
+  const freshKeys = () => (jwks !== undefined && now().getTime() - jwks.fetchedAt < keysMaxAgeMs ? jwks.keys : undefined);
 
   /** GET a JSON document with the timeout; failures name the host. */
   async function getJson(url: string, reason: VerifyFailureReason, what: string): Promise<unknown> {
@@ -166,7 +168,7 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
    */
   async function currentKeys(): Promise<Keys> {
     if (jwks) {
-      if (now().getTime() - jwks.fetchedAt < keysMaxAgeMs || inflight || coolingDown()) return jwks.keys;
+      if (freshKeys() || inflight || coolingDown()) return jwks.keys;
       const stale = jwks.keys;
       return fetchKeys().catch(() => stale);
     }
@@ -187,7 +189,7 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
   type Key = Awaited<ReturnType<Keys>>;
   let selected = new Map<string, Key>();
   const keys: JWTVerifyGetKey = (header, token) => {
-    const fresh = jwks !== undefined && now().getTime() - jwks.fetchedAt < keysMaxAgeMs ? jwks.keys : undefined;
+    const fresh = freshKeys();
     const id = `${String(header.kid)}\u0000${String(header.alg)}`;
     const hit = fresh ? selected.get(id) : undefined;
     if (hit) return hit;
