@@ -1,4 +1,5 @@
-import { fstatSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { mayBeTerminal } from '../io/process-streams.js';
 
 /**
  * `--help` as commander prints it when stdout is not a terminal (80 columns): written at build
@@ -8,10 +9,8 @@ import { fstatSync, readFileSync, statSync } from 'node:fs';
  */
 export function prerenderedHelp(args: readonly string[]): string | undefined {
   if (args.length !== 1 || (args[0] !== '--help' && args[0] !== '-h')) return undefined;
+  if (mayBeTerminal(1)) return undefined;
   try {
-    // A terminal is a character device; /dev/null is the one character device that is not.
-    const out = fstatSync(1);
-    if (out.isCharacterDevice() && out.rdev !== statSync('/dev/null').rdev) return undefined;
     return readFileSync(new URL('./help.txt', import.meta.url), 'utf8');
   } catch {
     return undefined;

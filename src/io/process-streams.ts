@@ -70,7 +70,7 @@ function fdSink(fd: 1 | 2, stream: () => NodeJS.WriteStream): TextSink {
 }
 
 /** Whether `fd` is a character device other than /dev/null: only those can be terminals. */
-function mayBeTerminal(fd: number): boolean {
+export function mayBeTerminal(fd: number): boolean {
   try {
     const stat = fstatSync(fd);
     return stat.isCharacterDevice() && (process.platform === 'win32' || stat.rdev !== statSync('/dev/null').rdev);
