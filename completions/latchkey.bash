@@ -10,7 +10,7 @@ _latchkey() {
     case "$word" in
       # The profiles offered are those of the config dir on the line.
       --config-dir) cfg=(--config-dir "${COMP_WORDS[i+1]}"); skip=1; continue ;;
-      -p|--profile|--config-dir|--token|--private-key|--key-id|--timeout|--output|--issuer|--audience|--audience-priority|--jwks-uri|--clock-skew|--env|-X|--method|-H|--header|-d|--data|--input|--user|--cluster|--host|--client-id|--scopes|--redirect-uri|--redirect-ports|--backend-url|--exchange-path|--exchange-encoding|--whoami-path|--token-env|--storage|--prompt|--assertion-audience|--ca-file|--token-endpoint-auth-method|--auth-param|--resource|--preset) skip=1; continue ;;
+      -p|--profile|--config-dir|--token|--private-key|--key-id|--timeout|--output|--issuer|--audience|--audience-priority|--jwks-uri|--clock-skew|--env|-X|--method|-H|--header|-d|--data|--input|--user|--cluster|--host|--client-id|--scopes|--redirect-uri|--redirect-ports|--backend-url|--exchange|--exchange-path|--exchange-encoding|--whoami-path|--token-env|--storage|--prompt|--assertion-audience|--ca-file|--token-endpoint-auth-method|--auth-param|--resource|--preset) skip=1; continue ;;
       -*) continue ;;
     esac
     case "${path:+$path }$word" in
@@ -44,6 +44,7 @@ _latchkey() {
     --redirect-uri) return ;;
     --redirect-ports) return ;;
     --backend-url) return ;;
+    --exchange) COMPREPLY=($(compgen -W 'id-token none' -- "$cur")); return ;;
     --exchange-path) return ;;
     --exchange-encoding) COMPREPLY=($(compgen -W 'form json' -- "$cur")); return ;;
     --whoami-path) return ;;
@@ -73,8 +74,8 @@ _latchkey() {
     'setup git') commands=''; options='--host -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'profile') commands='list add set show use remove rm'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'profile list') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
-    'profile add') commands=''; options='--force --issuer --client-id --scopes --audience --redirect-uri --redirect-ports --backend-url --exchange-path --exchange-encoding --whoami-path --token-env --audience-priority --storage --prompt --assertion-audience --ca-file --token-endpoint-auth-method --auth-param --resource --preset -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
-    'profile set') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1; second='issuer clientId scopes audience redirectUri redirectPorts backendUrl exchangePath exchangeEncoding whoamiPath tokenEnv audiencePriority storage prompt assertionAudience caFile tokenEndpointAuthMethod authParams resource preset' ;;
+    'profile add') commands=''; options='--force --issuer --client-id --scopes --audience --redirect-uri --redirect-ports --backend-url --exchange --exchange-path --exchange-encoding --whoami-path --token-env --audience-priority --storage --prompt --assertion-audience --ca-file --token-endpoint-auth-method --auth-param --resource --preset -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'profile set') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1; second='issuer clientId scopes audience redirectUri redirectPorts backendUrl exchange exchangePath exchangeEncoding whoamiPath tokenEnv audiencePriority storage prompt assertionAudience caFile tokenEndpointAuthMethod authParams resource preset' ;;
     'profile show') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1; second='' ;;
     'profile use') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1; second='' ;;
     'profile remove') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1; second='' ;;

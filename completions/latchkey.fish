@@ -21,7 +21,7 @@ function __latchkey_positionals
             continue
         end
         switch $word
-            case -p --profile --config-dir --token --private-key --key-id --timeout --output --issuer --audience --audience-priority --jwks-uri --clock-skew --env -X --method -H --header -d --data --input --user --cluster --host --client-id --scopes --redirect-uri --redirect-ports --backend-url --exchange-path --exchange-encoding --whoami-path --token-env --storage --prompt --assertion-audience --ca-file --token-endpoint-auth-method --auth-param --resource --preset
+            case -p --profile --config-dir --token --private-key --key-id --timeout --output --issuer --audience --audience-priority --jwks-uri --clock-skew --env -X --method -H --header -d --data --input --user --cluster --host --client-id --scopes --redirect-uri --redirect-ports --backend-url --exchange --exchange-path --exchange-encoding --whoami-path --token-env --storage --prompt --assertion-audience --ca-file --token-endpoint-auth-method --auth-param --resource --preset
                 set skip 1
             case '-*'
             case '*'
@@ -197,6 +197,7 @@ complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_su
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l redirect-uri -d 'loopback redirect URI; port 0 = any free port' -x
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l redirect-ports -d 'fallback ports tried in order when the fixed one is taken (comma-separated)' -x
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l backend-url -d 'base URL of the backend API (none: the IdP tokens are the credential)' -x
+complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l exchange -d 'with a backendUrl: trade the id_token for the backend'\''s session (id-token), or keep the IdP'\''s access token for the resource (none)' -x -a 'id-token none'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l exchange-path -d 'the backend'\''s CLI-auth endpoint' -x
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l exchange-encoding -d 'body of the exchange: form (token=<id_token>) or json ({"token": …})' -x -a 'form json'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l whoami-path -d 'GET endpoint used to check a token given with --with-token' -x
@@ -218,7 +219,7 @@ complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_su
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l config-dir -d 'configuration directory' -r -F
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -s h -l help -d 'display help'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from set; and test (__latchkey_positionals) -eq 2' -a '(__latchkey_profiles)'
-complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from set; and test (__latchkey_positionals) -eq 3' -a 'issuer clientId scopes audience redirectUri redirectPorts backendUrl exchangePath exchangeEncoding whoamiPath tokenEnv audiencePriority storage prompt assertionAudience caFile tokenEndpointAuthMethod authParams resource preset'
+complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from set; and test (__latchkey_positionals) -eq 3' -a 'issuer clientId scopes audience redirectUri redirectPorts backendUrl exchange exchangePath exchangeEncoding whoamiPath tokenEnv audiencePriority storage prompt assertionAudience caFile tokenEndpointAuthMethod authParams resource preset'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from set' -s V -l version -d 'output the version number'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from set' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(__latchkey_profiles)'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from set' -l json -d 'machine-readable output on stdout'

@@ -2,11 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { generateKeyPair, SignJWT } from 'jose';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createCliAuthHandler, createIdTokenVerifier } from '../src/backend/index.js';
+import {
+  createAccessTokenVerifier,
+  createBearerAuth,
+  createCliAuthHandler,
+  createIdTokenVerifier,
+  createResourceMetadataHandler,
+} from '../src/backend/index.js';
 
 /**
  * The team's backend, as far as latchkey sees it: `POST /api/cli-auth` from the reference
- * handler (latchkey/backend), sessions kept in memory, and `GET /api/whoami` for them.
+ * handler (latchkey/backend), sessions kept in memory, and `GET /api/whoami` for them. It is
+ * also an OAuth protected resource (RFC 9728): its metadata names the IdP, `/api/whoami` takes
+ * the IdP's access tokens for it, and any other request without one gets the 401 challenge.
  */
 export interface DevBackendOptions {
   issuer: string;
@@ -15,6 +23,15 @@ export interface DevBackendOptions {
   /** Subjects it knows; default: everybody. */
   knownSubjects?: string[];
   sessionTtlSec?: number;
+  /**
+   * Where its protected-resource metadata is: at the well-known URI (default), only behind the
+   * 401 challenge (`challenge`), or nowhere (`none`: a backend that knows nothing of RFC 9728).
+   */
+  resourceMetadata?: 'well-known' | 'challenge' | 'none';
+  /** The `resource` its metadata claims, when it is not the backend's own URL (a hostile or misconfigured one). */
+  advertisedResource?: string;
+  /** The authorization server its metadata names; default: `issuer`. */
+  advertisedIssuer?: string;
 }
 
 export interface DevBackend {
@@ -59,18 +76,61 @@ export async function startDevBackend(options: DevBackendOptions): Promise<DevBa
     describeUser: (user) => user,
     onRefused: (reason, message) => refusals.push(`${reason}: ${message}`),
   });
-  const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '').split('?')[0];
-    if (path === '/api/cli-auth') return cliAuth(req, res);
-    if (path === '/api/whoami' && req.method === 'GET') {
-      const user = sessions.get((req.headers.authorization ?? '').replace(/^Bearer /, ''));
-      res.writeHead(user ? 200 : 401, { 'content-type': 'application/json' });
-      return void res.end(JSON.stringify(user ? { user } : { error: 'Bad credentials' }));
-    }
-    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found' }));
-  });
+  const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const where = options.resourceMetadata ?? 'well-known';
+  const metadata = createResourceMetadataHandler({
+    resource: url,
+    authorizationServers: [options.issuer],
+    scopesSupported: ['account:usage:read'],
+    resourceName: 'latchkey demo API',
+  });
+  // A backend that publishes what the reference handler would refuse to (a test's hostile one).
+  const served =
+    options.advertisedResource || options.advertisedIssuer
+      ? (_req: unknown, res: import('node:http').ServerResponse) =>
+          res.writeHead(200, { 'content-type': 'application/json' }).end(
+            JSON.stringify({
+              ...metadata.document,
+              resource: options.advertisedResource ?? url,
+              authorization_servers: [options.advertisedIssuer ?? options.issuer],
+            }),
+          )
+      : metadata;
+  const metadataPath = where === 'challenge' ? '/api/resource-metadata' : metadata.path;
+  const bearer = createBearerAuth({
+    verifier: createAccessTokenVerifier({ issuer: options.issuer, resource: url }),
+    resourceMetadataUrl: url + metadataPath,
+    onRefused: (reason, message) => refusals.push(`${reason}: ${message}`),
+  });
+  server.on('request', (req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path === '/api/cli-auth') return cliAuth(req, res);
+    if (where !== 'none' && path === metadataPath) return served(req, res);
+    if (path === '/api/whoami' && req.method === 'GET') {
+      const user = sessions.get((req.headers.authorization ?? '').replace(/^Bearer /, ''));
+      if (user || where === 'none') {
+        res.writeHead(user ? 200 : 401, { 'content-type': 'application/json' });
+        return void res.end(JSON.stringify(user ? { user } : { error: 'Bad credentials' }));
+      }
+      // Not one of its sessions: the IdP's access token for this API, or the challenge (with the
+      // body its sessions' refusal always had).
+      void bearer.check(req.headers.authorization, req).then((checked) => {
+        if (!checked.ok) {
+          res.writeHead(checked.answer.status, { 'content-type': 'application/json', ...checked.answer.headers });
+          return void res.end(JSON.stringify({ error: checked.answer.status === 401 ? 'Bad credentials' : checked.answer.body.error }));
+        }
+        const { claims } = checked;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ user: { sub: claims.sub, email: typeof claims.email === 'string' ? claims.email : null } }));
+      });
+      return;
+    }
+    // A request without any token gets the challenge that says where to get one.
+    if (where !== 'none' && !req.headers.authorization) return void bearer(req, res);
+    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found' }));
+  });
   return {
     url,
     audience,

@@ -35,8 +35,11 @@ function latchkey(args: string[], env: NodeJS.ProcessEnv, capture = false): Prom
 }
 
 async function main(): Promise<number> {
-  const idp = await startDevIdp();
+  // The IdP lets clients register themselves (RFC 7591) and issues access tokens for the backend
+  // (RFC 8707); the backend publishes where to log in (RFC 9728). The profile needs its URL alone.
+  const idp = await startDevIdp({ registration: true });
   const backend = await startDevBackend({ issuer: idp.issuer, allowedClientIds: [idp.clientId] });
+  idp.resourceServers.add(backend.url);
   const configDir = join(mkdtempSync(join(tmpdir(), 'latchkey-demo-')), 'config');
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -51,25 +54,8 @@ async function main(): Promise<number> {
     process.stderr.write(
       `latchkey demo\n  IdP (oidc-provider): ${idp.issuer}\n  backend (latchkey/backend): ${backend.url}\n  config dir: ${configDir}\n`,
     );
-    say('latchkey profile add demo …');
-    let { code } = await latchkey(
-      [
-        'profile',
-        'add',
-        'demo',
-        '--issuer',
-        idp.issuer,
-        '--client-id',
-        idp.clientId,
-        '--backend-url',
-        backend.url,
-        '--prompt',
-        'consent',
-        '--audience-priority',
-        backend.audience,
-      ],
-      env,
-    );
+    say(`latchkey profile add demo --backend-url ${backend.url}`);
+    let { code } = await latchkey(['profile', 'add', 'demo', '--backend-url', backend.url], env);
     if (code !== 0) return code;
 
     say(
@@ -83,14 +69,14 @@ async function main(): Promise<number> {
     say('latchkey status');
     await latchkey(['status'], env);
 
-    say('the backend session works: GET /api/whoami with $(latchkey token)');
+    say('the backend takes the credential: GET /api/whoami with $(latchkey token)');
     const token = await latchkey(['token'], env, true);
     if (token.code !== 0) return token.code;
     const session = token.stdout.trim();
     const whoami = await fetch(`${backend.url}/api/whoami`, { headers: { authorization: `Bearer ${session}` } });
     process.stderr.write(`${whoami.status} ${await whoami.text()}\n`);
 
-    say('latchkey token inspect   (the backend session, decoded locally)');
+    say('latchkey token inspect   (the IdP access token for the backend, decoded locally)');
     ({ code } = await latchkey(['token', 'inspect'], env));
     if (code !== 0) return code;
     process.stderr.write('\nDone: the demo profile is logged in. The IdP and backend stop now; the config dir is removed.\n');

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 /** The koa context oidc-provider's middleware sees. */
 export type KoaContext = Parameters<Parameters<Provider['use']>[0]>[0];
@@ -76,6 +76,12 @@ export interface DevIdpOptions {
   revocation?: boolean;
   /** When to issue a refresh token, by the authorization request's PKCE challenge; default: offline_access granted. */
   refreshTokenFor?: (codeChallenge: string | undefined, scopes: Set<string>) => boolean;
+  /**
+   * Offer dynamic client registration (RFC 7591, with RFC 7592 management) and issue RFC 9068 JWT
+   * access tokens for the resources in `resourceServers` (RFC 8707), as an IdP set up for MCP
+   * clients does: what `profile add --backend-url` alone needs.
+   */
+  registration?: boolean;
   /** Called with every request before the provider sees it (rewrite its URL, add headers): a thin proxy in front. */
   front?: (req: import('node:http').IncomingMessage) => void;
 }
@@ -96,6 +102,11 @@ export interface DevIdp {
    * change a response (koa context). Used for 503 + Retry-After, slow_down, short intervals.
    */
   hooks: { before?: (ctx: KoaContext) => boolean | Promise<boolean>; after?: (ctx: KoaContext) => void | Promise<void> };
+  /**
+   * The resource indicators it issues JWT access tokens for (their `aud`), with `registration`:
+   * add a backend's URL once it listens.
+   */
+  resourceServers: Set<string>;
   /** The provider, for tests that look inside (introspection is also enabled). */
   provider: Provider;
   close(): Promise<void>;
@@ -116,6 +127,8 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
   const origin = options.publicOrigin ?? `${options.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const issuer = `${origin}${options.issuerPath ?? ''}`;
   const extraClaims = options.accountClaims ?? {};
+  const resourceServers = new Set<string>();
+  const resourceScope = 'openid profile email offline_access account:usage:read account:usage:write';
 
   const provider = quietly(
     () =>
@@ -154,15 +167,35 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
                   defaultResource: () => options.jwtAccessTokensFor!,
                   useGrantedResource: () => true,
                   getResourceServerInfo: () => ({
-                    scope: 'openid profile email offline_access account:usage:read account:usage:write',
+                    scope: resourceScope,
                     audience: options.accessTokenAudience ?? options.jwtAccessTokensFor!,
                     accessTokenFormat: 'jwt',
                     jwt: { sign: { alg: 'RS256' } },
                   }),
                 },
               }
-            : {}),
+            : options.registration
+              ? {
+                  resourceIndicators: {
+                    enabled: true,
+                    defaultResource: () => undefined as unknown as string,
+                    useGrantedResource: () => true,
+                    getResourceServerInfo: (_ctx: unknown, resource: string) => {
+                      if (!resourceServers.has(resource)) throw new errors.InvalidTarget();
+                      return { scope: resourceScope, audience: resource, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+                    },
+                  },
+                }
+              : {}),
+          ...(options.registration ? { registration: { enabled: true }, registrationManagement: { enabled: true } } : {}),
         },
+        // The user's email in the JWT access tokens of registered clients, as many IdPs are set up to do.
+        ...(options.registration
+          ? {
+              extraTokenClaims: (_ctx: unknown, token: object) =>
+                'accountId' in token && typeof token.accountId === 'string' ? { email: `${token.accountId}@example.com` } : undefined,
+            }
+          : {}),
         pkce: { required: () => true },
         scopes: ['openid', 'offline_access', 'profile', 'email', 'account:usage:read', 'account:usage:write'],
         ...(options.clientAuthMethods ? { clientAuthMethods: options.clientAuthMethods } : {}),
@@ -196,6 +229,7 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
     tamperIdToken: undefined,
     requests: [],
     hooks: {},
+    resourceServers,
     provider,
     close: () =>
       new Promise<void>((resolve) => {

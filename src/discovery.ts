@@ -16,6 +16,26 @@ export function discoveryUrl(issuer: string): string {
 }
 
 /**
+ * A well-known URI for an identifier with a path (RFC 8414 §3.1, RFC 9728 §3.1): the suffix goes
+ * between the host and the path, and a path of "/" alone is dropped.
+ */
+function wellKnownUrl(identifier: string, suffix: string): string {
+  const url = new URL(identifier);
+  const path = url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, '');
+  return `${url.origin}/.well-known/${suffix}${path}`;
+}
+
+/** RFC 8414's metadata of an OAuth authorization server, for an issuer without OpenID discovery. */
+export function authorizationServerMetadataUrl(issuer: string): string {
+  return wellKnownUrl(issuer, 'oauth-authorization-server');
+}
+
+/** RFC 9728's metadata of a protected resource (a backend): which authorization server, which scopes. */
+export function protectedResourceMetadataUrl(resource: string): string {
+  return wellKnownUrl(resource, 'oauth-protected-resource');
+}
+
+/**
  * Whether a discovery document is the issuer's: its `issuer` is the same identifier (openid-client's
  * rule, `sameIssuer`), or Entra ID's multi-tenant template (`{tenantid}`), whose keys serve every tenant.
  */

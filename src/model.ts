@@ -4,6 +4,11 @@
  * build on these types.
  */
 
+/** Whether a login of this profile trades the id_token at the backend (DESIGN's exchange) for its credential. */
+export function exchangesAtBackend(profile: Pick<Profile, 'backendUrl' | 'exchange'>): boolean {
+  return profile.backendUrl !== undefined && profile.exchange !== 'none';
+}
+
 /** A profile: where to log in, and what to do with the result. No secret is ever kept here. */
 export interface Profile {
   issuer: string;
@@ -13,6 +18,12 @@ export interface Profile {
   redirectUri?: string;
   redirectPorts?: number[];
   backendUrl?: string;
+  /**
+   * What the login does with the IdP's answer when there is a `backendUrl`: `id-token` trades the
+   * id_token for the backend's own session (the CLI-auth exchange); `none` keeps the IdP's access
+   * token for the backend's `resource` as the credential (an OAuth protected resource, RFC 9728).
+   */
+  exchange?: 'id-token' | 'none';
   exchangePath?: string;
   exchangeEncoding?: 'form' | 'json';
   whoamiPath?: string;

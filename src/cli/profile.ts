@@ -70,15 +70,40 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
   add.action(async (name: string, options: Record<string, string | string[] | boolean | undefined>, command: Command) => {
     const ctx = contextFor(command);
     checkProfileName(name);
-    const created: Record<string, unknown> = {};
+    let created: Record<string, unknown> = {};
     for (const spec of PROFILE_KEYS) {
       const given = options[camel(spec.flag)];
       const raw = Array.isArray(given) ? given.join(',') : given;
       const preset = brand.defaults?.[spec.key];
       if (typeof raw === 'string') created[spec.key] = parseOrUsage(spec.key, raw).value;
       else if (preset !== undefined) created[spec.key] = preset;
-      else if (spec.required)
-        throw new UsageError(`--${spec.flag} is required`, { hint: `${n} profile add ${name} --issuer <url> --client-id <id>` });
+    }
+    // A backend URL alone: the backend says where to log in, and the CLI registers itself there.
+    const discovering = created.issuer === undefined && created.backendUrl !== undefined;
+    for (const spec of PROFILE_KEYS) {
+      if (spec.required && created[spec.key] === undefined && !discovering)
+        throw new UsageError(`--${spec.flag} is required`, {
+          hint: `${n} profile add ${name} --issuer <url> --client-id <id>, or ${n} profile add ${name} --backend-url <url> when the backend publishes its metadata`,
+        });
+    }
+    if (options.force !== true && Object.hasOwn(ctx.profiles.read().profiles, name))
+      throw new UsageError(`profile "${name}" already exists`, {
+        hint: `Change it with "${n} profile set ${name} <key> <value>", or replace it with --force.`,
+      });
+    let discovered: import('../flows/zero-config.js').ZeroConfigResult | undefined;
+    if (discovering) {
+      const { discoverProfile } = await import('../flows/zero-config.js');
+      const given = created as Partial<Profile>;
+      const wait = ctx.out.progress(`Asking ${String(created.backendUrl)} where to log in…`);
+      try {
+        discovered = await discoverProfile(
+          { backendUrl: String(created.backendUrl), given, clientName: n, addCommand: `${n} profile add ${name}` },
+          { http: await ctx.http(given as Profile), clock: ctx.deps.clock, announce: (url) => ctx.out.debug(`fetching ${url}`) },
+        );
+      } finally {
+        wait.stop();
+      }
+      created = { ...discovered.keys, ...created };
     }
     // The IdP's documented quirks, for every key not given (--preset, or detected from the issuer).
     const given = created as unknown as Profile;
@@ -86,8 +111,36 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
     const { applyPreset, presetFor } = await import('../store/presets.js');
     const preset = presetFor(given);
     const { profile: withPreset, applied } = preset ? applyPreset(given, preset) : { profile: given, applied: [] as string[] };
-    const result = await ctx.profiles.add(name, withPreset, { force: options.force === true });
-    if (ctx.json({ name, default: result.madeDefault, profile: withPreset })) return;
+    const registration = discovered?.registration;
+    let result: { madeDefault: boolean };
+    if (registration) {
+      // The registered client's secret first: a profile is never saved pointing at a client it cannot manage.
+      const credentials = await ctx.credentials();
+      const { forgetRegistration } = await import('../flows/register.js');
+      if (options.force === true) await forgetRegistration(name, { credentials, http: () => ctx.http(withPreset) }).catch(() => undefined);
+      await credentials.saveRegistration(name, withPreset, registration);
+      try {
+        result = await ctx.profiles.add(name, withPreset, { force: options.force === true });
+      } catch (error) {
+        await forgetRegistration(name, { credentials, http: () => ctx.http(withPreset) }).catch(() => undefined);
+        throw error;
+      }
+    } else {
+      result = await ctx.profiles.add(name, withPreset, { force: options.force === true });
+    }
+    const found = discovered
+      ? {
+          discovered: {
+            metadataUrl: discovered.resource.metadataUrl,
+            foundVia: discovered.resource.foundVia,
+            resource: discovered.resource.resource,
+            authorizationServers: discovered.resource.authorizationServers,
+            registered: registration !== undefined,
+          },
+        }
+      : {};
+    if (ctx.json({ name, default: result.madeDefault, profile: withPreset, ...found })) return;
+    for (const line of discovered?.found ?? []) ctx.out.info(line);
     if (preset) {
       ctx.out.info(
         `Applied the ${preset.title} preset${applied.length ? `: ${applied.join('; ')}` : ''}.` +
@@ -170,8 +223,18 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
     .addHelpText('after', `\nExample:\n  $ ${n} profile remove old-staging`)
     .action(async (name: string, _options, command: Command) => {
       const ctx = contextFor(command);
+      const profile = ctx.requireProfile(name).profile;
       await ctx.profiles.remove(name, async () => (await ctx.credentials()).remove(name));
-      if (ctx.json({ removed: name })) return;
+      // A client this profile registered for itself is deleted at the IdP too (RFC 7592).
+      const { forgetRegistration } = await import('../flows/register.js');
+      const forgotten = await forgetRegistration(name, { credentials: await ctx.credentials(), http: () => ctx.http(profile) });
+      if (ctx.json({ removed: name, ...(forgotten ? { deregistered: forgotten.outcome !== 'not-deletable' } : {}) })) return;
+      if (forgotten?.outcome === 'not-deletable')
+        ctx.out.warn(
+          `the client ${forgotten.clientId} this profile registered could not be deleted at the IdP (${forgotten.why ?? 'unknown'});` +
+            " ask the IdP's admin to remove it",
+        );
+      else if (forgotten) ctx.out.info(`Deleted the client ${forgotten.clientId} this profile had registered at the IdP.`);
       ctx.out.info(`Removed profile "${name}".`);
     });
 }

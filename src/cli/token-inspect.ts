@@ -68,6 +68,7 @@ export async function inspectToken(ctx: Context, input: string | undefined, flag
     knownAudiences: [...list(flags.audience), ...own],
     audiencePriority: flags.audiencePriority !== undefined ? list(flags.audiencePriority) : (profile?.profile.audiencePriority ?? []),
     ownAudiences: own,
+    ...(idp?.resource !== undefined ? { resource: idp.resource } : {}),
   });
   let failure: LatchkeyError | undefined;
   if (flags.verify) {

@@ -1,6 +1,7 @@
 import { InterruptedError, TimeoutError, UsageError } from '../errors.js';
 import { startCallbackListener, type ReceivedCallback } from '../loopback/listener.js';
 import { browserUnreachable, type RunEnvironment } from '../io/environment.js';
+import { exchangesAtBackend } from '../model.js';
 import { effective } from '../store/profile-keys.js';
 import { preloadConfigWriter } from '../store/profiles.js';
 import { completeLogin } from './complete.js';
@@ -137,7 +138,9 @@ export async function loginWithBrowser(input: BrowserLoginInput, deps: BrowserLo
       progress.stop();
     }
 
-    const finishing = out.progress(profile.backendUrl ? 'Completing the sign-in and the backend exchange…' : 'Completing the sign-in…');
+    const finishing = out.progress(
+      exchangesAtBackend(profile) ? 'Completing the sign-in and the backend exchange…' : 'Completing the sign-in…',
+    );
     try {
       let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
       try {

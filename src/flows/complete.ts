@@ -2,6 +2,7 @@ import { FailureError, RejectedError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import type { Http } from '../http.js';
 import type { Credentials } from '../store/credentials.js';
+import { exchangesAtBackend } from '../model.js';
 import { effective, type Profile } from '../store/profile-keys.js';
 import type { CredentialRecord } from '../store/secrets.js';
 import type { VerifyFailureReason } from '../token/id-token.js';
@@ -30,19 +31,30 @@ export interface CompleteLoginDeps {
 
 /**
  * What every interactive login does after the IdP answered: check the id_token's signature,
- * trade it at the backend (when the profile has one) or keep the IdP's tokens, and store.
+ * trade it at the backend (when the profile has one and exchanges there) or keep the IdP's
+ * tokens (the access token for the profile's `resource`, in the `exchange: none` case), and store.
  */
 export async function completeLogin(input: CompleteLoginInput, deps: CompleteLoginDeps): Promise<LoginResult> {
   const { profile, profileName, tokens, via } = input;
   const idToken = tokens.id_token;
   const claims = tokens.claims();
-  if (!idToken || !claims)
-    throw new FailureError('the IdP answered without an id_token (is "openid" in the profile\'s scopes?); nothing was stored');
-  await verifyIdTokenSignature(idToken, input.config, profile.clientId, deps);
   const now = deps.clock.now();
+  if (!idToken || !claims) {
+    // An OAuth-only authorization server (RFC 8414, no OpenID): its access token for the
+    // profile's resource is the credential, and nobody is named.
+    if (!exchangesAtBackend(profile) && profile.resource !== undefined && !effective(profile).scopes.split(' ').includes('openid')) {
+      const record: CredentialRecord = { kind: 'oauth', token: tokens.access_token, obtainedAt: now.toISOString(), via };
+      if (tokens.refresh_token) record.refreshToken = tokens.refresh_token;
+      const ttl = tokens.expiresIn();
+      if (ttl !== undefined) record.expiresAt = new Date(now.getTime() + ttl * 1000).toISOString();
+      return resultOf(profileName, await deps.credentials.save(profileName, profile, record));
+    }
+    throw new FailureError('the IdP answered without an id_token (is "openid" in the profile\'s scopes?); nothing was stored');
+  }
+  await verifyIdTokenSignature(idToken, input.config, profile.clientId, deps);
 
   let record: CredentialRecord;
-  if (profile.backendUrl) {
+  if (exchangesAtBackend(profile)) {
     record = {
       ...(await exchangeForSession({ profileName, profile, idToken, cliName: input.cliName }, deps)),
       obtainedAt: now.toISOString(),

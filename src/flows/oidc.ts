@@ -15,8 +15,9 @@ export function loadOpenIdClient(): Promise<OpenIdClient> {
 }
 
 /**
- * Discover the profile's issuer with openid-client, with our undici-based fetch, plain http
- * allowed only for a loopback issuer, and openid-client's clock aligned with ours.
+ * Discover the profile's issuer with openid-client (OpenID discovery, else RFC 8414's metadata),
+ * with our undici-based fetch, plain http allowed only for a loopback issuer, and openid-client's
+ * clock aligned with ours.
  */
 export async function discover(
   profile: Profile,
@@ -32,23 +33,35 @@ export async function discover(
   const insecure = issuer.protocol === 'http:';
   // openid-client keeps its own clock: align it with ours (a fixed clock in tests).
   const skew = Math.round((clock.now().getTime() - Date.now()) / 1000);
-  let config: OidcConfiguration;
-  try {
-    config = await client.discovery(
-      issuer,
-      profile.clientId,
-      skew === 0 ? undefined : { [client.clockSkew]: skew },
-      clientAuth ?? client.None(),
-      {
-        [client.customFetch]: http.fetch,
-        ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
-      },
-    );
-  } catch (error) {
+  const attempt = (algorithm: 'oidc' | 'oauth2') =>
+    client.discovery(issuer, profile.clientId, skew === 0 ? undefined : { [client.clockSkew]: skew }, clientAuth ?? client.None(), {
+      algorithm,
+      [client.customFetch]: http.fetch,
+      ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
+    });
+  const config = await withMetadataFallback(attempt).catch((error: unknown) => {
     throw oidcError(error, 'discovery', profile.issuer);
-  }
+  });
   config[client.customFetch] = http.fetch;
   return config;
+}
+
+/**
+ * Run a request that discovers the authorization server (openid-client's discovery, or its
+ * registration, which discovers first) with OpenID discovery; when there is no such document
+ * (404), with RFC 8414's metadata of an OAuth authorization server. A failure of both is the
+ * first one's.
+ */
+export async function withMetadataFallback<T>(attempt: (algorithm: 'oidc' | 'oauth2') => Promise<T>): Promise<T> {
+  try {
+    return await attempt('oidc');
+  } catch (error) {
+    const missing = error instanceof ClientError && error.cause instanceof Response && error.cause.status === 404;
+    if (!missing) throw error;
+    return attempt('oauth2').catch(() => {
+      throw error;
+    });
+  }
 }
 
 /** The same discovered server, with another client authentication (no second discovery request). */
@@ -104,7 +117,7 @@ export async function userClientAuth(profile: Profile, clientSecret: string | un
 }
 
 /** The OAuth step an error happened in, for messages. */
-export type OidcStep = 'discovery' | 'authorization' | 'token' | 'refresh' | 'device' | 'revocation';
+export type OidcStep = 'discovery' | 'authorization' | 'token' | 'refresh' | 'device' | 'revocation' | 'registration';
 
 /**
  * One clear error for whatever openid-client threw, told apart by its error classes: our own

@@ -55,17 +55,17 @@ export class Credentials {
     return withLock(join(dir, `${name}.refresh.lock`), fn);
   }
 
-  /** Store `record` for `name` and return the facts `status` shows. */
-  async save(name: string, profile: Profile, record: CredentialRecord): Promise<LoginState> {
+  /**
+   * Write `secret` under `account` where the profile's storage setting says: the keychain, or
+   * with `storage: auto` the file when no keychain is reachable (said once on stderr). Returns
+   * the store that holds it.
+   */
+  async #put(name: string, profile: Profile, account: string, secret: string): Promise<SecretStore> {
     const setting = this.#o.storageOverride ?? effective(profile).storage;
-    const secret = serializeRecord(record);
-    let used: SecretStore;
-    if (setting === 'file') {
-      used = this.#o.file;
-    } else {
-      used = this.#o.keychain;
+    if (setting !== 'file') {
       try {
-        await used.set(name, secret);
+        await this.#o.keychain.set(account, secret);
+        return this.#o.keychain;
       } catch (error) {
         if (setting === 'keychain' || !(error instanceof KeychainUnavailableError)) {
           if (error instanceof KeychainUnavailableError) {
@@ -81,19 +81,24 @@ export class Credentials {
           }
           throw error;
         }
-        used = this.#o.file;
         if (!this.#warnedFallback) {
           this.#warnedFallback = true;
           // The raw D-Bus or keychain text says little to most users: it goes to --debug.
           this.#o.out.debug(`keychain: ${error.message}`);
           this.#o.out.warn(
             `the OS keychain is not reachable (${keychainProblem(error.message)});` +
-              ` storing the credential in ${used.location} (mode 600) instead`,
+              ` storing the credential in ${this.#o.file.location} (mode 600) instead`,
           );
         }
       }
     }
-    if (used.kind === 'file') await used.set(name, secret);
+    await this.#o.file.set(account, secret);
+    return this.#o.file;
+  }
+
+  /** Store `record` for `name` and return the facts `status` shows. */
+  async save(name: string, profile: Profile, record: CredentialRecord): Promise<LoginState> {
+    const used = await this.#put(name, profile, name, serializeRecord(record));
     const state = loginStateOf(record, used.kind);
     const previous = await this.#o.profiles.update((config) => {
       const before = config.logins[name];
@@ -133,6 +138,35 @@ export class Credentials {
     return state;
   }
 
+  /**
+   * A dynamically registered client's management secret (RFC 7591's registration access token,
+   * with its registration_client_uri): kept beside the profile's credential, under an account no
+   * profile name can take, and not touched by logout: it belongs to the profile, not to a login.
+   */
+  async saveRegistration(name: string, profile: Profile, registration: ClientRegistration): Promise<void> {
+    await this.#put(name, profile, registrationAccount(name), JSON.stringify(registration));
+  }
+
+  /** The registration secret of a profile, wherever it is; undefined when there is none. */
+  async loadRegistration(name: string): Promise<ClientRegistration | undefined> {
+    for (const store of [this.#o.keychain, this.#o.file]) {
+      const text = await store.get(registrationAccount(name)).catch(() => null);
+      if (text === null) continue;
+      try {
+        const value = JSON.parse(text) as Partial<ClientRegistration>;
+        if (typeof value.registrationAccessToken === 'string') return value as ClientRegistration;
+      } catch {
+        // unreadable: as good as none
+      }
+    }
+    return undefined;
+  }
+
+  /** Forget a profile's registration secret (profile remove), in both stores. */
+  async removeRegistration(name: string): Promise<void> {
+    for (const store of [this.#o.keychain, this.#o.file]) await store.delete(registrationAccount(name)).catch(() => false);
+  }
+
   /** Delete the credential wherever it is and forget its facts. True when one existed. */
   async remove(name: string): Promise<boolean> {
     const state = this.#o.profiles.read().logins[name];
@@ -148,6 +182,18 @@ export class Credentials {
     }
     return removed || state !== undefined;
   }
+}
+
+/** What a dynamically registered client keeps to manage its registration (RFC 7591 §3.2.1, RFC 7592). */
+export interface ClientRegistration {
+  clientId: string;
+  registrationAccessToken: string;
+  registrationClientUri?: string;
+}
+
+/** The secret store account of a profile's registration: ":" is in no profile name. */
+function registrationAccount(name: string): string {
+  return `${name}:registration`;
 }
 
 /** A keychain failure in words a user knows; the raw text is for --debug. */

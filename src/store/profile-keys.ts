@@ -179,6 +179,16 @@ export const PROFILE_KEYS: readonly KeySpec[] = [
     schema: string,
   },
   {
+    key: 'exchange',
+    flag: 'exchange',
+    arg: '<id-token|none>',
+    description:
+      "with a backendUrl: trade the id_token for the backend's session (id-token), or keep the IdP's access token for the resource (none)",
+    default: 'id-token',
+    parse: oneOf('exchange', ['id-token', 'none'] as const),
+    schema: { enum: ['id-token', 'none'] },
+  },
+  {
     key: 'exchangePath',
     flag: 'exchange-path',
     arg: '<path>',

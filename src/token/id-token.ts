@@ -12,6 +12,7 @@ import { joseFailure } from './jose-failures.js';
 export type VerifyFailureReason =
   | 'malformed'
   | 'not_an_id_token'
+  | 'not_an_access_token'
   | 'too_old'
   | 'alg_not_allowed'
   | 'kid_unknown'

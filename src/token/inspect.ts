@@ -1,6 +1,7 @@
 import { relativeTime } from '../io/format.js';
 import { audiences, type DecodedJwt, type JsonObject } from './decode.js';
 import { idpDiagnostics, issuerMatches, jweDiagnostics } from './idp-diagnostics.js';
+import { sameIssuer } from '../io/urls.js';
 
 export type DiagnosticLevel = 'error' | 'warning' | 'info';
 
@@ -70,6 +71,8 @@ export interface InspectOptions {
   audiencePriority?: readonly string[];
   /** The profile's own audiences (`audience`, `resource`): chosen when the priority chooses none. */
   ownAudiences?: readonly string[];
+  /** The profile's RFC 8707 resource: an access token's `aud` must name it (RFC 9068 §4). */
+  resource?: string;
 }
 
 export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
@@ -171,7 +174,15 @@ export function inspect(decoded: DecodedJwt, options: InspectOptions): Inspectio
     ...(options.audiencePriority ?? []),
   ];
   const kindsWithAudience = kind !== 'logout_token' || options.clientId !== undefined;
-  if (accepted.length > 0 && kindsWithAudience && !all.some((a) => accepted.includes(a))) {
+  const forResource = options.resource !== undefined && (kind === 'access_token' || kind === 'service_token');
+  if (forResource && !all.some((a) => a === options.resource || sameIssuer(a, options.resource))) {
+    const shown = typeof c.aud === 'string' ? JSON.stringify(c.aud) : JSON.stringify(all);
+    add(
+      'error',
+      'audience_mismatch',
+      `the access token is for ${all.length ? shown : 'no audience'}, not for the profile's resource "${options.resource}": the backend refuses it`,
+    );
+  } else if (!forResource && accepted.length > 0 && kindsWithAudience && !all.some((a) => accepted.includes(a))) {
     const shown = typeof c.aud === 'string' ? JSON.stringify(c.aud) : JSON.stringify(all);
     if (kind === 'access_token' || kind === 'service_token') {
       // RFC 9068 §3: an access token's `aud` names the API it is for; its client is `client_id`

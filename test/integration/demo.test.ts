@@ -17,6 +17,8 @@ it('DEMO_AUTO=1 npm run demo logs the demo profile in and exits 0', async () => 
   expect(stderr).toContain('Logged in to demo as ada@example.com');
   expect(stderr).toMatch(/demo \*\s+logged in\s+ada@example\.com/);
   expect(stderr).toContain('200 {"user":{"sub":"ada","email":"ada@example.com"}}');
-  expect(stderr).toMatch(/Kind\s+latchkey-demo-api/);
+  expect(stderr).toMatch(/Registered this CLI at http:\/\/127\.0\.0\.1:\d+ as the native public client/);
+  expect(stderr).toMatch(/Kind\s+access_token/);
+  expect(stderr).toMatch(/Audience\s+http:\/\/127\.0\.0\.1:\d+/);
   expect(stderr).toMatch(/Diagnostics\s+none/);
 }, 60_000);
