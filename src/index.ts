@@ -40,6 +40,9 @@ export { exchangeIdToken, CREDENTIAL_KEYS, type ExchangeInput, type ExchangedCre
 export { getToken, envOverride, type GetTokenInput, type GetTokenDeps, type TokenSource } from './flows/get-token.js';
 export { refreshCredential, type RefreshInput, type RefreshDeps } from './flows/refresh.js';
 export { logout } from './flows/logout.js';
+export { discoverProfile, type ZeroConfigInput, type ZeroConfigResult } from './flows/zero-config.js';
+export { discoverResource, resourceMetadataOf, type DiscoveredResource } from './flows/resource-discovery.js';
+export { registerClient, deregisterClient, type RegisterInput } from './flows/register.js';
 export { apiRequest, apiUrl, type ApiRequestInput, type ApiResponse } from './cli/api.js';
 export { getExecCredential, execInfo, type ExecCredential, type ExecInfo } from './flows/exec-credential.js';
 export { gitCredentialAnswer, parseCredentialRequest, type GitCredentialDeps, type RejectedTokens } from './cli/git-credential.js';
@@ -64,7 +67,7 @@ export { renderInspection, type RenderOptions } from './token/render.js';
 // Storage.
 export { ProfileStore, type ConfigFile, type LoginState, type ProfileStoreOptions, type StorageKind } from './store/profiles.js';
 export { PROFILE_KEYS, parseProfileValue, type KeySpec, type Profile, type StorageSetting } from './store/profile-keys.js';
-export { Credentials, type CredentialsOptions } from './store/credentials.js';
+export { Credentials, type ClientRegistration, type CredentialsOptions } from './store/credentials.js';
 export { KeychainSecretStore, type KeychainSecretStoreOptions } from './store/keychain-secrets.js';
 export { FileSecretStore, type FileSecretStoreOptions } from './store/file-secrets.js';
 export type { SecretStore, CredentialRecord } from './store/secrets.js';

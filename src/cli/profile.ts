@@ -57,7 +57,8 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
     .option('--force', 'replace a profile of the same name')
     .addHelpText(
       'after',
-      `\nExamples:\n  $ ${n} profile add prod --issuer https://acme.eu.auth0.com/ --client-id abc123 --audience https://api.acme.com\n` +
+      `\nExamples:\n  $ ${n} profile add prod --backend-url https://api.acme.com   (the backend names the IdP; the CLI registers itself)\n` +
+        `  $ ${n} profile add prod --issuer https://acme.eu.auth0.com/ --client-id abc123 --audience https://api.acme.com\n` +
         `  $ ${n} profile add local --issuer http://127.0.0.1:8080 --client-id cli --redirect-uri http://127.0.0.1:8085/callback`,
     );
   for (const spec of PROFILE_KEYS) {
@@ -112,12 +113,18 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
     const preset = presetFor(given);
     const { profile: withPreset, applied } = preset ? applyPreset(given, preset) : { profile: given, applied: [] as string[] };
     const registration = discovered?.registration;
+    const replacing = options.force === true && Object.hasOwn(ctx.profiles.read().profiles, name);
+    if (replacing) {
+      // The client the replaced profile registered goes with it (RFC 7592), as with profile remove.
+      const { forgetRegistration } = await import('../flows/register.js');
+      const old = ctx.profiles.read().profiles[name]!;
+      await forgetRegistration(name, { credentials: await ctx.credentials(), http: () => ctx.http(old) }).catch(() => undefined);
+    }
     let result: { madeDefault: boolean };
     if (registration) {
       // The registered client's secret first: a profile is never saved pointing at a client it cannot manage.
       const credentials = await ctx.credentials();
       const { forgetRegistration } = await import('../flows/register.js');
-      if (options.force === true) await forgetRegistration(name, { credentials, http: () => ctx.http(withPreset) }).catch(() => undefined);
       await credentials.saveRegistration(name, withPreset, registration);
       try {
         result = await ctx.profiles.add(name, withPreset, { force: options.force === true });

@@ -1,5 +1,5 @@
 import { checkFetchable, fetchChecked, protectedResourceMetadataUrl } from '../discovery.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, latchkeyErrorIn } from '../errors.js';
 import type { Http } from '../http.js';
 import { safeLine } from '../io/text.js';
 import { requireWebUrl, sameIssuer, UnsafeUrlError } from '../io/urls.js';
@@ -73,8 +73,9 @@ export async function discoverResource(
 async function jsonOf(response: Response, url: string): Promise<unknown> {
   try {
     return await response.json();
-  } catch {
-    throw new ConfigError(`the resource metadata at ${url} is not JSON`, { code: 'resource_metadata_invalid' });
+  } catch (error) {
+    // A body over the size bound is the HTTP layer's error, which says so.
+    throw latchkeyErrorIn(error) ?? new ConfigError(`the resource metadata at ${url} is not JSON`, { code: 'resource_metadata_invalid' });
   }
 }
 

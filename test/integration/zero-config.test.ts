@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevBackend, type DevBackend, type DevBackendOptions } from '../../dev/backend.js';
@@ -82,7 +84,7 @@ describe('profile add --backend-url alone', () => {
     expect(client?.metadata().grant_types).toEqual(['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code']);
     // Its registration access token is a secret: in the keychain, never in the config.
     expect(secrets()).toEqual(['prod:registration']);
-    const registration = JSON.parse([...root.keychain.entries.values()][0]!) as Record<string, string>;
+    const registration = JSON.parse([...root.keychain.entries.values()][0]!) as { clientId: string; registrationAccessToken: string };
     expect(registration.clientId).toBe(clientId);
     expect(registration.registrationAccessToken.length).toBeGreaterThan(20);
     expect(readFileSync(join(configDir, 'config.json'), 'utf8')).not.toContain(registration.registrationAccessToken);
@@ -110,6 +112,20 @@ describe('profile add --backend-url alone', () => {
     expect(await idp.provider.Client.find(clientId)).toBeUndefined();
     expect(secrets()).toEqual([]);
   }, 60_000);
+
+  it('profile add --force over a registered profile deletes the client it replaces', async () => {
+    const backend = await backendFor();
+    const { run, config, secrets } = setup();
+    expect((await run(['profile', 'add', 'prod', '--backend-url', backend.url])).code).toBe(0);
+    const first = String(config().profiles!.prod!.clientId);
+    const again = await run(['profile', 'add', 'prod', '--backend-url', backend.url, '--force']);
+    expect(again.code, again.stderr).toBe(0);
+    const second = String(config().profiles!.prod!.clientId);
+    expect(second).not.toBe(first);
+    expect(await idp.provider.Client.find(first)).toBeUndefined();
+    expect(await idp.provider.Client.find(second)).toBeDefined();
+    expect(secrets()).toEqual(['prod:registration']);
+  });
 
   it("follows the resource_metadata of the backend's 401 when the well-known URI has none", async () => {
     const backend = await backendFor({ resourceMetadata: 'challenge' });
@@ -238,4 +254,77 @@ describe('profile add --backend-url alone', () => {
     );
     expect(backend.refusals.at(-1)).toMatch(/^audience_not_allowed: aud \[?"http:\/\/127\.0\.0\.1:\d+"\]? does not name this resource/);
   }, 60_000);
+
+  it('works with an OAuth authorization server that publishes RFC 8414 metadata and no OpenID discovery', async () => {
+    // oidc-provider behind a front that moves its metadata to RFC 8414's well-known URI.
+    const oauthOnly = await startDevIdp({
+      registration: true,
+      front: (req) => {
+        if (req.url === '/.well-known/openid-configuration') req.url = '/not-published';
+        else if (req.url === '/.well-known/oauth-authorization-server') req.url = '/.well-known/openid-configuration';
+      },
+    });
+    try {
+      const backend = await backendFor({}, oauthOnly);
+      const { run } = setup();
+      const added = await run(['profile', 'add', 'prod', '--backend-url', backend.url]);
+      expect(added.code, added.stderr).toBe(0);
+      expect(oauthOnly.requests).toContain('GET /not-published');
+      const login = await run(['login', '--timeout', '30']);
+      expect(login.code, login.stderr).toBe(0);
+      const whoami = await run(['api', '/api/whoami']);
+      expect(JSON.parse(whoami.stdout)).toEqual({ user: { sub: 'ada', email: 'ada@example.com' } });
+    } finally {
+      await oauthOnly.close();
+    }
+  }, 60_000);
+
+  it('refuses an authorization server whose metadata names another issuer', async () => {
+    const fronted = await startDevIdp({
+      registration: true,
+      front: (req) => {
+        if (req.url === '/other/.well-known/openid-configuration') req.url = '/.well-known/openid-configuration';
+      },
+    });
+    try {
+      const backend = await backendFor({ advertisedIssuer: `${fronted.issuer}/other` }, fronted);
+      const { run, config } = setup();
+      const added = await run(['profile', 'add', 'prod', '--backend-url', backend.url]);
+      expect(added.code).toBe(2);
+      expect(added.stderr).toContain(`the discovery document of ${fronted.issuer}/other names the issuer "${fronted.issuer}"`);
+      expect(fronted.requests).not.toContain('POST /reg');
+      expect(config().profiles?.prod).toBeUndefined();
+    } finally {
+      await fronted.close();
+    }
+  });
+
+  it('stops reading metadata larger than any backend needs', async () => {
+    const huge = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      // Streamed without a length: the bound applies as it reads.
+      res.write(`{"resource":"x","pad":"`);
+      const chunk = 'a'.repeat(64 * 1024);
+      let sent = 0;
+      const more = () => {
+        while (sent < 40 && res.write(chunk)) sent += 1;
+        if (sent >= 40) res.end('"}');
+        else res.once('drain', more);
+      };
+      res.on('error', () => undefined);
+      more();
+    });
+    await new Promise<void>((resolve) => huge.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(huge.address() as AddressInfo).port}`;
+      const { run, config } = setup();
+      const added = await run(['profile', 'add', 'prod', '--backend-url', url]);
+      expect(added.code).toBe(1);
+      expect(added.stderr).toContain('answered with more than 1024 KiB, which no login needs');
+      expect(config().profiles?.prod).toBeUndefined();
+    } finally {
+      huge.closeAllConnections();
+      await new Promise<void>((resolve) => huge.close(() => resolve()));
+    }
+  });
 });

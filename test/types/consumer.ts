@@ -6,6 +6,7 @@ import {
   createLoginDeps,
   createProfileStore,
   createSecretStore,
+  discoverProfile,
   ExitCode,
   exchangeIdToken,
   getToken,
@@ -22,7 +23,14 @@ import {
   type LoginResult,
   type Profile,
 } from 'latchkey';
-import { createCliAuthHandler, createIdTokenVerifier, type VerifyResult } from 'latchkey/backend';
+import {
+  createAccessTokenVerifier,
+  createBearerAuth,
+  createCliAuthHandler,
+  createIdTokenVerifier,
+  createResourceMetadataHandler,
+  type VerifyResult,
+} from 'latchkey/backend';
 import * as backendPackage from 'latchkey-backend';
 
 const profile: Profile = { issuer: 'https://login.acme.example/', clientId: 'acmectl' };
@@ -117,3 +125,16 @@ const exchanged: Promise<backendPackage.ExchangeResult> = backendPackage
 const ready: Promise<void> = fromPackage.ready();
 
 void [code, flows, kind, store, secrets, exit, isError, verified, handler, exchanged, ready, brandedRun];
+
+// The resource-server half (RFC 9728, RFC 9068): metadata, verifier and challenge.
+const metadata = createResourceMetadataHandler({
+  resource: 'https://api.acme.example',
+  authorizationServers: ['https://login.acme.example/'],
+});
+const bearer = createBearerAuth({
+  verifier: createAccessTokenVerifier({ issuer: 'https://login.acme.example/', resource: 'https://api.acme.example' }),
+  resourceMetadataUrl: metadata.url,
+});
+const checked: Promise<boolean> = bearer.check('Bearer x').then((r) => r.ok);
+const zeroConfig: typeof discoverProfile = discoverProfile;
+void [checked, zeroConfig];
