@@ -16,12 +16,39 @@ import { build } from 'esbuild';
 
 rmSync('dist/bin', { recursive: true, force: true });
 
+/**
+ * The ES-only packages that bundled code also imports statically load through require() only,
+ * never import(): an import() of jose still in flight when a bundled module's require('jose')
+ * ran ("Cannot require() ES Module … not yet fully loaded") made the installed CLI's
+ * `token inspect --verify` fail. Their dynamic imports go through a module of one line that
+ * re-exports them, which esbuild keeps lazy: the require() runs where the import() was.
+ * (Named exports only: a default export would come back as the whole namespace this way, which
+ * is why conf and open keep their import().)
+ */
+function throughRequire(names) {
+  const filter = new RegExp(`^(${names.join('|')})$`);
+  return {
+    name: 'through-require',
+    setup(build) {
+      build.onResolve({ filter }, (args) =>
+        args.kind === 'dynamic-import' ? { path: args.path, namespace: 'through-require' } : undefined,
+      );
+      build.onLoad({ filter: /.*/, namespace: 'through-require' }, (args) => ({
+        contents: `export * from ${JSON.stringify(args.path)};`,
+        loader: 'js',
+        resolveDir: process.cwd(),
+      }));
+    },
+  };
+}
+
 const common = {
   bundle: true,
   format: 'cjs',
   platform: 'node',
   target: 'node20.19',
   external: ['@napi-rs/keyring', 'undici', 'openid-client', 'jose', 'conf', 'open'],
+  plugins: [throughRequire(['jose', 'openid-client'])],
   // The keychain helper finds the binding relative to the bundle.
   define: { 'import.meta.url': '__latchkey_bundle_url' },
   banner: { js: "const __latchkey_bundle_url = require('node:url').pathToFileURL(__filename).href;" },

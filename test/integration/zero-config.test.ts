@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevBackend, type DevBackend, type DevBackendOptions } from '../../dev/backend.js';
 import { startDevIdp, type DevIdp } from '../../dev/idp.js';
 import { systemClock } from '../../src/io/clock.js';
-import { tempConfigDir } from '../helpers/cli.js';
+import { runCli, tempConfigDir } from '../helpers/cli.js';
 import { createTestRoot } from '../helpers/root.js';
 import { USER_AGENT } from '../helpers/stack.js';
 
@@ -104,6 +104,11 @@ describe('profile add --backend-url alone', () => {
     const inspected = await run(['token', 'inspect', '--json', '--check']);
     expect(inspected.code, inspected.stderr).toBe(0);
     expect(JSON.parse(inspected.stdout)).toMatchObject({ kind: 'access_token', diagnostics: [] });
+    // The built CLI, as installed: --verify loads jose while other code requires it (the bundle
+    // once raced there: "Cannot require() ES Module … not yet fully loaded").
+    const verified = await runCli(['token', 'inspect', token.stdout.trim(), '--verify', '--check', '--issuer', idp.issuer]);
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(verified.stdout).toMatch(/Signature\s+valid \(keys from http:\/\/127\.0\.0\.1:\d+\/jwks\)/);
 
     // Removing the profile deletes the client it registered (RFC 7592) and its secret.
     const removed = await run(['profile', 'remove', 'prod']);
