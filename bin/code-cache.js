@@ -17,13 +17,16 @@ function cacheDir(env) {
   return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'latchkey');
 }
 
-exports.load = function load(file) {
+/** `kind` names the command (token, inspect, status, other): each keeps a cache of its own path. */
+exports.load = function load(file, kind = 'other') {
   let cacheFile;
+  let build;
   let script;
   let cachedData;
   try {
     const stat = fs.statSync(file);
-    cacheFile = path.join(cacheDir(process.env), `${path.basename(file)}-${process.version}-${stat.size}-${Math.trunc(stat.mtimeMs)}.v8`);
+    build = `${path.basename(file)}-${process.version}-${stat.size}-${Math.trunc(stat.mtimeMs)}`;
+    cacheFile = path.join(cacheDir(process.env), `${build}-${kind}.v8`);
     try {
       cachedData = fs.readFileSync(cacheFile);
     } catch {
@@ -50,7 +53,7 @@ exports.load = function load(file) {
         // The caches of other Node versions or builds of this bundle are not read again.
         const prefix = `${path.basename(file)}-`;
         for (const name of fs.readdirSync(path.dirname(cacheFile)))
-          if (name.startsWith(prefix) && name.endsWith('.v8') && name !== path.basename(cacheFile))
+          if (name.startsWith(prefix) && name.endsWith('.v8') && !name.startsWith(`${build}-`))
             fs.rmSync(path.join(path.dirname(cacheFile), name), { force: true });
       } catch {
         // A cache that cannot be written is only a slower next start.

@@ -9,5 +9,9 @@ if (enableCompileCache) {
   enableCompileCache();
   require(bundle).main();
 } else {
-  require('./code-cache.js').load(bundle).main();
+  // One cache per kind of command: V8 keeps the functions a run compiled, so a cache made by
+  // `--help` would leave `token`'s path to be compiled on every later run.
+  const args = process.argv.slice(2);
+  const kind = args.includes('token') ? (args.includes('inspect') ? 'inspect' : 'token') : args.includes('status') ? 'status' : 'other';
+  require('./code-cache.js').load(bundle, kind).main();
 }
