@@ -18,6 +18,20 @@ function cacheDir(env) {
 }
 
 /** `kind` names the command (token, inspect, status, other): each keeps a cache of its own path. */
+/**
+ * The directory and its missing parents, one mkdir each (0700). Not mkdirSync's recursive mode,
+ * which loops forever where mkdir answers ENOENT under a directory that exists (/proc, some FUSE
+ * mounts): at exit, that was a hang at 100% CPU.
+ */
+function makeDirs(dir) {
+  const missing = [];
+  for (let at = path.resolve(dir); !fs.existsSync(at); at = path.dirname(at)) {
+    missing.push(at);
+    if (path.dirname(at) === at) break;
+  }
+  for (const at of missing.reverse()) fs.mkdirSync(at, { mode: 0o700 });
+}
+
 exports.load = function load(file, kind = 'other') {
   let cacheFile;
   let build;
@@ -46,7 +60,7 @@ exports.load = function load(file, kind = 'other') {
     // Written at exit, when the functions this run compiled are in it too.
     process.once('exit', () => {
       try {
-        fs.mkdirSync(path.dirname(cacheFile), { recursive: true, mode: 0o700 });
+        makeDirs(path.dirname(cacheFile));
         const temp = `${cacheFile}.${process.pid}.tmp`;
         fs.writeFileSync(temp, script.createCachedData(), { mode: 0o600 });
         fs.renameSync(temp, cacheFile);

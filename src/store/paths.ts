@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
-import { statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 
 /**
@@ -23,7 +23,35 @@ const FS_REASONS: Record<string, string> = {
   ENOTDIR: 'a file is where a directory should be',
   EEXIST: 'a file is where a directory should be',
   EISDIR: 'a directory is where a file should be',
+  ENOENT: 'it cannot be created there',
 };
+
+/**
+ * Create `dir` and its missing parents, each with `mode`, one `mkdir` per level. Not
+ * `mkdirSync(recursive)`: Node's loops forever where mkdir answers ENOENT under a directory that
+ * exists (/proc, some FUSE mounts), which turned `LATCHKEY_CONFIG_DIR=/proc/x` into a hang at
+ * 100% CPU. Here such a directory is an ENOENT error, said once.
+ */
+export function makeDirs(dir: string, mode: number): void {
+  const missing: string[] = [];
+  for (let path = resolve(dir); ; path = dirname(path)) {
+    try {
+      statSync(path);
+      break; // there (a file in the way is mkdir's ENOTDIR or EEXIST below)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    missing.push(path);
+    if (dirname(path) === path) break;
+  }
+  for (const path of missing.reverse()) {
+    try {
+      mkdirSync(path, { mode });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
+}
 
 /**
  * A file system failure we can foresee, in the config dir, as one line that names the place and
@@ -40,7 +68,7 @@ export function configDirError(error: unknown, dir: string, action: 'read' | 'wr
       ? 'Free some space and run it again; nothing was changed.'
       : code === 'ENOTDIR' || code === 'EEXIST' || code === 'EISDIR'
         ? `Move ${where} aside, or use another config dir: --config-dir <dir>.`
-        : code === 'EROFS'
+        : code === 'EROFS' || code === 'ENOENT'
           ? 'Use a config dir on a writable file system: --config-dir <dir>.'
           : `Make ${dir} yours and writable (chmod u+rwx ${dir}), or use another config dir: --config-dir <dir>.`;
   const what = where === dir ? `the config dir ${dir}` : where;

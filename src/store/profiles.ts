@@ -1,8 +1,8 @@
-import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, UsageError } from '../errors.js';
 import { withLock } from './lock.js';
-import { configDirError } from './paths.js';
+import { configDirError, makeDirs } from './paths.js';
 import type { LoginState, Profile, StorageKind } from '../model.js';
 import { PROFILE_KEYS, PROFILE_NAME, profileProblems } from './profile-keys.js';
 
@@ -220,7 +220,7 @@ export function dictionary<T>(entries?: Record<string, T>): Record<string, T> {
 
 /** Create `dir` (and parents) with mode 0700; tighten it if it exists with a looser mode. */
 export function ensurePrivateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makeDirs(dir, 0o700);
   if (process.platform !== 'win32') {
     const mode = statSync(dir).mode & 0o777;
     if ((mode & 0o077) !== 0) chmodSync(dir, 0o700);

@@ -207,6 +207,26 @@ describe('6. filesystem errors name the place and what to do', () => {
     expect(blocked.stderr).toContain(`Move ${file} aside`);
   });
 
+  it.skipIf(process.platform !== 'linux')(
+    'a config dir or cache dir where mkdir answers ENOENT under an existing directory (/proc): one line, not a hang',
+    async () => {
+      // Node's mkdirSync({ recursive }) loops forever there: this was a hang at 100% CPU.
+      const started = Date.now();
+      const refused = await runCli(['profile', 'add', 'p', '--issuer', 'https://idp.example', '--client-id', 'c'], {
+        configDir: '/proc/latchkey-test/config',
+        timeoutMs: 10_000,
+      });
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain('cannot write /proc/latchkey-test: it cannot be created there (ENOENT)');
+      expect(refused.stderr).toContain('Use a config dir on a writable file system: --config-dir <dir>.');
+      // The code cache (Node 20) is written at exit: a cache dir there is skipped, and the command's result stands.
+      const jwt = `${Buffer.from('{"alg":"RS256"}').toString('base64url')}.${Buffer.from('{"sub":"u"}').toString('base64url')}.c2ln`;
+      const inspected = await runCli(['token', 'inspect', jwt], { env: { XDG_CACHE_HOME: '/proc/latchkey-test' }, timeoutMs: 10_000 });
+      expect(inspected.code).toBe(0);
+      expect(Date.now() - started).toBeLessThan(8000);
+    },
+  );
+
   it('an empty config.json is corrupt like a truncated one (exit 2), and is never rewritten', async () => {
     const configDir = tempConfigDir();
     expect((await runInProcess(['profile', 'add', 'p', '--issuer', 'https://idp.example', '--client-id', 'c'], { configDir })).code).toBe(
