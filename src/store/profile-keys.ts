@@ -370,29 +370,45 @@ export function parseProfileValue(key: string, raw: string): { key: ProfileKey; 
 
 /**
  * Check a profile read from disk (hand-edited files too): every key known, every value valid.
- * Returns the reasons it is not, empty when it is.
+ * Returns the reasons it is not, empty when it is. `seen` remembers each (key, value) already
+ * judged, across the profiles of one file: a thousand profiles of one IdP parse its URL once.
  */
-export function profileProblems(value: unknown): string[] {
+export function profileProblems(value: unknown, seen: Map<string, Map<string, string | null>> = new Map()): string[] {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return ['a profile must be an object'];
   const problems: string[] = [];
   const record = value as Record<string, unknown>;
-  for (const spec of PROFILE_KEYS) {
-    const v = record[spec.key];
-    if (v === undefined) {
-      if (spec.required) problems.push(`"${spec.key}" is missing`);
+  for (const spec of REQUIRED_KEYS) if (record[spec.key] === undefined) problems.push(`"${spec.key}" is missing`);
+  for (const key of Object.keys(record)) {
+    const spec = BY_KEY.get(key);
+    if (!spec) {
+      problems.push(`unknown key "${key}"`);
       continue;
     }
-    try {
-      const asText = Array.isArray(v) ? v.join(',') : typeof v === 'string' || typeof v === 'number' ? String(v) : undefined;
-      if (asText === undefined || (spec.schema.type === 'array') !== Array.isArray(v)) throw new Error(`"${spec.key}" has the wrong type`);
-      spec.parse(asText);
-    } catch (error) {
-      problems.push((error as Error).message);
+    const v = record[key];
+    if (v === undefined) continue;
+    // Strings (nearly every value) are remembered by the value itself; arrays and numbers are judged each time.
+    const judged = typeof v === 'string' ? seen.get(key) : undefined;
+    let problem = judged?.get(v as string);
+    if (problem === undefined) {
+      try {
+        const asText = Array.isArray(v) ? v.join(',') : typeof v === 'string' || typeof v === 'number' ? String(v) : undefined;
+        if (asText === undefined || (spec.schema.type === 'array') !== Array.isArray(v)) throw new Error(`"${spec.key}" has the wrong type`);
+        spec.parse(asText);
+        problem = null;
+      } catch (error) {
+        problem = (error as Error).message;
+      }
+      if (typeof v === 'string') {
+        if (judged) judged.set(v, problem);
+        else seen.set(key, new Map([[v, problem]]));
+      }
     }
+    if (problem !== null) problems.push(problem);
   }
-  for (const key of Object.keys(record)) if (!BY_KEY.has(key)) problems.push(`unknown key "${key}"`);
   return problems;
 }
+
+const REQUIRED_KEYS = PROFILE_KEYS.filter((spec) => spec.required);
 
 /** The value in force for `key`: the profile's, else the default. */
 export function effective(profile: Profile) {

@@ -250,8 +250,9 @@ function configProblems(data: unknown): string[] {
       problems.push(`"${section}" must be an object`);
   }
   const profiles = (config.profiles ?? {}) as Record<string, unknown>;
+  const seen = new Map<string, Map<string, string | null>>();
   for (const [name, profile] of Object.entries(profiles)) {
-    for (const problem of profileProblems(profile)) problems.push(`profile "${name}": ${problem}`);
+    for (const problem of profileProblems(profile, seen)) problems.push(`profile "${name}": ${problem}`);
   }
   return problems;
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { table } from '../../src/io/format.js';
 import { parseProfileValue, profileProblems } from '../../src/store/profile-keys.js';
 
 describe('profile values', () => {
@@ -41,5 +42,33 @@ describe('profile values', () => {
     expect(profileProblems({ issuer: 'https://idp.example.com', clientId: 'cli', redirectPorts: '8085' })).toEqual([
       '"redirectPorts" has the wrong type',
     ]);
+  });
+
+  it('judges a value once across profiles, and still reports it for each profile that has it', () => {
+    const seen = new Map<string, Map<string, string | null>>();
+    const bad = { issuer: 'http://idp.example.com', clientId: 'cli' };
+    expect(profileProblems(bad, seen)).toEqual([expect.stringMatching(/http is only allowed on loopback hosts/)]);
+    expect(profileProblems({ ...bad, clientId: 'other' }, seen)).toEqual([expect.stringMatching(/http is only allowed on loopback hosts/)]);
+    // The same text under another key is judged by that key's rule.
+    expect(profileProblems({ issuer: 'https://idp.example.com', clientId: 'http://idp.example.com' }, seen)).toEqual([]);
+    // An array value is judged as an array, whatever a string of the same text was.
+    expect(profileProblems({ ...bad, issuer: 'https://idp.example.com', audiencePriority: 'a,b' }, seen)).toEqual([
+      '"audiencePriority" has the wrong type',
+    ]);
+    expect(profileProblems({ ...bad, issuer: 'https://idp.example.com', audiencePriority: ['a', 'b'] }, seen)).toEqual([]);
+  });
+});
+
+describe('table', () => {
+  it('pads every column but the last to its widest cell, two spaces apart, without trailing spaces', () => {
+    expect(
+      table([
+        ['NAME', 'DEFAULT', 'ISSUER'],
+        ['prod', '*', 'https://idp.example.com'],
+        ['a-much-longer-name', '', ''],
+      ]),
+    ).toEqual(['NAME                DEFAULT  ISSUER', 'prod                *        https://idp.example.com', 'a-much-longer-name']);
+    expect(table([])).toEqual([]);
+    expect(table([['only']])).toEqual(['only']);
   });
 });
