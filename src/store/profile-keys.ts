@@ -392,7 +392,8 @@ export function profileProblems(value: unknown, seen: Map<string, Map<string, st
     if (problem === undefined) {
       try {
         const asText = Array.isArray(v) ? v.join(',') : typeof v === 'string' || typeof v === 'number' ? String(v) : undefined;
-        if (asText === undefined || (spec.schema.type === 'array') !== Array.isArray(v)) throw new Error(`"${spec.key}" has the wrong type`);
+        if (asText === undefined || (spec.schema.type === 'array') !== Array.isArray(v))
+          throw new Error(`"${spec.key}" has the wrong type`);
         spec.parse(asText);
         problem = null;
       } catch (error) {
