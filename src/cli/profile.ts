@@ -113,28 +113,11 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
     const preset = presetFor(given);
     const { profile: withPreset, applied } = preset ? applyPreset(given, preset) : { profile: given, applied: [] as string[] };
     const registration = discovered?.registration;
-    const replacing = options.force === true && Object.hasOwn(ctx.profiles.read().profiles, name);
-    if (replacing) {
-      // The client the replaced profile registered goes with it (RFC 7592), as with profile remove.
-      const { forgetRegistration } = await import('../flows/register.js');
-      const old = ctx.profiles.read().profiles[name]!;
-      await forgetRegistration(name, { credentials: await ctx.credentials(), http: () => ctx.http(old) }).catch(() => undefined);
-    }
-    let result: { madeDefault: boolean };
-    if (registration) {
-      // The registered client's secret first: a profile is never saved pointing at a client it cannot manage.
-      const credentials = await ctx.credentials();
-      const { forgetRegistration } = await import('../flows/register.js');
-      await credentials.saveRegistration(name, withPreset, registration);
-      try {
-        result = await ctx.profiles.add(name, withPreset, { force: options.force === true });
-      } catch (error) {
-        await forgetRegistration(name, { credentials, http: () => ctx.http(withPreset) }).catch(() => undefined);
-        throw error;
-      }
-    } else {
-      result = await ctx.profiles.add(name, withPreset, { force: options.force === true });
-    }
+    const { addProfile } = await import('../flows/add-profile.js');
+    const result = await addProfile(
+      { name, profile: withPreset, force: options.force === true, ...(registration ? { registration } : {}) },
+      { profiles: ctx.profiles, credentials: () => ctx.credentials(), http: (p) => ctx.http(p) },
+    );
     const found = discovered
       ? {
           discovered: {
