@@ -1,7 +1,8 @@
 // `npm run bench`: latchkey's start-up and login time against bare Node, measured in one run.
-// Each case alternates the baseline and latchkey (BENCH_RUNS times, default 15) and compares
-// medians. Results go to bench/results.json, one entry per Node major (run it with another node
-// binary for another: `/path/to/node24 bench/run.mjs`). Not a test: nothing here fails the build.
+// Each case alternates the baseline and latchkey (BENCH_RUNS times, default 15); its ratio is the
+// median of each run's ratio to the bare run next to it. Results go to bench/results.json, one
+// entry per Node major (run it with another node binary for another: `/path/to/node24
+// bench/run.mjs`). Not a test: nothing here fails the build.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -58,7 +59,9 @@ async function compare(name, target, baseline, subject, runs = RUNS) {
     case: name,
     baselineMs: +median(base).toFixed(1),
     latchkeyMs: +median(ours).toFixed(1),
-    ratio: +(median(ours) / median(base)).toFixed(2),
+    // Each run against the bare one next to it: the machine's speed drifts within a case by more
+    // than the differences measured, and a slow spell then counts against both sides alike.
+    ratio: +median(ours.map((ms, i) => ms / base[i])).toFixed(2),
     target,
     runs,
   };
