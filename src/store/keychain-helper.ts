@@ -198,42 +198,21 @@ export class InProcessKeychain implements KeychainBackend {
 
 /**
  * The keychain backend a CLI run uses. macOS and Windows: the binding in process. Linux (and the
- * BSDs): a read is made in JavaScript with the timeout (secret-service.ts `readSecret`), without
- * the binding; anything else first probes the Secret Service the same way. When it answers, the
- * binding runs in process (for a read the JavaScript one could not finish: a locked item); when
- * the bus says it is not there, or does not answer, the run fails at once (exit 6 by the caller)
- * without touching the binding; only when the bus cannot be spoken to does the helper process
- * guard the call.
+ * BSDs): the Secret Service is probed first, in JavaScript with the timeout (secret-service.ts);
+ * when it answers, the binding runs in process; when the bus says it is not there, or does not
+ * answer, the run fails at once (exit 6 by the caller) without touching the binding; only when
+ * the probe cannot be made does the helper process guard the call.
  */
 export function defaultKeychainBackend(options: { timeoutMs: number; env?: NodeJS.ProcessEnv }): KeychainBackend {
   const env = options.env ?? process.env;
   let chosen: Promise<KeychainBackend> | undefined;
-  const fallback = (result: { kind: string; why?: string }): KeychainBackend => {
-    if (result.kind === 'answers' || result.kind === 'binding') return new InProcessKeychain(options);
-    if (result.kind === 'unknown') return new KeychainHelper({ timeoutMs: options.timeoutMs, env });
-    throw new Error(result.why);
-  };
   const choose = async (): Promise<KeychainBackend> => {
     if (process.platform === 'darwin' || process.platform === 'win32') return new InProcessKeychain(options);
     const { probeSecretService } = await import('./secret-service.js');
-    return fallback(await probeSecretService(env, options.timeoutMs));
+    const probe = await probeSecretService(env, options.timeoutMs);
+    if (probe.kind === 'answers') return new InProcessKeychain(options);
+    if (probe.kind === 'unknown') return new KeychainHelper({ timeoutMs: options.timeoutMs, env });
+    throw new Error(probe.why);
   };
-  return {
-    call: async (request) => {
-      if (!chosen && request.op === 'get' && process.platform !== 'darwin' && process.platform !== 'win32') {
-        const { readSecret } = await import('./secret-service.js');
-        const read = await readSecret(env, options.timeoutMs, { service: request.service, account: request.account ?? '' });
-        if (read.kind === 'found') {
-          chosen = Promise.resolve(new InProcessKeychain(options));
-          return read.secret;
-        }
-        if (read.kind === 'missing') {
-          chosen = Promise.resolve(new InProcessKeychain(options));
-          return null;
-        }
-        chosen = Promise.resolve().then(() => fallback(read));
-      }
-      return (await (chosen ??= choose())).call(request);
-    },
-  };
+  return { call: async (request) => (await (chosen ??= choose())).call(request) };
 }

@@ -1,22 +1,12 @@
-import { isUtf8 } from 'node:buffer';
 import { createRequire } from 'node:module';
 
 /**
- * The Secret Service (org.freedesktop.secrets) on the session bus, spoken to in JavaScript with a
- * deadline: the keychain binding blocks the thread that calls it when the bus never answers, and
- * a blocked thread cannot be timed out. Two things are done here, over one connection each:
- *
- * - `probeSecretService`: whether the service answers (`Hello`, then `Peer.Ping`), before the
- *   binding is touched for a write, a delete or a list;
- * - `readSecret`: `token`'s read itself (`OpenSession` "plain", `SearchItems`, `Item.GetSecret`),
- *   the item the binding wrote (attributes `service` and `username`), without loading the binding
- *   or its encrypted session: the hot path's keychain read.
- *
- * The connection authenticates with SASL EXTERNAL, pipelined with its first messages as sd-bus
- * does (one round trip). Only what these calls need of the D-Bus wire format is here: strings,
- * object paths, signatures, variants of strings, arrays of those, `a{ss}`, and the `(oayays)`
- * secret struct. Anything unexpected is reported, never guessed at: the caller then uses the
- * binding (in process when the service answered, in a helper process when nothing is known).
+ * Whether the Secret Service (org.freedesktop.secrets) answers on the session bus, asked in
+ * JavaScript with a deadline before the keychain binding is touched: the binding blocks the
+ * thread that calls it when the bus never answers, and a blocked thread cannot be timed out.
+ * What is asked is the least the D-Bus specification allows: the SASL EXTERNAL handshake
+ * (pipelined with the calls, as sd-bus does: one round trip), `Hello`, then `Peer.Ping` to
+ * `org.freedesktop.secrets` (which starts the service when the bus can activate it).
  */
 
 /**
@@ -28,17 +18,6 @@ import { createRequire } from 'node:module';
  *   caller keeps the binding in a helper process it can kill.
  */
 export type ProbeResult = { kind: 'answers' } | { kind: 'absent' | 'silent' | 'unknown'; why: string };
-
-/**
- * A read: the secret, or `null` when there is no such item; `binding` when the service answered
- * but the read needs the binding (a locked item, several matches, an error reply): it knows how
- * to unlock and what to report.
- */
-export type ReadResult =
-  | { kind: 'found'; secret: string }
-  | { kind: 'missing' }
-  | { kind: 'binding'; why: string }
-  | { kind: 'absent' | 'silent' | 'unknown'; why: string };
 
 /** The unix socket of the first `unix:` address of a D-Bus address list (abstract ones too). */
 export function sessionBusSocket(address: string | undefined): string | undefined {
@@ -81,20 +60,6 @@ export class Writer {
   }
   signature(value: string): this {
     return this.#push(Buffer.concat([Buffer.from([value.length]), Buffer.from(value, 'latin1'), Buffer.alloc(1)]));
-  }
-  /** `a{ss}`: the array's byte length, then each entry aligned to 8. */
-  dict(entries: ReadonlyArray<[string, string]>): this {
-    this.u32(0);
-    const lengthAt = this.#length - 4;
-    this.align(8);
-    const start = this.#length;
-    for (const [key, value] of entries) this.align(8).string(key).string(value);
-    const size = this.#length - start;
-    const whole = Buffer.concat(this.#parts);
-    whole.writeUInt32LE(size, lengthAt);
-    this.#parts.length = 0;
-    this.#parts.push(whole);
-    return this;
   }
   raw(buf: Buffer): this {
     return this.#push(buf);
@@ -233,54 +198,6 @@ export function readMessages(data: Buffer): { messages: Message[]; used: number 
   return { messages, used: offset };
 }
 
-/** Reads a message body of a known signature; throws on anything out of bounds. */
-class Reader {
-  #at = 0;
-  constructor(
-    readonly body: Buffer,
-    readonly little: boolean,
-  ) {}
-  align(to: number): void {
-    this.#at = Math.ceil(this.#at / to) * to;
-  }
-  u32(): number {
-    this.align(4);
-    if (this.#at + 4 > this.body.length) throw new Error('a D-Bus body shorter than its signature');
-    const value = this.little ? this.body.readUInt32LE(this.#at) : this.body.readUInt32BE(this.#at);
-    this.#at += 4;
-    return value;
-  }
-  string(): string {
-    const size = this.u32();
-    if (this.#at + size + 1 > this.body.length) throw new Error('a D-Bus string past the end of its body');
-    const value = this.body.toString('utf8', this.#at, this.#at + size);
-    this.#at += size + 1;
-    return value;
-  }
-  signature(): string {
-    const size = this.body[this.#at] ?? 0;
-    const value = this.body.toString('latin1', this.#at + 1, this.#at + 1 + size);
-    this.#at += size + 2;
-    return value;
-  }
-  byteArray(): Buffer {
-    const size = this.u32();
-    if (this.#at + size > this.body.length) throw new Error('a D-Bus array past the end of its body');
-    const value = this.body.subarray(this.#at, this.#at + size);
-    this.#at += size;
-    return value;
-  }
-  /** `ao` (or `as`): each element a string, aligned to 4. */
-  stringArray(): string[] {
-    const size = this.u32();
-    const end = this.#at + size;
-    if (end > this.body.length) throw new Error('a D-Bus array past the end of its body');
-    const values: string[] = [];
-    while (this.#at < end) values.push(this.string());
-    return values;
-  }
-}
-
 const SECRETS = { destination: 'org.freedesktop.secrets', path: '/org/freedesktop/secrets' };
 const HELLO = () =>
   methodCall(1, { path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'Hello', destination: 'org.freedesktop.DBus' });
@@ -360,85 +277,5 @@ export function probeSecretService(env: NodeJS.ProcessEnv, timeoutMs: number): P
     return message.type === 2
       ? { kind: 'answers' }
       : { kind: 'absent', why: `no Secret Service on the session bus (${message.errorName ?? 'error'})` };
-  });
-}
-
-/**
- * Read the secret the binding keeps for (`service`, `account`), within `timeoutMs`: a plain
- * session (the bytes come over the user's own bus socket, as with `secret-tool`), the items with
- * exactly those attributes, and the one unlocked item's secret.
- */
-export function readSecret(env: NodeJS.ProcessEnv, timeoutMs: number, item: { service: string; account: string }): Promise<ReadResult> {
-  const SERVICE = 'org.freedesktop.Secret.Service';
-  const calls = () => [
-    methodCall(
-      2,
-      { ...SECRETS, interface: SERVICE, member: 'OpenSession' },
-      { signature: 'sv', bytes: new Writer().string('plain').signature('s').string('').bytes() },
-    ),
-    methodCall(
-      3,
-      { ...SECRETS, interface: SERVICE, member: 'SearchItems' },
-      {
-        signature: 'a{ss}',
-        bytes: new Writer()
-          .dict([
-            ['service', item.service],
-            ['username', item.account],
-          ])
-          .bytes(),
-      },
-    ),
-  ];
-  let session: string | undefined;
-  let found: string | undefined;
-  let asked = false;
-  const askWhenReady = (send: (call: Buffer) => void) => {
-    if (asked || session === undefined || found === undefined) return;
-    asked = true;
-    send(
-      methodCall(
-        4,
-        { destination: SECRETS.destination, path: found, interface: 'org.freedesktop.Secret.Item', member: 'GetSecret' },
-        { signature: 'o', bytes: new Writer().string(session).bytes() },
-      ),
-    );
-  };
-  return converse<ReadResult>(env, timeoutMs, calls, (message, send) => {
-    if (message.type !== 2 && message.type !== 3) return undefined; // signals, calls: not ours
-    const serial = message.replySerial;
-    if (serial === undefined || serial < 2 || serial > 4) return undefined; // Hello's answer
-    if (message.type === 3) {
-      const name = message.errorName ?? 'an error';
-      if (serial === 2 && /ServiceUnknown|NameHasNoOwner|ServiceNotFound/.test(name))
-        return { kind: 'absent', why: `no Secret Service on the session bus (${name})` };
-      return { kind: 'binding', why: `the Secret Service answered ${name}` };
-    }
-    const body = new Reader(message.body, message.little);
-    if (serial === 2) {
-      if (message.signature !== 'vo') return { kind: 'binding', why: `OpenSession answered (${message.signature ?? ''})` };
-      const inner = body.signature();
-      if (inner !== 's') return { kind: 'binding', why: `OpenSession answered a ${inner} output` };
-      body.string();
-      session = body.string();
-    } else if (serial === 3) {
-      if (message.signature !== 'aoao') return { kind: 'binding', why: `SearchItems answered (${message.signature ?? ''})` };
-      const unlocked = body.stringArray();
-      const locked = body.stringArray();
-      if (unlocked.length === 0 && locked.length === 0) return { kind: 'missing' };
-      // Locked (the keyring needs unlocking) or ambiguous: the binding unlocks, or says which.
-      if (unlocked.length !== 1 || locked.length !== 0) return { kind: 'binding', why: 'the item is locked, or not the only one' };
-      found = unlocked[0];
-    } else {
-      if (message.signature !== '(oayays)') return { kind: 'binding', why: `GetSecret answered (${message.signature ?? ''})` };
-      body.align(8);
-      body.string(); // the session
-      const parameters = body.byteArray();
-      const value = body.byteArray();
-      if (parameters.length !== 0) return { kind: 'binding', why: 'the secret came with parameters: not a plain session' };
-      return isUtf8(value) ? { kind: 'found', secret: value.toString('utf8') } : { kind: 'binding', why: 'the secret is not UTF-8' };
-    }
-    askWhenReady(send);
-    return undefined;
   });
 }

@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultKeychainBackend } from '../../src/store/keychain-helper.js';
-import { methodCall, probeSecretService, readMessages, readSecret, sessionBusSocket } from '../../src/store/secret-service.js';
-import { bodies, fakeSecretService, type Answer } from '../helpers/fake-bus.js';
+import { methodCall, probeSecretService, readMessages, sessionBusSocket } from '../../src/store/secret-service.js';
 import { secretServiceReachable } from '../helpers/secret-service.js';
 
 // The probe that lets the keychain binding run in process: it must tell a Secret Service that
@@ -119,87 +118,5 @@ describe('the probe', () => {
       defaultKeychainBackend({ timeoutMs: 1000, env }).call({ op: 'get', service: 'latchkey-test', account: 'x' }),
     ).rejects.toThrow();
     expect(Date.now() - started).toBeLessThan(5000);
-  });
-});
-
-describe("token's keychain read (readSecret: no binding, a plain session)", () => {
-  const track = { servers, sockets };
-  const SESSION = '/org/freedesktop/secrets/session/s1';
-  const ITEM = '/org/freedesktop/secrets/collection/login/7';
-  /** A Secret Service that holds `items` for the search and answers GetSecret with `value`. */
-  const service =
-    (items: { unlocked: string[]; locked: string[] }, value: Buffer, override: Partial<Record<string, Answer>> = {}) =>
-    (member: string | undefined): Answer =>
-      override[member ?? ''] ??
-      (member === 'OpenSession'
-        ? { body: bodies.session(SESSION) }
-        : member === 'SearchItems'
-          ? { body: bodies.items(items.unlocked, items.locked) }
-          : member === 'GetSecret'
-            ? { body: bodies.secret(SESSION, value) }
-            : { error: 'org.freedesktop.DBus.Error.UnknownMethod' });
-  const item = { service: 'latchkey', account: 'prod' };
-
-  it('reads the one unlocked item, and says when there is none', async () => {
-    const bus = await fakeSecretService(service({ unlocked: [ITEM], locked: [] }, Buffer.from('grüße 🔑')), track);
-    expect(await readSecret({ DBUS_SESSION_BUS_ADDRESS: bus }, 2000, item)).toEqual({ kind: 'found', secret: 'grüße 🔑' });
-    const empty = await fakeSecretService(service({ unlocked: [], locked: [] }, Buffer.alloc(0)), track);
-    expect(await readSecret({ DBUS_SESSION_BUS_ADDRESS: empty }, 2000, item)).toEqual({ kind: 'missing' });
-  });
-
-  it('leaves to the binding what it must decide: a locked item, two items, a secret that is not text, an error answer', async () => {
-    const cases: Array<[string, Parameters<typeof service>]> = [
-      ['locked', [{ unlocked: [], locked: [ITEM] }, Buffer.from('x')]],
-      ['two', [{ unlocked: [ITEM, `${ITEM}0`], locked: [] }, Buffer.from('x')]],
-      ['not UTF-8', [{ unlocked: [ITEM], locked: [] }, Buffer.from([0xff, 0xfe, 0x00])]],
-      ['an error', [{ unlocked: [ITEM], locked: [] }, Buffer.from('x'), { GetSecret: { error: 'org.freedesktop.Secret.Error.IsLocked' } }]],
-      ['a wrong body', [{ unlocked: [ITEM], locked: [] }, Buffer.from('x'), { OpenSession: { body: bodies.string('?') } }]],
-    ];
-    for (const [what, args] of cases) {
-      const bus = await fakeSecretService(service(...args), track);
-      expect((await readSecret({ DBUS_SESSION_BUS_ADDRESS: bus }, 2000, item)).kind, what).toBe('binding');
-    }
-  });
-
-  it('a bus without the service is absent; a service that stops answering mid-read is silent within the timeout, never a hang', async () => {
-    const none = await fakeSecretService(
-      service({ unlocked: [], locked: [] }, Buffer.alloc(0), { OpenSession: { error: 'org.freedesktop.DBus.Error.ServiceUnknown' } }),
-      track,
-    );
-    expect(await readSecret({ DBUS_SESSION_BUS_ADDRESS: none }, 2000, item)).toMatchObject({
-      kind: 'absent',
-      why: expect.stringContaining('ServiceUnknown'),
-    });
-    // The case the probe could not cover: Ping would answer, the secret call never does.
-    const hangs = await fakeSecretService(service({ unlocked: [ITEM], locked: [] }, Buffer.from('x'), { GetSecret: 'silence' }), track);
-    const started = Date.now();
-    expect(await readSecret({ DBUS_SESSION_BUS_ADDRESS: hangs }, 400, item)).toMatchObject({ kind: 'silent' });
-    expect(Date.now() - started).toBeLessThan(2000);
-    // And the keychain backend reports it as an error (exit 6 by the caller), without the binding.
-    await expect(
-      defaultKeychainBackend({ timeoutMs: 400, env: { DBUS_SESSION_BUS_ADDRESS: hangs } }).call({ op: 'get', ...item }),
-    ).rejects.toThrow(/no answer within 0.4 s/);
-  });
-
-  it.skipIf(!realService)('the real Secret Service: reads exactly what the binding wrote', async () => {
-    const { Entry } = await import('@napi-rs/keyring');
-    const secrets = {
-      plain: 'hello',
-      text: 'grüße — 🔑 ключ',
-      long: JSON.stringify({ kind: 'oauth', token: 'x'.repeat(8000) }),
-      empty: '',
-    };
-    const service = `latchkey-read-test-${process.pid}`;
-    for (const [account, secret] of Object.entries(secrets))
-      new Entry(service, account, { linux: { store: 'secret-service' } }).setPassword(secret);
-    try {
-      for (const [account, secret] of Object.entries(secrets))
-        expect(await readSecret(process.env, 5000, { service, account }), account).toEqual({ kind: 'found', secret });
-      expect(await readSecret(process.env, 5000, { service, account: 'absent' })).toEqual({ kind: 'missing' });
-      // Another service's item of the same account name is not ours.
-      expect(await readSecret(process.env, 5000, { service: `${service}-other`, account: 'plain' })).toEqual({ kind: 'missing' });
-    } finally {
-      for (const account of Object.keys(secrets)) new Entry(service, account, { linux: { store: 'secret-service' } }).deleteCredential();
-    }
   });
 });
