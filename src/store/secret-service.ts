@@ -32,118 +32,52 @@ export function sessionBusSocket(address: string | undefined): string | undefine
   return undefined;
 }
 
-/** Little-endian D-Bus marshalling of the few types written here; alignment from the start of the buffer. */
-export class Writer {
-  readonly #parts: Buffer[] = [];
-  #length = 0;
-  get length(): number {
-    return this.#length;
-  }
-  align(to: number): this {
-    const n = (to - (this.#length % to)) % to;
-    if (n) this.#push(Buffer.alloc(n));
-    return this;
-  }
-  byte(value: number): this {
-    return this.#push(Buffer.from([value]));
-  }
-  u32(value: number): this {
-    this.align(4);
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(value);
-    return this.#push(b);
-  }
-  string(value: string): this {
-    const text = Buffer.from(value, 'utf8');
-    this.u32(text.length);
-    return this.#push(Buffer.concat([text, Buffer.alloc(1)]));
-  }
-  signature(value: string): this {
-    return this.#push(Buffer.concat([Buffer.from([value.length]), Buffer.from(value, 'latin1'), Buffer.alloc(1)]));
-  }
-  raw(buf: Buffer): this {
-    return this.#push(buf);
-  }
-  bytes(): Buffer {
-    return Buffer.concat(this.#parts);
-  }
-  #push(buf: Buffer): this {
-    this.#parts.push(buf);
-    this.#length += buf.length;
-    return this;
-  }
-}
-
-/** The body of a method call: its signature and its bytes (marshalled from an 8-aligned start). */
-export interface Body {
-  signature: string;
-  bytes: Buffer;
-}
-
-/** A message's header: a method call by default; a return or an error answers `replySerial`. */
-export interface MessageFields {
-  path?: string;
-  member?: string;
-  interface?: string;
-  destination?: string;
-  type?: 'call' | 'return' | 'error';
-  replySerial?: number;
-  errorName?: string;
-}
-
-const TYPES = { call: 1, return: 2, error: 3 } as const;
-
-/** A message, little-endian, as D-Bus marshals it. */
-export function encodeMessage(serial: number, fields: MessageFields, body?: Body): Buffer {
-  const header = new Writer();
-  header
-    .byte(0x6c) // 'l': little-endian
-    .byte(TYPES[fields.type ?? 'call'])
-    .byte(0)
-    .byte(1); // protocol version 1
-  header.u32(body?.bytes.length ?? 0);
-  header.u32(serial);
-  const fieldsWriter = new Writer();
-  const field = (code: number, signature: 'o' | 's' | 'g' | 'u', value: string | number) => {
-    fieldsWriter.align(8).byte(code).signature(signature);
-    if (signature === 'g') fieldsWriter.signature(String(value));
-    else if (signature === 'u') fieldsWriter.u32(Number(value));
-    else fieldsWriter.string(String(value));
+/** A method call with no body, little-endian, as D-Bus marshals it. */
+export function methodCall(serial: number, fields: { path: string; member: string; interface?: string; destination?: string }): Buffer {
+  const parts: Buffer[] = [];
+  let length = 16; // the fixed header with the length of the fields array
+  const pad = (to: number) => {
+    const n = (to - (length % to)) % to;
+    if (n) {
+      parts.push(Buffer.alloc(n));
+      length += n;
+    }
   };
-  if (fields.path) field(1, 'o', fields.path);
+  const push = (buf: Buffer) => {
+    parts.push(buf);
+    length += buf.length;
+  };
+  const field = (code: number, signature: 'o' | 's', value: string) => {
+    pad(8);
+    push(Buffer.from([code, 1, signature.charCodeAt(0), 0]));
+    const text = Buffer.from(value, 'utf8');
+    const size = Buffer.alloc(4);
+    size.writeUInt32LE(text.length);
+    push(size);
+    push(Buffer.concat([text, Buffer.alloc(1)]));
+  };
+  field(1, 'o', fields.path);
   if (fields.interface) field(2, 's', fields.interface);
-  if (fields.member) field(3, 's', fields.member);
-  if (fields.errorName) field(4, 's', fields.errorName);
-  if (fields.replySerial !== undefined) field(5, 'u', fields.replySerial);
+  field(3, 's', fields.member);
   if (fields.destination) field(6, 's', fields.destination);
-  if (body) field(8, 'g', body.signature);
-  // The fields array's alignment (8) counts from the message start: its content starts at 16.
-  const fieldBytes = fieldsWriter.bytes();
-  header.u32(fieldBytes.length);
-  const padding = Buffer.alloc((8 - (fieldBytes.length % 8)) % 8);
-  return Buffer.concat([header.bytes(), fieldBytes, padding, body?.bytes ?? Buffer.alloc(0)]);
-}
-
-/** A method call. */
-export function methodCall(
-  serial: number,
-  fields: { path: string; member: string; interface?: string; destination?: string },
-  body?: Body,
-): Buffer {
-  return encodeMessage(serial, fields, body);
+  const fieldsLength = length - 16;
+  pad(8);
+  const head = Buffer.alloc(16);
+  head.write('l', 0, 'latin1');
+  head.writeUInt8(1, 1); // METHOD_CALL
+  head.writeUInt8(0, 2);
+  head.writeUInt8(1, 3); // protocol version
+  head.writeUInt32LE(0, 4); // no body
+  head.writeUInt32LE(serial, 8);
+  head.writeUInt32LE(fieldsLength, 12);
+  return Buffer.concat([head, ...parts]);
 }
 
 /** A message read from the bus: what the calls here need of it. */
 export interface Message {
   type: number;
-  serial: number;
-  /** The member a call names (a bus in a test reads calls too). */
-  member?: string;
   replySerial?: number;
   errorName?: string;
-  signature?: string;
-  body: Buffer;
-  little: boolean;
 }
 
 /** Complete messages at the start of `data`, and how many bytes they took. */
@@ -159,12 +93,7 @@ export function readMessages(data: Buffer): { messages: Message[]; used: number 
     const headerEnd = offset + 16 + fieldsLength + ((8 - (fieldsLength % 8)) % 8);
     if (bodyLength > 1 << 27 || fieldsLength > 1 << 26) throw new Error('an oversized D-Bus message');
     if (data.length < headerEnd + bodyLength) break;
-    const message: Message = {
-      type: data[offset + 1]!,
-      serial: u32(offset + 8),
-      body: data.subarray(headerEnd, headerEnd + bodyLength),
-      little,
-    };
+    const message: Message = { type: data[offset + 1]! };
     // The header fields: (code, variant) structs, each aligned to 8.
     let at = offset + 16;
     const end = offset + 16 + fieldsLength;
@@ -183,10 +112,8 @@ export function readMessages(data: Buffer): { messages: Message[]; used: number 
         at = offset + Math.ceil((at - offset) / 4) * 4;
         const size = u32(at);
         if (code === 4) message.errorName = data.toString('utf8', at + 4, at + 4 + size);
-        if (code === 3) message.member = data.toString('utf8', at + 4, at + 4 + size);
         at += 4 + size + 1;
       } else if (signature === 'g') {
-        if (code === 8) message.signature = data.toString('latin1', at + 1, at + 1 + data[at]!);
         at += 1 + data[at]! + 1;
       } else {
         break; // a type these fields never have: stop reading this header
