@@ -1,5 +1,4 @@
 import { RejectedError } from '../errors.js';
-import type { Clock } from '../io/clock.js';
 import type { Http } from '../http.js';
 import { requireWebUrl } from '../io/urls.js';
 import { isLoopbackHost } from '../loopback/hosts.js';
@@ -33,7 +32,7 @@ export function registeredRedirectUri(redirectUri: string): string {
 }
 
 /** Register a native public client at `issuer`'s registration endpoint; the client id and its management secret. */
-export async function registerClient(input: RegisterInput, deps: { http: Http; clock: Clock }): Promise<ClientRegistration> {
+export async function registerClient(input: RegisterInput, deps: { http: Http }): Promise<ClientRegistration> {
   const client = await loadOpenIdClient();
   const issuer = new URL(input.issuer);
   const insecure = issuer.protocol === 'http:' && isLoopbackHost(issuer.hostname);

@@ -30,8 +30,9 @@ export interface ZeroConfigInput {
 export interface ZeroConfigResult {
   /** The discovered keys: issuer, clientId, scopes, resource, exchange. */
   keys: Pick<Profile, 'issuer' | 'clientId' | 'scopes' | 'resource' | 'exchange'>;
+  /** What the backend's metadata said, and where it was. */
   resource: DiscoveredResource;
-  /** The authorization server's metadata came from OpenID discovery, or RFC 8414's. */
+  /** The client registered for this profile (absent when a client id was given). */
   registration?: ClientRegistration;
   /** Facts for the user: what was found, and where. */
   found: string[];
