@@ -70,7 +70,8 @@ export async function discoverProfile(
   let clientId = given.clientId;
   let registration: ClientRegistration | undefined;
   if (clientId === undefined) {
-    const redirect = registeredRedirectUri(effective({ issuer, clientId: '', ...given }).redirectUri);
+    const { redirectUri } = effective({ issuer, clientId: '', ...given });
+    const redirect = registeredRedirectUri(redirectUri);
     if (typeof server.registration_endpoint !== 'string') {
       throw new ConfigError(
         `the IdP ${issuer} does not let clients register themselves (its metadata has no registration_endpoint); nothing was saved`,
@@ -86,7 +87,7 @@ export async function discoverProfile(
     registration = await registerClient(
       {
         issuer,
-        redirectUri: effective({ issuer, clientId: '', ...given }).redirectUri,
+        redirectUri,
         clientName: input.clientName,
         deviceGrant: grants.includes(DEVICE_GRANT),
       },

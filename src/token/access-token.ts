@@ -1,7 +1,6 @@
-import { decodeProtectedHeader, type JWTVerifyGetKey } from 'jose';
+import type { JWTVerifyGetKey } from 'jose';
 import { sameIssuer } from '../io/urls.js';
-import { ASYMMETRIC_ALGS } from './algs.js';
-import { checkIssuer, checkSignature, checkTimes, type IdTokenFailure, type VerifyResult } from './id-token.js';
+import { checkHeader, checkIssuer, checkSignature, checkTimes, type IdTokenFailure, type VerifyResult } from './id-token.js';
 
 /**
  * The one access-token check (RFC 9068 §4), for a resource server that takes the IdP's access
@@ -20,21 +19,6 @@ export interface AccessTokenExpectations {
 
 const failure = (reason: IdTokenFailure['reason'], message: string): IdTokenFailure => ({ ok: false, reason, message });
 
-/** `typ` is `at+jwt` (RFC 9068 §2.1), or `JWT` as many IdPs write it; the algorithm is asymmetric. */
-export function checkAccessTokenHeader(token: string): IdTokenFailure | undefined {
-  let header: ReturnType<typeof decodeProtectedHeader>;
-  try {
-    header = decodeProtectedHeader(token);
-  } catch {
-    return failure('malformed', 'not a compact JWS');
-  }
-  if (typeof header.typ !== 'string' || !/^(application\/)?(at\+jwt|jwt)$/i.test(header.typ))
-    return failure('not_an_access_token', `typ ${String(header.typ)} is not an access token's (at+jwt or JWT)`);
-  const alg: unknown = header.alg;
-  if (typeof alg !== 'string' || !ASYMMETRIC_ALGS.includes(alg)) return failure('alg_not_allowed', `alg ${String(alg)} is not allowed`);
-  return undefined;
-}
-
 /** `aud` names this resource (a set, compared as URLs: a trailing "/" of an origin does not matter). */
 export function checkResourceAudience(claims: { aud?: unknown }, resource: string): IdTokenFailure | undefined {
   const aud = typeof claims.aud === 'string' ? [claims.aud] : Array.isArray(claims.aud) ? (claims.aud as unknown[]) : [];
@@ -45,7 +29,7 @@ export function checkResourceAudience(claims: { aud?: unknown }, resource: strin
 
 /** Every step in order: header, signature (with `exp`/`nbf`), issuer, times, audience. */
 export async function checkAccessToken(token: string, keys: JWTVerifyGetKey, expect: AccessTokenExpectations): Promise<VerifyResult> {
-  const header = checkAccessTokenHeader(token);
+  const header = checkHeader(token, 'access_token');
   if (header) return header;
   const signed = await checkSignature(token, keys, expect);
   if ('ok' in signed) return signed;

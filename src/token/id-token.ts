@@ -52,16 +52,30 @@ export interface IdTokenExpectations {
 
 const failure = (reason: VerifyFailureReason, message: string, cause?: unknown): IdTokenFailure => ({ ok: false, reason, message, cause });
 
-/** The JOSE header: a JWT (an access or logout token is not an id_token), signed asymmetrically. */
-export function checkHeader(token: string): IdTokenFailure | undefined {
+/** What each kind of token's `typ` may be, and the refusal when it is something else. */
+const TYP_RULES = {
+  // An id_token: JWT, or no typ at all (an access or logout token is not an id_token).
+  id_token: {
+    accepts: (typ: unknown) => typeof typ !== 'string' || /^(jwt|application\/jwt)$/i.test(typ),
+    refuse: (typ: unknown) => failure('not_an_id_token', `typ ${String(typ)} is not an id_token`),
+  },
+  // An access token (RFC 9068 §2.1): at+jwt, or JWT as many IdPs write it; never absent.
+  access_token: {
+    accepts: (typ: unknown) => typeof typ === 'string' && /^(application\/)?(at\+jwt|jwt)$/i.test(typ),
+    refuse: (typ: unknown) => failure('not_an_access_token', `typ ${String(typ)} is not an access token's (at+jwt or JWT)`),
+  },
+} as const;
+
+/** The JOSE header: a JWT of the kind expected, signed asymmetrically. */
+export function checkHeader(token: string, kind: keyof typeof TYP_RULES = 'id_token'): IdTokenFailure | undefined {
   let header: ReturnType<typeof decodeProtectedHeader>;
   try {
     header = decodeProtectedHeader(token);
   } catch {
     return failure('malformed', 'not a compact JWS');
   }
-  if (typeof header.typ === 'string' && !/^(jwt|application\/jwt)$/i.test(header.typ))
-    return failure('not_an_id_token', `typ ${header.typ} is not an id_token`);
+  const rule = TYP_RULES[kind];
+  if (!rule.accepts(header.typ)) return rule.refuse(header.typ);
   const alg: unknown = header.alg;
   if (typeof alg !== 'string' || !ASYMMETRIC_ALGS.includes(alg)) return failure('alg_not_allowed', `alg ${String(alg)} is not allowed`);
   return undefined;
