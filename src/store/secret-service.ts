@@ -73,16 +73,16 @@ export function methodCall(serial: number, fields: { path: string; member: strin
   return Buffer.concat([head, ...parts]);
 }
 
-/** A message read from the bus: what the calls here need of it. */
-export interface Message {
+/** A message read from the bus: what the probe needs of it. */
+interface Reply {
   type: number;
   replySerial?: number;
   errorName?: string;
 }
 
 /** Complete messages at the start of `data`, and how many bytes they took. */
-export function readMessages(data: Buffer): { messages: Message[]; used: number } {
-  const messages: Message[] = [];
+export function readMessages(data: Buffer): { messages: Reply[]; used: number } {
+  const messages: Reply[] = [];
   let offset = 0;
   while (data.length - offset >= 16) {
     const little = data[offset] === 0x6c; // 'l'
@@ -93,7 +93,7 @@ export function readMessages(data: Buffer): { messages: Message[]; used: number 
     const headerEnd = offset + 16 + fieldsLength + ((8 - (fieldsLength % 8)) % 8);
     if (bodyLength > 1 << 27 || fieldsLength > 1 << 26) throw new Error('an oversized D-Bus message');
     if (data.length < headerEnd + bodyLength) break;
-    const message: Message = { type: data[offset + 1]! };
+    const reply: Reply = { type: data[offset + 1]! };
     // The header fields: (code, variant) structs, each aligned to 8.
     let at = offset + 16;
     const end = offset + 16 + fieldsLength;
@@ -106,12 +106,12 @@ export function readMessages(data: Buffer): { messages: Message[]; used: number 
       at += 2 + sigLength + 1;
       if (signature === 'u') {
         at = offset + Math.ceil((at - offset) / 4) * 4;
-        if (code === 5) message.replySerial = u32(at);
+        if (code === 5) reply.replySerial = u32(at);
         at += 4;
       } else if (signature === 's' || signature === 'o') {
         at = offset + Math.ceil((at - offset) / 4) * 4;
         const size = u32(at);
-        if (code === 4) message.errorName = data.toString('utf8', at + 4, at + 4 + size);
+        if (code === 4) reply.errorName = data.toString('utf8', at + 4, at + 4 + size);
         at += 4 + size + 1;
       } else if (signature === 'g') {
         at += 1 + data[at]! + 1;
@@ -119,44 +119,45 @@ export function readMessages(data: Buffer): { messages: Message[]; used: number 
         break; // a type these fields never have: stop reading this header
       }
     }
-    messages.push(message);
+    messages.push(reply);
     offset = headerEnd + bodyLength;
   }
   return { messages, used: offset };
 }
 
-const SECRETS = { destination: 'org.freedesktop.secrets', path: '/org/freedesktop/secrets' };
-const HELLO = () =>
-  methodCall(1, { path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'Hello', destination: 'org.freedesktop.DBus' });
-
-/**
- * One conversation with the session bus, within `timeoutMs`: the SASL handshake pipelined with
- * `BEGIN`, `Hello` and `first`; then `onMessage` for each message, until it returns a result.
- */
-function converse<T extends { kind: string }>(
-  env: NodeJS.ProcessEnv,
-  timeoutMs: number,
-  first: () => Buffer[],
-  onMessage: (message: Message, send: (call: Buffer) => void) => T | undefined,
-): Promise<T | { kind: 'absent' | 'silent' | 'unknown'; why: string }> {
-  type Ended = T | { kind: 'absent' | 'silent' | 'unknown'; why: string };
+/** Ask the session bus whether the Secret Service answers, within `timeoutMs`. */
+export async function probeSecretService(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<ProbeResult> {
   const address = env.DBUS_SESSION_BUS_ADDRESS;
-  if (!address) return Promise.resolve({ kind: 'absent', why: 'no session bus (DBUS_SESSION_BUS_ADDRESS is not set)' });
+  if (!address) return { kind: 'absent', why: 'no session bus (DBUS_SESSION_BUS_ADDRESS is not set)' };
   const socketPath = sessionBusSocket(address);
-  if (!socketPath) return Promise.resolve({ kind: 'unknown', why: 'the session bus has no unix socket address' });
+  if (!socketPath) return { kind: 'unknown', why: 'the session bus has no unix socket address' };
   const uid = process.getuid?.();
-  if (uid === undefined) return Promise.resolve({ kind: 'unknown', why: 'no user id to authenticate with' });
+  if (uid === undefined) return { kind: 'unknown', why: 'no user id to authenticate with' };
   // Loaded with require: in the CommonJS bundle an import() of a built-in starts the ES module loader (~2 ms).
   const { createConnection } = createRequire(import.meta.url)('node:net') as typeof import('node:net');
-  return new Promise<Ended>((resolve) => {
+  return new Promise<ProbeResult>((resolve) => {
     const socket = createConnection({ path: socketPath });
-    // Written now, sent on connect: the handshake and the first calls in one write (the bus keeps
-    // what follows BEGIN for after it). They are made while the connection is being set up.
+    // Written now, sent on connect: the handshake, Hello and Ping in one write (the bus keeps what
+    // follows BEGIN for after it), as sd-bus does: one round trip.
     socket.write(
-      Buffer.concat([Buffer.from(`\0AUTH EXTERNAL ${Buffer.from(String(uid)).toString('hex')}\r\nBEGIN\r\n`), HELLO(), ...first()]),
+      Buffer.concat([
+        Buffer.from(`\0AUTH EXTERNAL ${Buffer.from(String(uid)).toString('hex')}\r\nBEGIN\r\n`),
+        methodCall(1, {
+          path: '/org/freedesktop/DBus',
+          interface: 'org.freedesktop.DBus',
+          member: 'Hello',
+          destination: 'org.freedesktop.DBus',
+        }),
+        methodCall(2, {
+          path: '/org/freedesktop/secrets',
+          interface: 'org.freedesktop.DBus.Peer',
+          member: 'Ping',
+          destination: 'org.freedesktop.secrets',
+        }),
+      ]),
     );
     let settled = false;
-    const done = (result: Ended) => {
+    const done = (result: ProbeResult) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -168,7 +169,7 @@ function converse<T extends { kind: string }>(
     let buffer = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {
       buffer = Buffer.concat([buffer, chunk]);
-      // The answers asked for are a line and a few short messages: a bus that sends more is not one.
+      // The answers asked for are a line and three short messages: a bus that sends more is not one.
       if (buffer.length > 64 * 1024) return done({ kind: 'unknown', why: 'the session bus sent more than its answers' });
       if (!authenticated) {
         const line = buffer.indexOf('\r\n');
@@ -181,10 +182,9 @@ function converse<T extends { kind: string }>(
       try {
         const { messages, used } = readMessages(buffer);
         buffer = buffer.subarray(used);
-        for (const message of messages) {
-          const result = onMessage(message, (call) => socket.write(call));
-          if (result) return done(result);
-        }
+        const ping = messages.find((m) => m.replySerial === 2 && (m.type === 2 || m.type === 3));
+        if (ping?.type === 2) done({ kind: 'answers' });
+        else if (ping) done({ kind: 'absent', why: `no Secret Service on the session bus (${ping.errorName ?? 'error'})` });
       } catch (error) {
         done({ kind: 'unknown', why: (error as Error).message });
       }
@@ -193,16 +193,5 @@ function converse<T extends { kind: string }>(
       done({ kind: 'absent', why: `cannot connect to the session bus (${error.code ?? error.message})` }),
     );
     socket.on('close', () => done({ kind: 'absent', why: 'the session bus closed the connection' }));
-  });
-}
-
-/** Whether the Secret Service answers on the session bus, within `timeoutMs`. */
-export function probeSecretService(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<ProbeResult> {
-  const ping = () => [methodCall(2, { ...SECRETS, interface: 'org.freedesktop.DBus.Peer', member: 'Ping' })];
-  return converse<ProbeResult>(env, timeoutMs, ping, (message) => {
-    if (message.replySerial !== 2 || (message.type !== 2 && message.type !== 3)) return undefined;
-    return message.type === 2
-      ? { kind: 'answers' }
-      : { kind: 'absent', why: `no Secret Service on the session bus (${message.errorName ?? 'error'})` };
   });
 }
