@@ -1,5 +1,6 @@
 import { RejectedError } from '../errors.js';
 import type { Http } from '../http.js';
+import { safeLine } from '../io/text.js';
 import { requireWebUrl } from '../io/urls.js';
 import { isLoopbackHost } from '../loopback/hosts.js';
 import type { ClientRegistration } from '../store/credentials.js';
@@ -56,7 +57,9 @@ export async function registerClient(input: RegisterInput, deps: { http: Http })
   } catch (error) {
     const refusal = refusalOf(error);
     if (refusal && (refusal.status === undefined || refusal.status < 500)) {
-      const said = refusal.error ? `${refusal.error}${refusal.description ? `: ${refusal.description}` : ''}` : `HTTP ${refusal.status}`;
+      const said = refusal.error
+        ? `${safeLine(refusal.error)}${refusal.description ? `: ${safeLine(refusal.description)}` : ''}`
+        : `HTTP ${refusal.status}`;
       throw new RejectedError(`the IdP refused to register this CLI as a client (${said}); nothing was saved`, {
         hint:
           'The IdP may want an admin to register clients: register a Native (public) client by hand, as docs/idps.md says,' +

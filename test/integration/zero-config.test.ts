@@ -207,6 +207,31 @@ describe('profile add --backend-url alone', () => {
     }
   });
 
+  it('a registration the IdP refuses is exit 4 with its reason, escaped and cut, and nothing is saved', async () => {
+    const backend = await backendFor();
+    const { run, config, secrets } = setup();
+    idp.hooks.before = (ctx) => {
+      if (ctx.method !== 'POST' || ctx.path !== '/reg') return false;
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_client_metadata', error_description: `\u001b]52;c;owned\u0007${'x'.repeat(5000)}` };
+      return true;
+    };
+    try {
+      const added = await run(['profile', 'add', 'prod', '--backend-url', backend.url]);
+      expect(added.code).toBe(4);
+      expect(added.stderr).toContain(
+        'the IdP refused to register this CLI as a client (invalid_client_metadata: \\u001b]52;c;owned\\u0007xxx',
+      );
+      expect(added.stderr).not.toContain('\u001b');
+      expect(added.stderr.length).toBeLessThan(1500);
+      expect(added.stderr).toContain('register a Native (public) client by hand');
+      expect(config().profiles?.prod).toBeUndefined();
+      expect(secrets()).toEqual([]);
+    } finally {
+      idp.hooks.before = undefined;
+    }
+  });
+
   it('says to pass --issuer when the backend publishes no metadata', async () => {
     const backend = await backendFor({ resourceMetadata: 'none' });
     const { run, config } = setup();
