@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 /** One keychain operation, as the helper process takes it (a JSON line). */
@@ -185,15 +186,56 @@ export class InProcessKeychain implements KeychainBackend {
     return entry.deleteCredential();
   }
 
+  /**
+   * Loads the binding now, ahead of the first call (while the probe's answer is on its way);
+   * a binding that cannot be loaded is reported by that call.
+   */
+  preload(): void {
+    try {
+      this.#load();
+    } catch {
+      // the call says why
+    }
+  }
+
   #load(): KeyringBinding {
     if (this.#binding) return this.#binding;
     try {
-      this.#binding = createRequire(import.meta.url)('@napi-rs/keyring') as KeyringBinding;
+      this.#binding = loadKeyringBinding();
     } catch (error) {
       throw new KeychainBindingMissing((error as Error).message, { cause: error });
     }
     return this.#binding;
   }
+}
+
+/**
+ * The binding. Its package's loader is 27 kB of platform checks, compiled on every run (~2 ms of
+ * each keychain `token`): on Linux with glibc the platform's package is required directly, from
+ * where the loader itself would require it (so the same copy); anywhere else, or when that fails,
+ * the loader runs. musl is told as the loader tells it first: by /usr/bin/ldd naming musl.
+ */
+export function loadKeyringBinding(): KeyringBinding {
+  const require = createRequire(import.meta.url);
+  const platformPackage = glibcPackage();
+  if (platformPackage) {
+    try {
+      return createRequire(require.resolve('@napi-rs/keyring'))(platformPackage) as KeyringBinding;
+    } catch {
+      // the loader below finds what there is, or says what is missing
+    }
+  }
+  return require('@napi-rs/keyring') as KeyringBinding;
+}
+
+function glibcPackage(): string | undefined {
+  if (process.platform !== 'linux' || (process.arch !== 'x64' && process.arch !== 'arm64')) return undefined;
+  try {
+    if (readFileSync('/usr/bin/ldd', 'latin1').includes('musl')) return undefined;
+  } catch {
+    return undefined;
+  }
+  return `@napi-rs/keyring-linux-${process.arch}-gnu`;
 }
 
 /**
@@ -209,8 +251,14 @@ export function defaultKeychainBackend(options: { timeoutMs: number; env?: NodeJ
   const choose = async (): Promise<KeychainBackend> => {
     if (process.platform === 'darwin' || process.platform === 'win32') return new InProcessKeychain(options);
     const { probeSecretService } = await import('./secret-service.js');
-    const probe = await probeSecretService(env, options.timeoutMs);
-    if (probe.kind === 'answers') return new InProcessKeychain(options);
+    const probing = probeSecretService(env, options.timeoutMs);
+    // The binding loads (~2 ms, synchronously, without a word to the bus) while the probe's
+    // answer is on its way: one turn of the event loop first sends the probe's bytes.
+    const inProcess = new InProcessKeychain(options);
+    await new Promise((resolve) => setImmediate(resolve));
+    inProcess.preload();
+    const probe = await probing;
+    if (probe.kind === 'answers') return inProcess;
     if (probe.kind === 'unknown') return new KeychainHelper({ timeoutMs: options.timeoutMs, env });
     throw new Error(probe.why);
   };
