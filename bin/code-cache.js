@@ -32,14 +32,31 @@ function makeDirs(dir) {
   for (const at of missing.reverse()) fs.mkdirSync(at, { mode: 0o700 });
 }
 
+/** A short tag for a path (32-bit FNV-1a, hex): node:crypto would cost more than the cache saves. */
+function fnv1a(text) {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i += 1) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return hash.toString(16).padStart(8, '0');
+}
+
+/** What the cache files of the bundle at `file` start with. */
+function installPrefix(file) {
+  return `${path.basename(file)}-${fnv1a(path.resolve(file))}-`;
+}
+exports.installPrefix = installPrefix;
+
 exports.load = function load(file, kind = 'other') {
   let cacheFile;
+  let install;
   let build;
   let script;
   let cachedData;
   try {
     const stat = fs.statSync(file);
-    build = `${path.basename(file)}-${process.version}-${stat.size}-${Math.trunc(stat.mtimeMs)}`;
+    // Named for this install too: two installs run in turn (a global one and a project's) would
+    // otherwise each remove the other's cache as stale, and compile cold every time.
+    install = installPrefix(file);
+    build = `${install}${process.version}-${stat.size}-${Math.trunc(stat.mtimeMs)}`;
     cacheFile = path.join(cacheDir(process.env), `${build}-${kind}.v8`);
     try {
       cachedData = fs.readFileSync(cacheFile);
@@ -64,10 +81,9 @@ exports.load = function load(file, kind = 'other') {
         const temp = `${cacheFile}.${process.pid}.tmp`;
         fs.writeFileSync(temp, script.createCachedData(), { mode: 0o600 });
         fs.renameSync(temp, cacheFile);
-        // The caches of other Node versions or builds of this bundle are not read again.
-        const prefix = `${path.basename(file)}-`;
+        // The caches of this install's other Node versions or builds are not read again.
         for (const name of fs.readdirSync(path.dirname(cacheFile)))
-          if (name.startsWith(prefix) && name.endsWith('.v8') && !name.startsWith(`${build}-`))
+          if (name.startsWith(install) && name.endsWith('.v8') && !name.startsWith(`${build}-`))
             fs.rmSync(path.join(path.dirname(cacheFile), name), { force: true });
       } catch {
         // A cache that cannot be written is only a slower next start.

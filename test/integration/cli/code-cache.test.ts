@@ -1,8 +1,14 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../helpers/cli.js';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+const BUNDLE = join(ROOT, 'dist/bin/latchkey.cjs');
+const { installPrefix } = createRequire(import.meta.url)('../../../bin/code-cache.js') as { installPrefix: (file: string) => string };
 
 // Node 20 has no module.enableCompileCache: bin/code-cache.js keeps V8's code cache for the
 // entry bundle in the user's cache dir. It must never change what the CLI does, whatever it finds.
@@ -17,12 +23,13 @@ describe('the code cache of the entry bundle', () => {
       const env = { XDG_CACHE_HOME: cacheHome };
       const dir = join(cacheHome, 'latchkey');
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      writeFileSync(join(dir, 'latchkey.cjs-v20.0.0-1-1-token.v8'), 'a stale build');
+      writeFileSync(join(dir, `${installPrefix(BUNDLE)}v20.0.0-1-1-token.v8`), 'a stale build of this install');
       const first = await runCli(['token', 'inspect', JWT], { env });
       expect(first.code).toBe(0);
       const files = readdirSync(dir).filter((f) => f.endsWith('.v8'));
       expect(files).toHaveLength(1); // the stale one of another build is gone
       expect(files[0]).toMatch(/-inspect\.v8$/);
+      expect(files[0]!.startsWith(installPrefix(BUNDLE))).toBe(true);
       expect(statSync(dir).mode & 0o777).toBe(0o700);
       const file = join(dir, files[0]!);
       expect(statSync(file).mode & 0o777).toBe(0o600);
@@ -39,6 +46,35 @@ describe('the code cache of the entry bundle', () => {
       expect(readFileSync(file).equals(Buffer.alloc(4096, 0xa5))).toBe(false);
     },
   );
+
+  it.skipIf(builtInCache)('Node 20: two installs run in turn keep a cache each (neither removes the other as stale)', async () => {
+    // A second install: the shim and the bundle copied elsewhere (a global one beside a project's).
+    const other = mkdtempSync(join(tmpdir(), 'latchkey-install-'));
+    cpSync(join(ROOT, 'bin'), join(other, 'bin'), { recursive: true });
+    mkdirSync(join(other, 'dist'));
+    cpSync(join(ROOT, 'dist/bin'), join(other, 'dist/bin'), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules'), join(other, 'node_modules'));
+    const cacheHome = mkdtempSync(join(tmpdir(), 'latchkey-cache-'));
+    const dir = join(cacheHome, 'latchkey');
+    const runOther = () =>
+      new Promise<number | null>((done) =>
+        spawn(process.execPath, [join(other, 'bin/latchkey.js'), 'token', 'inspect', JWT], {
+          env: { ...process.env, XDG_CACHE_HOME: cacheHome },
+          stdio: 'ignore',
+        }).on('close', done),
+      );
+    const env = { XDG_CACHE_HOME: cacheHome };
+    expect((await runCli(['token', 'inspect', JWT], { env })).code).toBe(0);
+    expect(await runOther()).toBe(0);
+    const files = readdirSync(dir).sort();
+    expect(files).toHaveLength(2);
+    const written = files.map((f) => statSync(join(dir, f)).mtimeMs);
+    // Run in turn again: each reads its own cache and writes nothing.
+    expect((await runCli(['token', 'inspect', JWT], { env })).code).toBe(0);
+    expect(await runOther()).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(files);
+    expect(files.map((f) => statSync(join(dir, f)).mtimeMs)).toEqual(written);
+  });
 
   it.skipIf(!builtInCache)('Node >= 22.1: Node keeps the cache itself, nothing is written to the user cache dir', async () => {
     const cacheHome = mkdtempSync(join(tmpdir(), 'latchkey-cache-'));
