@@ -2,7 +2,8 @@
 # Installs the Debian packages the test suites need: a real browser (chromium), a real Secret
 # Service (gnome-keyring on a D-Bus session bus, read back with secret-tool), the shells the
 # completion scripts are loaded into (zsh, fish), openssl for test certificates, and the tools
-# latchkey hands its credential to (kubectl from kubernetes-client when the image has none, git). Idempotent:
+# latchkey hands its credential to (kubectl from kubernetes-client when the image has none, git), and
+# python3 (test/helpers/freeze-thread.py stops one thread of the keyring daemon). Idempotent:
 # it installs only what is missing, from Debian's archive and nothing else.
 set -euo pipefail
 
@@ -17,9 +18,10 @@ command -v fish >/dev/null 2>&1 || need+=(fish)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
 command -v git >/dev/null 2>&1 || need+=(git)
+[ -x /usr/bin/python3 ] || need+=(python3)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "setup-e2e: chromium, gnome-keyring, dbus, secret-tool, zsh, fish, openssl, kubectl and git are installed"
+  echo "setup-e2e: chromium, gnome-keyring, dbus, secret-tool, zsh, fish, openssl, kubectl, git and python3 are installed"
   exit 0
 fi
 

@@ -242,7 +242,7 @@ function glibcPackage(): string | undefined {
  * The keychain backend a CLI run uses. macOS and Windows: the binding in process. Linux (and the
  * BSDs): the Secret Service is probed first, in JavaScript with the timeout (secret-service.ts);
  * when it answers, the binding runs in process; when the bus says it is not there, or does not
- * answer, the run fails at once (exit 6 by the caller) without touching the binding; only when
+ * answer, the run fails at once (exit 6 by the caller) without a call to the binding; only when
  * the probe cannot be made does the helper process guard the call.
  */
 export function defaultKeychainBackend(options: { timeoutMs: number; env?: NodeJS.ProcessEnv }): KeychainBackend {

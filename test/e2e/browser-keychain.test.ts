@@ -1,8 +1,9 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempConfigDir, type RunResult } from '../helpers/cli.js';
+import { probeSecretService } from '../../src/store/secret-service.js';
 import { secretServiceReachable, secretTool } from '../helpers/secret-service.js';
 import { startStack, until, type Stack } from '../helpers/stack.js';
 
@@ -12,11 +13,13 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const DRIVER = join(ROOT, 'dist-dev/dev/chromium-browser.js');
 const OUT = join(ROOT, 'test-output/e2e');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const FREEZE = join(ROOT, 'test/helpers/freeze-thread.py');
 
 const missing: string[] = [];
 if (!existsSync(CHROMIUM)) missing.push(`Chromium at ${CHROMIUM}`);
 if (!(await secretServiceReachable())) missing.push('a Secret Service on the D-Bus session bus');
 if (!existsSync(DRIVER)) missing.push(`${DRIVER} (npm run build:dev)`);
+if (!existsSync('/usr/bin/python3')) missing.push('python3 (to stop one thread of the keyring daemon)');
 if (missing.length > 0) {
   throw new Error(
     `the e2e suite needs ${missing.join(', ')}: run scripts/setup-e2e.sh (as root), then npm run test:e2e (it starts the Secret Service)`,
@@ -130,6 +133,41 @@ describe('login in Chromium, credential in the Secret Service', () => {
     expect(s.steps().find((step) => step.step === 'result')).toMatchObject({ title: 'Sign-in did not complete' });
     expect(statSync(join(OUT, 'login-failure.png')).size).toBeGreaterThan(1000);
     expect(await lookup(s.profile)).toBe('');
+  });
+});
+
+describe("with the keyring daemon's main loop stopped (its D-Bus thread still answers)", () => {
+  it('token exits 6 within the keychain timeout, and reads the credential again once the daemon runs on', async () => {
+    const s = await setup('keychain');
+    const stored = await runCli(['login', '--with-token', '-p', s.profile], { configDir: s.configDir, input: 'frozen-token' });
+    expect(stored.code, stored.stderr).toBe(0);
+
+    // GDBus answers Peer.Ping on its own thread: the probe cannot see a stuck main loop, and
+    // every secret call (OpenSession first, made by the binding's constructor) goes unanswered.
+    const pid = Number(process.env.LATCHKEY_TEST_KEYRING_PID);
+    const freezer = spawn('/usr/bin/python3', [FREEZE, String(pid)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((done, fail) => {
+        freezer.stdout.once('data', () => done());
+        freezer.once('exit', (code) => fail(new Error(`freeze-thread.py ended (${code})`)));
+      });
+      expect(await probeSecretService(process.env, 2000)).toEqual({ kind: 'answers' });
+
+      const started = Date.now();
+      const token = await s.run(['token', '-p', s.profile], { LATCHKEY_KEYCHAIN_TIMEOUT: '3' });
+      const took = Date.now() - started;
+      expect(token.code, token.stderr).toBe(6);
+      expect(token.stdout).toBe('');
+      expect(token.stderr).toMatch(/^latchkey: the OS keychain \(Secret Service\) could not read: /);
+      expect(token.stderr).not.toMatch(/\n\s+at /);
+      expect(took).toBeLessThan(8000);
+    } finally {
+      freezer.stdin.end();
+      await new Promise((done) => (freezer.exitCode === null ? freezer.once('exit', done) : done(undefined)));
+    }
+    const again = await s.run(['token', '-p', s.profile]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout.trim()).toBe('frozen-token');
   });
 });
 
