@@ -1,8 +1,9 @@
 // Loads a CommonJS bundle with a V8 code cache, for Node versions without
 // module.enableCompileCache (Node < 22.1): ~3 ms of every start-up on Node 20 (docs/performance.md).
 // The cache is the user's own (XDG_CACHE_HOME or ~/.cache, ~/Library/Caches, %LOCALAPPDATA%),
-// a 0600 file in a 0700 directory, named for the Node version and the bundle's size and time so
-// that an update never reads a stale one; V8 rejects data that does not fit. Anything that goes
+// a 0600 file in a 0700 directory, named for the install (its bundle's path), the Node version and
+// the bundle's size and time so that an update never reads a stale one; V8 rejects data that does
+// not fit. Anything that goes
 // wrong here (no home, a read-only disk, a corrupt file) falls back to a plain require.
 'use strict';
 const fs = require('node:fs');
@@ -30,6 +31,43 @@ function makeDirs(dir) {
     if (path.dirname(at) === at) break;
   }
   for (const at of missing.reverse()) fs.mkdirSync(at, { mode: 0o700 });
+}
+
+function writeAtomically(target, data) {
+  const temp = `${target}.${process.pid}.tmp`;
+  fs.writeFileSync(temp, data, { mode: 0o600 });
+  fs.renameSync(temp, target);
+}
+
+/**
+ * Removes what is not read again: this install's caches of other Node versions or builds, the
+ * files of installs whose bundle is gone (an npx cache cleared, a project deleted), and files
+ * named before installs were.
+ */
+function prune(dir, file, install, build) {
+  const base = `${path.basename(file)}-`;
+  const gone = new Map();
+  const installGone = (prefix) => {
+    try {
+      return !fs.existsSync(fs.readFileSync(path.join(dir, `${prefix}install`), 'utf8'));
+    } catch {
+      return true;
+    }
+  };
+  for (const name of fs.readdirSync(dir)) {
+    if (!name.startsWith(base) || name.endsWith('.tmp')) continue;
+    let remove;
+    if (name.startsWith(install)) remove = name.endsWith('.v8') && !name.startsWith(`${build}-`);
+    else {
+      const prefix = name.slice(0, base.length + 9);
+      if (!/^[0-9a-f]{8}-$/.test(prefix.slice(base.length))) remove = true;
+      else {
+        if (!gone.has(prefix)) gone.set(prefix, installGone(prefix));
+        remove = gone.get(prefix);
+      }
+    }
+    if (remove) fs.rmSync(path.join(dir, name), { force: true });
+  }
 }
 
 /** A short tag for a path (32-bit FNV-1a, hex): node:crypto would cost more than the cache saves. */
@@ -77,14 +115,12 @@ exports.load = function load(file, kind = 'other') {
     // Written at exit, when the functions this run compiled are in it too.
     process.once('exit', () => {
       try {
-        makeDirs(path.dirname(cacheFile));
-        const temp = `${cacheFile}.${process.pid}.tmp`;
-        fs.writeFileSync(temp, script.createCachedData(), { mode: 0o600 });
-        fs.renameSync(temp, cacheFile);
-        // The caches of this install's other Node versions or builds are not read again.
-        for (const name of fs.readdirSync(path.dirname(cacheFile)))
-          if (name.startsWith(install) && name.endsWith('.v8') && !name.startsWith(`${build}-`))
-            fs.rmSync(path.join(path.dirname(cacheFile), name), { force: true });
+        const dir = path.dirname(cacheFile);
+        makeDirs(dir);
+        // Which bundle this install's files are for, so that another install can tell when it is gone.
+        writeAtomically(path.join(dir, `${install}install`), path.resolve(file));
+        writeAtomically(cacheFile, script.createCachedData());
+        prune(dir, file, install, build);
       } catch {
         // A cache that cannot be written is only a slower next start.
       }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -24,10 +24,11 @@ describe('the code cache of the entry bundle', () => {
       const dir = join(cacheHome, 'latchkey');
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       writeFileSync(join(dir, `${installPrefix(BUNDLE)}v20.0.0-1-1-token.v8`), 'a stale build of this install');
+      writeFileSync(join(dir, 'latchkey.cjs-v20.0.0-1-1-token.v8'), 'named before installs were');
       const first = await runCli(['token', 'inspect', JWT], { env });
       expect(first.code).toBe(0);
       const files = readdirSync(dir).filter((f) => f.endsWith('.v8'));
-      expect(files).toHaveLength(1); // the stale one of another build is gone
+      expect(files).toHaveLength(1); // the stale build, and the file named before installs were, are gone
       expect(files[0]).toMatch(/-inspect\.v8$/);
       expect(files[0]!.startsWith(installPrefix(BUNDLE))).toBe(true);
       expect(statSync(dir).mode & 0o777).toBe(0o700);
@@ -39,7 +40,15 @@ describe('the code cache of the entry bundle', () => {
 
       // Another kind of command keeps a cache of its own path, beside this one.
       expect((await runCli(['--help'], { env })).code).toBe(0);
-      expect(readdirSync(dir).sort()).toEqual([files[0]!, files[0]!.replace(/-inspect\.v8$/, '-other.v8')].sort());
+      expect(
+        readdirSync(dir)
+          .filter((f) => f.endsWith('.v8'))
+          .sort(),
+      ).toEqual([files[0]!, files[0]!.replace(/-inspect\.v8$/, '-other.v8')].sort());
+      // The install's record (which bundle its caches are for) is the user's alone too.
+      const record = join(dir, `${installPrefix(BUNDLE)}install`);
+      expect(readFileSync(record, 'utf8')).toBe(BUNDLE);
+      expect(statSync(record).mode & 0o777).toBe(0o600);
 
       writeFileSync(file, Buffer.alloc(4096, 0xa5));
       expect(await runCli(['token', 'inspect', JWT], { env })).toEqual(first);
@@ -47,7 +56,7 @@ describe('the code cache of the entry bundle', () => {
     },
   );
 
-  it.skipIf(builtInCache)('Node 20: two installs run in turn keep a cache each (neither removes the other as stale)', async () => {
+  it.skipIf(builtInCache)('Node 20: two installs run in turn keep a cache each, until one of them is gone', async () => {
     // A second install: the shim and the bundle copied elsewhere (a global one beside a project's).
     const other = mkdtempSync(join(tmpdir(), 'latchkey-install-'));
     cpSync(join(ROOT, 'bin'), join(other, 'bin'), { recursive: true });
@@ -67,13 +76,27 @@ describe('the code cache of the entry bundle', () => {
     expect((await runCli(['token', 'inspect', JWT], { env })).code).toBe(0);
     expect(await runOther()).toBe(0);
     const files = readdirSync(dir).sort();
-    expect(files).toHaveLength(2);
+    const caches = files.filter((f) => f.endsWith('.v8'));
+    expect(caches).toHaveLength(2);
     const written = files.map((f) => statSync(join(dir, f)).mtimeMs);
     // Run in turn again: each reads its own cache and writes nothing.
     expect((await runCli(['token', 'inspect', JWT], { env })).code).toBe(0);
     expect(await runOther()).toBe(0);
     expect(readdirSync(dir).sort()).toEqual(files);
     expect(files.map((f) => statSync(join(dir, f)).mtimeMs)).toEqual(written);
+
+    // The other install is deleted: the next cache this one writes takes the other's files along.
+    rmSync(other, { recursive: true, force: true });
+    expect((await runCli(['--help'], { env })).code).toBe(0);
+    const left = readdirSync(dir);
+    expect(left.length).toBeGreaterThan(0);
+    expect(left.every((f) => f.startsWith(installPrefix(BUNDLE)))).toBe(true);
+    expect(left.filter((f) => f.endsWith('.v8')).sort()).toEqual(
+      [
+        ...caches.filter((f) => f.startsWith(installPrefix(BUNDLE))),
+        `${caches.find((f) => f.startsWith(installPrefix(BUNDLE)))!.replace(/-inspect\.v8$/, '-other.v8')}`,
+      ].sort(),
+    );
   });
 
   it.skipIf(!builtInCache)('Node >= 22.1: Node keeps the cache itself, nothing is written to the user cache dir', async () => {
