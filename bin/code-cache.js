@@ -3,8 +3,8 @@
 // The cache is the user's own (XDG_CACHE_HOME or ~/.cache, ~/Library/Caches, %LOCALAPPDATA%),
 // a 0600 file in a 0700 directory, named for the install (its bundle's path), the Node version and
 // the bundle's size and time so that an update never reads a stale one; V8 rejects data that does
-// not fit. Anything that goes
-// wrong here (no home, a read-only disk, a corrupt file) falls back to a plain require.
+// not fit. Anything that goes wrong here (no home, a read-only disk, a corrupt file) falls back to
+// a plain require.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');

@@ -137,7 +137,7 @@ describe('login in Chromium, credential in the Secret Service', () => {
 });
 
 describe("with the keyring daemon's main loop stopped (its D-Bus thread still answers)", () => {
-  it('token exits 6 within the keychain timeout, and reads the credential again once the daemon runs on', async () => {
+  it('token exits 6 within the keychain timeout, and reads the credential again once the daemon runs on', async (ctx) => {
     const s = await setup('keychain');
     const stored = await runCli(['login', '--with-token', '-p', s.profile], { configDir: s.configDir, input: 'frozen-token' });
     expect(stored.code, stored.stderr).toBe(0);
@@ -147,10 +147,13 @@ describe("with the keyring daemon's main loop stopped (its D-Bus thread still an
     const pid = Number(process.env.LATCHKEY_TEST_KEYRING_PID);
     const freezer = spawn('/usr/bin/python3', [FREEZE, String(pid)], { stdio: ['pipe', 'pipe', 'inherit'] });
     try {
-      await new Promise<void>((done, fail) => {
-        freezer.stdout.once('data', () => done());
-        freezer.once('exit', (code) => fail(new Error(`freeze-thread.py ended (${code})`)));
+      const stopped = await new Promise<boolean>((done, fail) => {
+        freezer.stdout.once('data', () => done(true));
+        freezer.once('exit', (code) => (code === 77 ? done(false) : fail(new Error(`freeze-thread.py ended (${code})`))));
       });
+      // A developer's machine may forbid tracing another process (CI runs as root, and must run it).
+      if (!stopped && !process.env.CI) return ctx.skip('ptrace is not permitted here: run the e2e suite as root');
+      expect(stopped, 'ptrace is not permitted here').toBe(true);
       expect(await probeSecretService(process.env, 2000)).toEqual({ kind: 'answers' });
 
       const started = Date.now();

@@ -22,7 +22,10 @@ libc.ptrace.restype = ctypes.c_long
 tid = int(sys.argv[1])
 for request in (PTRACE_SEIZE, PTRACE_INTERRUPT):
     if libc.ptrace(request, tid, None, None) != 0:
-        sys.exit("freeze-thread: ptrace failed: " + os.strerror(ctypes.get_errno()))
+        errno = ctypes.get_errno()
+        print("freeze-thread: ptrace failed: " + os.strerror(errno), file=sys.stderr)
+        # 77: not allowed to trace here (not root, Yama's ptrace_scope): the caller may skip.
+        sys.exit(77 if errno == 1 else 1)
 os.waitpid(tid, WALL)
 print("stopped", flush=True)
 sys.stdin.read()
