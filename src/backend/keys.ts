@@ -1,7 +1,7 @@
 import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { authorizationServerMetadataUrl, discoveryUrl } from '../discovery.js';
 import { requireWebUrl } from '../io/urls.js';
-import type { VerifyFailureReason } from '../token/id-token.js';
+import type { VerifyFailureReason, VerifyResult } from '../token/id-token.js';
 
 /** How an issuer's keys are found and kept: the settings both verifiers share. */
 export interface IssuerKeysOptions {
@@ -35,6 +35,13 @@ export class KeysUnavailable extends Error {
   ) {
     super(message);
   }
+}
+
+/** A check's result, with keys that could not be loaded as the verdict's reason (not the token's fault). */
+export function keysVerdict(result: VerifyResult): VerifyResult {
+  return !result.ok && result.cause instanceof KeysUnavailable
+    ? { ok: false, reason: result.cause.reason, message: result.cause.message }
+    : result;
 }
 
 export interface IssuerKeys {
@@ -192,7 +199,7 @@ export function issuerKeys(options: IssuerKeysOptions): IssuerKeys {
 }
 
 /** A response body as text, read no further than `limit` bytes. */
-export async function boundedText(response: Response, limit: number): Promise<string> {
+async function boundedText(response: Response, limit: number): Promise<string> {
   if (Number(response.headers.get('content-length') ?? 0) > limit) throw new Error(`is larger than ${limit} bytes`);
   if (!response.body) return '';
   const reader = (response.body as ReadableStream<Uint8Array>).getReader();

@@ -4,7 +4,7 @@ import { protectedResourceMetadataUrl } from '../discovery.js';
 import { requireWebUrl } from '../io/urls.js';
 import { checkAccessToken } from '../token/access-token.js';
 import type { VerifyFailureReason, VerifyResult } from '../token/id-token.js';
-import { checkIssuerSettings, issuerKeys, KeysUnavailable, type IssuerKeysOptions } from './keys.js';
+import { checkIssuerSettings, issuerKeys, keysVerdict, type IssuerKeysOptions } from './keys.js';
 import { UNAVAILABLE_REASONS } from './verifier.js';
 
 /**
@@ -41,17 +41,10 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
   const now = options.now ?? (() => new Date());
   const tolerance = options.clockToleranceSec ?? 60;
   const { keys, ready } = issuerKeys(options);
-  const verify = async (token: string): Promise<VerifyResult> => {
-    const result = await checkAccessToken(token, keys, {
-      issuer: options.issuer,
-      resource: options.resource,
-      now: now(),
-      toleranceSec: tolerance,
-    });
-    if (!result.ok && result.cause instanceof KeysUnavailable)
-      return { ok: false, reason: result.cause.reason, message: result.cause.message };
-    return result;
-  };
+  const verify = async (token: string): Promise<VerifyResult> =>
+    keysVerdict(
+      await checkAccessToken(token, keys, { issuer: options.issuer, resource: options.resource, now: now(), toleranceSec: tolerance }),
+    );
   return Object.assign(verify, { ready });
 }
 

@@ -1,6 +1,6 @@
 import { ASYMMETRIC_ALGS } from '../token/algs.js';
 import { checkIdToken, type VerifyFailureReason, type VerifyResult } from '../token/id-token.js';
-import { checkIssuerSettings, issuerKeys, KeysUnavailable, type IssuerKeysOptions } from './keys.js';
+import { checkIssuerSettings, issuerKeys, keysVerdict, type IssuerKeysOptions } from './keys.js';
 
 export type { IdTokenFailure, VerifyFailureReason, VerifyResult } from '../token/id-token.js';
 
@@ -47,18 +47,16 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
   const allowed = new Set(options.allowedClientIds);
   const { keys, ready } = issuerKeys(options);
 
-  const verify = async (token: string): Promise<VerifyResult> => {
-    const result = await checkIdToken(token, keys, {
-      issuer: options.issuer,
-      clientIds: allowed,
-      now: now(),
-      toleranceSec: tolerance,
-      maxAgeSec: maxAge,
-    });
-    if (!result.ok && result.cause instanceof KeysUnavailable)
-      return { ok: false, reason: result.cause.reason, message: result.cause.message };
-    return result;
-  };
+  const verify = async (token: string): Promise<VerifyResult> =>
+    keysVerdict(
+      await checkIdToken(token, keys, {
+        issuer: options.issuer,
+        clientIds: allowed,
+        now: now(),
+        toleranceSec: tolerance,
+        maxAgeSec: maxAge,
+      }),
+    );
   return Object.assign(verify, { ready });
 }
 

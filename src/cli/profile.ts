@@ -87,10 +87,8 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
           hint: `${n} profile add ${name} --issuer <url> --client-id <id>, or ${n} profile add ${name} --backend-url <url> when the backend publishes its metadata`,
         });
     }
-    if (options.force !== true && Object.hasOwn(ctx.profiles.read().profiles, name))
-      throw new UsageError(`profile "${name}" already exists`, {
-        hint: `Change it with "${n} profile set ${name} <key> <value>", or replace it with --force.`,
-      });
+    // Before anything is discovered or registered: a taken name registers nothing.
+    if (options.force !== true) ctx.profiles.assertNameFree(name);
     let discovered: import('../flows/zero-config.js').ZeroConfigResult | undefined;
     if (discovering) {
       const { discoverProfile } = await import('../flows/zero-config.js');

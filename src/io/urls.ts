@@ -14,6 +14,14 @@ export function sameIssuer(a: unknown, b: unknown): boolean {
   }
 }
 
+/**
+ * Whether an audience list names this resource (RFC 9068 §4): the same string, or the same URL
+ * (a trailing "/" of an origin does not matter), by `sameIssuer`'s rule.
+ */
+export function namesResource(audiences: readonly unknown[], resource: string): boolean {
+  return audiences.some((a) => a === resource || sameIssuer(a, resource));
+}
+
 /** Why a URL from outside was refused; the caller wraps it in the error its step calls for. */
 export class UnsafeUrlError extends Error {}
 

@@ -62,17 +62,21 @@ export class ProfileStore {
    */
   async add(name: string, profile: Profile, options: { force?: boolean } = {}): Promise<{ madeDefault: boolean }> {
     return this.update((config) => {
-      if (config.profiles[name] && !options.force) {
-        throw new UsageError(`profile "${name}" already exists`, {
-          hint: `Change it with "${this.#name} profile set ${name} <key> <value>", or replace it with --force.`,
-        });
-      }
+      if (!options.force) this.assertNameFree(name, config);
       config.profiles[name] = profile;
       const inForce = this.defaultName(config);
       const madeDefault = inForce === undefined || !this.all(config)[inForce] || inForce === name;
       if (madeDefault) config.defaultProfile = name;
       return { madeDefault };
     });
+  }
+
+  /** Refuses a name a user profile has already (`profile add` without --force). */
+  assertNameFree(name: string, config: ConfigFile = this.read()): void {
+    if (Object.hasOwn(config.profiles, name))
+      throw new UsageError(`profile "${name}" already exists`, {
+        hint: `Change it with "${this.#name} profile set ${name} <key> <value>", or replace it with --force.`,
+      });
   }
 
   /** Set (or, with `undefined`, remove) one key; a built-in profile gets a user copy. */

@@ -1,6 +1,6 @@
 import type { JWTVerifyGetKey } from 'jose';
-import { sameIssuer } from '../io/urls.js';
-import { checkHeader, checkIssuer, checkSignature, checkTimes, type IdTokenFailure, type VerifyResult } from './id-token.js';
+import { namesResource } from '../io/urls.js';
+import { checkHeader, checkIssuer, checkSignature, checkTimes, failure, type IdTokenFailure, type VerifyResult } from './id-token.js';
 
 /**
  * The one access-token check (RFC 9068 §4), for a resource server that takes the IdP's access
@@ -17,12 +17,10 @@ export interface AccessTokenExpectations {
   toleranceSec: number;
 }
 
-const failure = (reason: IdTokenFailure['reason'], message: string): IdTokenFailure => ({ ok: false, reason, message });
-
 /** `aud` names this resource (a set, compared as URLs: a trailing "/" of an origin does not matter). */
 export function checkResourceAudience(claims: { aud?: unknown }, resource: string): IdTokenFailure | undefined {
   const aud = typeof claims.aud === 'string' ? [claims.aud] : Array.isArray(claims.aud) ? (claims.aud as unknown[]) : [];
-  return aud.some((a) => a === resource || sameIssuer(a, resource))
+  return namesResource(aud, resource)
     ? undefined
     : failure('audience_not_allowed', `aud ${JSON.stringify(aud)} does not name this resource (${resource})`);
 }

@@ -50,7 +50,13 @@ export interface IdTokenExpectations {
   maxAgeSec?: number;
 }
 
-const failure = (reason: VerifyFailureReason, message: string, cause?: unknown): IdTokenFailure => ({ ok: false, reason, message, cause });
+/** A refusal: its reason, its message, and what caused it (both token checks build theirs with it). */
+export const failure = (reason: VerifyFailureReason, message: string, cause?: unknown): IdTokenFailure => ({
+  ok: false,
+  reason,
+  message,
+  cause,
+});
 
 /** What each kind of token's `typ` may be, and the refusal when it is something else. */
 const TYP_RULES = {

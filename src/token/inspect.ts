@@ -1,7 +1,7 @@
 import { relativeTime } from '../io/format.js';
 import { audiences, type DecodedJwt, type JsonObject } from './decode.js';
 import { idpDiagnostics, issuerMatches, jweDiagnostics } from './idp-diagnostics.js';
-import { sameIssuer } from '../io/urls.js';
+import { namesResource } from '../io/urls.js';
 
 export type DiagnosticLevel = 'error' | 'warning' | 'info';
 
@@ -175,7 +175,7 @@ export function inspect(decoded: DecodedJwt, options: InspectOptions): Inspectio
   ];
   const kindsWithAudience = kind !== 'logout_token' || options.clientId !== undefined;
   const forResource = options.resource !== undefined && (kind === 'access_token' || kind === 'service_token');
-  if (forResource && !all.some((a) => a === options.resource || sameIssuer(a, options.resource))) {
+  if (forResource && !namesResource(all, options.resource!)) {
     const shown = typeof c.aud === 'string' ? JSON.stringify(c.aud) : JSON.stringify(all);
     add(
       'error',
