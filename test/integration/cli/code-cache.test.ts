@@ -1,107 +1,115 @@
 import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../helpers/cli.js';
+import { BIN, runCli } from '../../helpers/cli.js';
 
-const ROOT = resolve(import.meta.dirname, '../../..');
-const BUNDLE = join(ROOT, 'dist/bin/latchkey.cjs');
-const { installPrefix } = createRequire(import.meta.url)('../../../bin/code-cache.js') as { installPrefix: (file: string) => string };
-
-// Node 20 has no module.enableCompileCache: bin/code-cache.js keeps V8's code cache for the
-// entry bundle in the user's cache dir. It must never change what the CLI does, whatever it finds.
+// Compiled code is code: whoever can write a cache file runs code as latchkey. bin/compile-cache.js
+// keeps Node's compile cache (Node >= 22.1) only in a directory that is the user's alone, and
+// Node 20 gets none (its V8 code cache broke import() from the second run on).
 const builtInCache = 'enableCompileCache' in (await import('node:module'));
 const JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlLmNvbSIsInN1YiI6InUifQ.c2ln';
+const asRoot = process.getuid?.() === 0;
 
-describe('the code cache of the entry bundle', () => {
-  it.skipIf(builtInCache)(
-    'Node 20: written on the first run (0600 in a 0700 dir), used after, and a corrupt one changes nothing',
-    async () => {
-      const cacheHome = mkdtempSync(join(tmpdir(), 'latchkey-cache-'));
-      const env = { XDG_CACHE_HOME: cacheHome };
-      const dir = join(cacheHome, 'latchkey');
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      writeFileSync(join(dir, `${installPrefix(BUNDLE)}v20.0.0-1-1-token.v8`), 'a stale build of this install');
-      writeFileSync(join(dir, 'latchkey.cjs-v20.0.0-1-1-token.v8'), 'named before installs were');
-      const first = await runCli(['token', 'inspect', JWT], { env });
-      expect(first.code).toBe(0);
-      const files = readdirSync(dir).filter((f) => f.endsWith('.v8'));
-      expect(files).toHaveLength(1); // the stale build, and the file named before installs were, are gone
-      expect(files[0]).toMatch(/-inspect\.v8$/);
-      expect(files[0]!.startsWith(installPrefix(BUNDLE))).toBe(true);
-      expect(statSync(dir).mode & 0o777).toBe(0o700);
-      const file = join(dir, files[0]!);
-      expect(statSync(file).mode & 0o777).toBe(0o600);
-      expect(files[0]).toContain(process.version);
+/** The CLI with Node's own trace of its compile cache: which files it read and wrote. */
+function traced(args: string[], cacheHome: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { PATH: process.env.PATH ?? '', HOME: cacheHome, XDG_CACHE_HOME: cacheHome, NO_COLOR: '1', NODE_DEBUG_NATIVE: 'COMPILE_CACHE' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
 
-      expect(await runCli(['token', 'inspect', JWT], { env })).toEqual(first);
+/** A cache home whose latchkey dir holds a file planted where Node would look for the bundle's cache. */
+function plantedCacheHome(): { cacheHome: string; dir: string } {
+  const cacheHome = mkdtempSync(join(tmpdir(), 'latchkey-cache-'));
+  const dir = join(cacheHome, 'latchkey');
+  mkdirSync(join(dir, 'compile', 'planted'), { recursive: true, mode: 0o700 });
+  writeFileSync(join(dir, 'compile', 'planted', 'entry'), Buffer.alloc(4096, 0xa5));
+  return { cacheHome, dir };
+}
 
-      // Another kind of command keeps a cache of its own path, beside this one.
-      expect((await runCli(['--help'], { env })).code).toBe(0);
-      expect(
-        readdirSync(dir)
-          .filter((f) => f.endsWith('.v8'))
-          .sort(),
-      ).toEqual([files[0]!, files[0]!.replace(/-inspect\.v8$/, '-other.v8')].sort());
-      // The install's record (which bundle its caches are for) is the user's alone too.
-      const record = join(dir, `${installPrefix(BUNDLE)}install`);
-      expect(readFileSync(record, 'utf8')).toBe(BUNDLE);
-      expect(statSync(record).mode & 0o777).toBe(0o600);
-
-      writeFileSync(file, Buffer.alloc(4096, 0xa5));
-      expect(await runCli(['token', 'inspect', JWT], { env })).toEqual(first);
-      expect(readFileSync(file).equals(Buffer.alloc(4096, 0xa5))).toBe(false);
-    },
-  );
-
-  it.skipIf(builtInCache)('Node 20: two installs run in turn keep a cache each, until one of them is gone', async () => {
-    // A second install: the shim and the bundle copied elsewhere (a global one beside a project's).
-    const other = mkdtempSync(join(tmpdir(), 'latchkey-install-'));
-    cpSync(join(ROOT, 'bin'), join(other, 'bin'), { recursive: true });
-    mkdirSync(join(other, 'dist'));
-    cpSync(join(ROOT, 'dist/bin'), join(other, 'dist/bin'), { recursive: true });
-    symlinkSync(join(ROOT, 'node_modules'), join(other, 'node_modules'));
+describe('the compile cache of the bundles', () => {
+  it.skipIf(!builtInCache)('Node >= 22.1: kept in the user cache dir (0700), read on the next run, output unchanged', async () => {
     const cacheHome = mkdtempSync(join(tmpdir(), 'latchkey-cache-'));
-    const dir = join(cacheHome, 'latchkey');
-    const runOther = () =>
-      new Promise<number | null>((done) =>
-        spawn(process.execPath, [join(other, 'bin/latchkey.js'), 'token', 'inspect', JWT], {
-          env: { ...process.env, XDG_CACHE_HOME: cacheHome },
-          stdio: 'ignore',
-        }).on('close', done),
-      );
-    const env = { XDG_CACHE_HOME: cacheHome };
-    expect((await runCli(['token', 'inspect', JWT], { env })).code).toBe(0);
-    expect(await runOther()).toBe(0);
-    const files = readdirSync(dir).sort();
-    const caches = files.filter((f) => f.endsWith('.v8'));
-    expect(caches).toHaveLength(2);
-    const written = files.map((f) => statSync(join(dir, f)).mtimeMs);
-    // Run in turn again: each reads its own cache and writes nothing.
-    expect((await runCli(['token', 'inspect', JWT], { env })).code).toBe(0);
-    expect(await runOther()).toBe(0);
-    expect(readdirSync(dir).sort()).toEqual(files);
-    expect(files.map((f) => statSync(join(dir, f)).mtimeMs)).toEqual(written);
-
-    // The other install is deleted: the next cache this one writes takes the other's files along.
-    rmSync(other, { recursive: true, force: true });
-    expect((await runCli(['--help'], { env })).code).toBe(0);
-    const left = readdirSync(dir);
-    expect(left.length).toBeGreaterThan(0);
-    expect(left.every((f) => f.startsWith(installPrefix(BUNDLE)))).toBe(true);
-    expect(left.filter((f) => f.endsWith('.v8')).sort()).toEqual(
-      [
-        ...caches.filter((f) => f.startsWith(installPrefix(BUNDLE))),
-        `${caches.find((f) => f.startsWith(installPrefix(BUNDLE)))!.replace(/-inspect\.v8$/, '-other.v8')}`,
-      ].sort(),
-    );
+    const first = await runCli(['token', 'inspect', JWT], { env: { XDG_CACHE_HOME: cacheHome } });
+    expect(first.code).toBe(0);
+    const dir = join(cacheHome, 'latchkey', 'compile');
+    expect(statSync(join(cacheHome, 'latchkey')).mode & 0o777).toBe(0o700);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(readdirSync(dir).length).toBeGreaterThan(0);
+    const second = await traced(['token', 'inspect', JWT], cacheHome);
+    expect(second.stderr).toMatch(/reading cache from .*latchkey\/compile.* for CommonJS .*latchkey\.cjs\.\.\..*success/);
+    expect(second.stdout).toBe(first.stdout);
   });
 
-  it.skipIf(!builtInCache)('Node >= 22.1: Node keeps the cache itself, nothing is written to the user cache dir', async () => {
+  it('Node 20: no code cache at all, and old cache files are never read', async () => {
     const cacheHome = mkdtempSync(join(tmpdir(), 'latchkey-cache-'));
-    expect((await runCli(['token', 'inspect', JWT], { env: { XDG_CACHE_HOME: cacheHome } })).code).toBe(0);
-    expect(readdirSync(cacheHome)).toEqual([]);
+    const dir = join(cacheHome, 'latchkey');
+    mkdirSync(dir, { mode: 0o700 });
+    writeFileSync(join(dir, 'latchkey.cjs-0123abcd-v20.20.2-1-1-token.v8'), Buffer.alloc(4096, 0xa5), { mode: 0o600 });
+    const debug = await runCli(['token', 'inspect', JWT, '--debug'], { env: { XDG_CACHE_HOME: cacheHome } });
+    expect(debug.code).toBe(0);
+    if (!builtInCache) {
+      expect(debug.stderr).toContain('[debug] compile cache: off: this Node.js has no compile cache');
+      expect(readdirSync(dir)).toEqual(['latchkey.cjs-0123abcd-v20.20.2-1-1-token.v8']);
+    } else {
+      // The first cache made there takes the old files along.
+      expect(readdirSync(dir)).toEqual(['compile']);
+    }
+  });
+
+  const unsafe: Array<[string, (dir: string) => void, RegExp]> = [
+    ['writable by group and others', (dir) => chmodSync(dir, 0o777), /its mode is 777, not 700/],
+    ['writable by its group', (dir) => chmodSync(dir, 0o770), /its mode is 770, not 700/],
+    ['readable by others', (dir) => chmodSync(dir, 0o755), /its mode is 755, not 700/],
+  ];
+  if (asRoot) unsafe.push(['of another user', (dir) => chownSync(dir, 4242, 4242), /it belongs to user 4242, not to you/]);
+  for (const [what, spoil, reason] of unsafe) {
+    it(`a cache dir ${what} is not used: a file planted there is never read`, async () => {
+      const { cacheHome, dir } = plantedCacheHome();
+      spoil(dir);
+      const debug = await runCli(['token', 'inspect', JWT, '--debug'], { env: { XDG_CACHE_HOME: cacheHome } });
+      expect(debug.code).toBe(0);
+      if (builtInCache) expect(debug.stderr).toMatch(new RegExp(`\\[debug\\] compile cache: off: ".*latchkey": ${reason.source}`));
+      const run = await traced(['token', 'inspect', JWT], cacheHome);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toBe(debug.stdout);
+      expect(run.stderr).not.toContain(dir);
+      expect(readdirSync(join(dir, 'compile'))).toEqual(['planted']);
+    });
+  }
+
+  it('a symlinked cache dir, or one in a directory others may write, is not used', async () => {
+    const { cacheHome: elsewhere, dir: target } = plantedCacheHome();
+    const cacheHome = mkdtempSync(join(tmpdir(), 'latchkey-cache-'));
+    symlinkSync(target, join(cacheHome, 'latchkey'));
+    const linked = await runCli(['token', 'inspect', JWT, '--debug'], { env: { XDG_CACHE_HOME: cacheHome } });
+    expect(linked.code).toBe(0);
+    if (builtInCache) expect(linked.stderr).toMatch(/\[debug\] compile cache: off: ".*latchkey": it is a symbolic link/);
+    expect((await traced(['token', 'inspect', JWT], cacheHome)).stderr).not.toContain(elsewhere);
+
+    // A shared parent (not sticky): anyone could rename the user's dir away and put theirs there.
+    const shared = mkdtempSync(join(tmpdir(), 'latchkey-cache-'));
+    chmodSync(shared, 0o777);
+    const inShared = await runCli(['token', 'inspect', JWT, '--debug'], { env: { XDG_CACHE_HOME: shared } });
+    expect(inShared.code).toBe(0);
+    if (builtInCache) {
+      expect(inShared.stderr).toContain('the directory it is in is writable by others');
+      expect(readdirSync(join(shared, 'latchkey'))).toEqual([]);
+    }
+    // The compile dir inside a good latchkey dir is checked too.
+    const { cacheHome: inner, dir } = plantedCacheHome();
+    chmodSync(join(dir, 'compile'), 0o777);
+    const innerRun = await runCli(['token', 'inspect', JWT, '--debug'], { env: { XDG_CACHE_HOME: inner } });
+    expect(innerRun.code).toBe(0);
+    if (builtInCache) expect(innerRun.stderr).toMatch(/compile cache: off: ".*latchkey\/compile": its mode is 777/);
+    expect(existsSync(join(dir, 'compile', 'planted', 'entry'))).toBe(true);
   });
 });
