@@ -65,6 +65,8 @@ export type ErrorCode =
   | 'resource_mismatch'
   | 'registration_unavailable'
   | 'registration_refused'
+  | 'unsafe_endpoint'
+  | 'credential_unusable'
   | 'idp_unavailable'
   | 'idp_rejected'
   | 'idp_response_invalid'

@@ -181,3 +181,22 @@ export type Lazy<T extends object> = T | (() => Promise<T>);
 export function use<T extends object>(value: Lazy<T>): Promise<T> {
   return typeof value === 'function' ? value() : Promise.resolve(value);
 }
+
+/**
+ * Why a credential cannot be sent as an HTTP header value (RFC 9110 §5.5: no CR, LF, NUL or other
+ * control character; nothing beyond Latin-1 in a Fetch header), in words that name the problem
+ * but never the credential; undefined when it can. Checked before a credential is stored from a
+ * backend's answer and before a stored one is used, so a bad one is never echoed by an error.
+ */
+export function credentialProblem(token: string): string | undefined {
+  const at = token.search(/[^\t\x20-\x7e\x80-\xff]/);
+  if (at < 0) return undefined;
+  const code = token.charCodeAt(at);
+  const what =
+    code === 0x0a || code === 0x0d
+      ? 'a line break'
+      : code < 0x20 || code === 0x7f
+        ? `a control character (U+${code.toString(16).toUpperCase().padStart(4, '0')})`
+        : `a character no HTTP header can carry (U+${code.toString(16).toUpperCase().padStart(4, '0')})`;
+  return `holds ${what} at character ${at + 1} of ${token.length}`;
+}

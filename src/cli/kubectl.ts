@@ -29,6 +29,22 @@ export async function printExecCredential(ctx: Context, options: { refresh?: boo
 }
 
 /**
+ * A YAML scalar that reads back as exactly `text`: a JSON string is a YAML double-quoted scalar,
+ * with the line separators JSON leaves raw escaped too. Whatever a name holds, it can add no key.
+ */
+export function yamlString(text: string): string {
+  return JSON.stringify(text).replace(/[\u0085\u2028\u2029]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * kubectl reads `--exec-arg` as a comma-separated list (CSV): a value with a comma or a quote is
+ * given as one quoted field, so it stays one argument.
+ */
+export function csvField(value: string): string {
+  return /[,"\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+/**
  * `setup kubectl`: the kubeconfig user whose credential is `latchkey token --output
  * exec-credential`. Printed as YAML to paste, or written with kubectl itself (`--write`).
  */
@@ -49,13 +65,13 @@ export function registerSetupKubectl(setup: Command, contextFor: ContextFor, bra
       if (!options.write) {
         const yaml = [
           'users:',
-          `- name: ${user}`,
+          `- name: ${yamlString(user)}`,
           '  user:',
           '    exec:',
           `      apiVersion: ${EXEC_CREDENTIAL_VERSIONS[0]}`,
-          `      command: ${n}`,
+          `      command: ${yamlString(n)}`,
           '      args:',
-          ...args.map((arg) => `      - ${arg}`),
+          ...args.map((arg) => `      - ${yamlString(arg)}`),
           '      interactiveMode: IfAvailable',
           '      provideClusterInfo: false',
         ];
@@ -68,7 +84,7 @@ export function registerSetupKubectl(setup: Command, contextFor: ContextFor, bra
       }
       const kubectl = (kubectlArgs: string[]) => runTool('kubectl', kubectlArgs, ctx.deps.env);
       const credentials = ['config', 'set-credentials', user, `--exec-api-version=${EXEC_CREDENTIAL_VERSIONS[0]}`, `--exec-command=${n}`];
-      const withArgs = [...credentials, ...args.map((arg) => `--exec-arg=${arg}`)];
+      const withArgs = [...credentials, ...args.map((arg) => `--exec-arg=${csvField(arg)}`)];
       // kubectl before 1.26 has no --exec-interactive-mode (and treats every plugin as IfAvailable).
       await kubectl([...withArgs, '--exec-interactive-mode=IfAvailable']).catch((error: Error) => {
         if (!/unknown flag/.test(error.message)) throw error;

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import { table } from '../io/format.js';
+import { safeText } from '../io/text.js';
 import { PROFILE_KEYS, parseProfileValue, type Profile } from '../store/profile-keys.js';
 import { checkProfileName } from '../store/profiles.js';
 import type { Brand } from './brand.js';
@@ -45,7 +46,8 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
       }
       for (const line of table([
         ['NAME', 'DEFAULT', 'ISSUER', 'CLIENT ID'],
-        ...rows.map((r) => [r.name, r.default ? '*' : '', r.issuer, r.clientId]),
+        // Values may come from a server (zero-config) or a hand-edited file: escaped, every one.
+        ...rows.map((r) => [safeText(r.name), r.default ? '*' : '', safeText(r.issuer), safeText(r.clientId)]),
       ]))
         ctx.out.data(line);
     });
@@ -185,9 +187,9 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
               : typeof v === 'string'
                 ? v
                 : JSON.stringify(v);
-        return [spec.key, shown];
+        return [spec.key, safeText(shown)];
       });
-      ctx.out.data(`profile ${name}${name === ctx.defaultProfileName() ? ' (default)' : ''}`);
+      ctx.out.data(`profile ${safeText(name)}${name === ctx.defaultProfileName() ? ' (default)' : ''}`);
       for (const line of table(rows)) ctx.out.data(`  ${line}`);
     });
 
@@ -215,12 +217,16 @@ export function registerProfile(program: Command, contextFor: ContextFor, brand:
       await ctx.profiles.remove(name, async () => (await ctx.credentials()).remove(name));
       // A client this profile registered for itself is deleted at the IdP too (RFC 7592).
       const { forgetRegistration } = await import('../flows/register.js');
-      const forgotten = await forgetRegistration(name, { credentials: await ctx.credentials(), http: () => ctx.http(profile) });
+      const forgotten = await forgetRegistration(name, {
+        credentials: await ctx.credentials(),
+        http: () => ctx.http(profile),
+        issuer: profile.issuer,
+      });
       if (ctx.json({ removed: name, ...(forgotten ? { deregistered: forgotten.outcome !== 'not-deletable' } : {}) })) return;
       if (forgotten?.outcome === 'not-deletable')
         ctx.out.warn(
-          `the client ${forgotten.clientId} this profile registered could not be deleted at the IdP (${forgotten.why ?? 'unknown'});` +
-            " ask the IdP's admin to remove it",
+          `the client ${forgotten.clientId} this profile registered was not deleted at the IdP: ${forgotten.why ?? 'unknown'}.` +
+            ` Remove it by hand: the client ${forgotten.clientId} in the admin console of ${profile.issuer}, or ask the IdP's admin`,
         );
       else if (forgotten) ctx.out.info(`Deleted the client ${forgotten.clientId} this profile had registered at the IdP.`);
       ctx.out.info(`Removed profile "${name}".`);

@@ -1,3 +1,4 @@
+import { credentialProblem } from '../model.js';
 import { FailureError, latchkeyErrorIn, NetworkError, RejectedError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import type { Http } from '../http.js';
@@ -101,6 +102,13 @@ export async function exchangeIdToken(input: ExchangeInput, http: Http, clock: C
         code: 'exchange_no_credential',
       },
     );
+  }
+  const problem = credentialProblem(answer[key] as string);
+  if (problem) {
+    throw new FailureError(`the credential in the backend's answer (${key}) ${problem}, so no request could carry it; nothing was stored`, {
+      hint: 'Ask the backend team: its CLI-auth endpoint answered with a credential that is not a valid HTTP header value.',
+      code: 'exchange_bad_response',
+    });
   }
   const result: ExchangedCredential = { token: answer[key] as string };
   const expiresAt = expiryOf(answer, clock);

@@ -29,14 +29,18 @@ export async function addProfile(input: AddProfileInput, deps: AddProfileDeps): 
   const { name, profile, registration, force } = input;
   const replaced = force ? deps.profiles.read().profiles[name] : undefined;
   if (replaced)
-    await forgetRegistration(name, { credentials: await deps.credentials(), http: () => deps.http(replaced) }).catch(() => undefined);
+    await forgetRegistration(name, {
+      credentials: await deps.credentials(),
+      http: () => deps.http(replaced),
+      issuer: replaced.issuer,
+    }).catch(() => undefined);
   if (!registration) return deps.profiles.add(name, profile, { force });
   const credentials = await deps.credentials();
   await credentials.saveRegistration(name, profile, registration);
   try {
     return await deps.profiles.add(name, profile, { force });
   } catch (error) {
-    await forgetRegistration(name, { credentials, http: () => deps.http(profile) }).catch(() => undefined);
+    await forgetRegistration(name, { credentials, http: () => deps.http(profile), issuer: profile.issuer }).catch(() => undefined);
     throw error;
   }
 }

@@ -1,10 +1,10 @@
-import { NotLoggedInError } from '../errors.js';
+import { NotLoggedInError, RejectedError, UsageError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import type { Credentials } from '../store/credentials.js';
 import type { Profile } from '../store/profile-keys.js';
 import type { Http } from '../http.js';
 import { relativeTime } from '../io/format.js';
-import { liveness, loginStateOf, use, type Lazy } from '../model.js';
+import { credentialProblem, liveness, loginStateOf, use, type Lazy } from '../model.js';
 import type { CredentialRecord } from '../store/secrets.js';
 
 /** Where the credential in force comes from, as `status` and `token` report it. */
@@ -69,7 +69,14 @@ export interface TokenResult {
 
 export async function getToken(input: GetTokenInput, deps: GetTokenDeps): Promise<TokenResult> {
   const override = envOverride(input, deps.env ?? process.env);
-  if (override) return { token: override.token, source: { type: 'env', variable: override.variable } };
+  if (override) {
+    const problem = credentialProblem(override.token);
+    if (problem)
+      throw new UsageError(`${override.variable} ${problem}, so it cannot be used`, {
+        hint: `Set ${override.variable} to the token alone.`,
+      });
+    return { token: override.token, source: { type: 'env', variable: override.variable } };
+  }
 
   const credentials = await use(deps.credentials);
   const stored = await credentials.load(input.profileName);
@@ -79,6 +86,16 @@ export async function getToken(input: GetTokenInput, deps: GetTokenDeps): Promis
     });
   }
   const { record } = stored;
+  const problem = credentialProblem(record.token);
+  if (problem) {
+    throw new RejectedError(
+      `the stored credential of profile "${input.profileName}" ${problem}, so no request can carry it; it was not used`,
+      {
+        hint: loginAgainHint(record, input),
+        code: 'credential_unusable',
+      },
+    );
+  }
   const facts = loginStateOf(record, stored.state.storage);
   const state = liveness(facts, deps.clock.now(), input.marginSeconds);
   if (state === 'live' && !input.forceRenew)

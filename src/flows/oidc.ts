@@ -1,8 +1,9 @@
 import { AuthorizationResponseError, ClientError, ResponseBodyError, WWWAuthenticateChallengeError } from 'openid-client';
 import { ConfigError, FailureError, LatchkeyError, latchkeyErrorIn, NetworkError, RejectedError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
-import type { Http } from '../http.js';
+import type { Fetch, Http } from '../http.js';
 import { safeLine } from '../io/text.js';
+import { requireWebUrlFrom, UnsafeUrlError } from '../io/urls.js';
 import { isLoopbackHost } from '../loopback/hosts.js';
 import { authParamsOf, effective, type Profile } from '../store/profile-keys.js';
 
@@ -12,6 +13,42 @@ export type OidcConfiguration = import('openid-client').Configuration;
 /** openid-client, loaded only by the commands that talk to the IdP (it is not on --help's path). */
 export function loadOpenIdClient(): Promise<OpenIdClient> {
   return import('openid-client');
+}
+
+/**
+ * The fetch of everything openid-client does for one authorization server: each URL it is about
+ * to call (discovery, and every endpoint the server's metadata names) is judged by itself with
+ * the one URL rule, and by where it was named: plain http only on a loopback host, whatever the
+ * issuer is, and a non-loopback server may not send the CLI to this machine. openid-client's own
+ * exception for http (allowInsecureRequests, needed for a loopback issuer) would otherwise apply
+ * to every URL the metadata names.
+ */
+export function serverFetch(http: Http, issuer: URL): Fetch {
+  return (input, init) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    try {
+      requireWebUrlFrom(url, issuer);
+    } catch (error) {
+      if (!(error instanceof UnsafeUrlError)) throw error;
+      let shown = url;
+      try {
+        const parsed = new URL(url);
+        shown = `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+      } catch {
+        // shown as given, cut to a line
+      }
+      return Promise.reject(
+        new ConfigError(
+          `the IdP ${safeLine(issuer.origin, 200)} names ${safeLine(shown, 200)} in its metadata, which latchkey will not call: ${error.message}; nothing was sent there`,
+          {
+            hint: "The IdP's metadata is wrong, or not the IdP's: check the issuer URL, and tell the IdP's admins.",
+            code: 'unsafe_endpoint',
+          },
+        ),
+      );
+    }
+    return http.fetch(input, init);
+  };
 }
 
 /**
@@ -36,13 +73,13 @@ export async function discover(
   const attempt = (algorithm: 'oidc' | 'oauth2') =>
     client.discovery(issuer, profile.clientId, skew === 0 ? undefined : { [client.clockSkew]: skew }, clientAuth ?? client.None(), {
       algorithm,
-      [client.customFetch]: http.fetch,
+      [client.customFetch]: serverFetch(http, issuer),
       ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
     });
   const config = await withMetadataFallback(attempt).catch((error: unknown) => {
     throw oidcError(error, 'discovery', profile.issuer);
   });
-  config[client.customFetch] = http.fetch;
+  config[client.customFetch] = serverFetch(http, issuer);
   return config;
 }
 
@@ -80,7 +117,7 @@ export async function withClientAuth(
     skew === 0 ? undefined : { [client.clockSkew]: skew },
     clientAuth,
   );
-  next[client.customFetch] = http.fetch;
+  next[client.customFetch] = serverFetch(http, new URL(profile.issuer));
   if (new URL(profile.issuer).protocol === 'http:') client.allowInsecureRequests(next);
   return next;
 }

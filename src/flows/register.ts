@@ -1,10 +1,10 @@
 import { RejectedError } from '../errors.js';
 import type { Http } from '../http.js';
 import { safeLine } from '../io/text.js';
-import { requireWebUrl } from '../io/urls.js';
+import { requireWebUrlFrom, UnsafeUrlError } from '../io/urls.js';
 import { isLoopbackHost } from '../loopback/hosts.js';
 import type { ClientRegistration } from '../store/credentials.js';
-import { loadOpenIdClient, oidcError, refusalOf, withMetadataFallback } from './oidc.js';
+import { loadOpenIdClient, oidcError, refusalOf, serverFetch, withMetadataFallback } from './oidc.js';
 
 /**
  * Dynamic Client Registration (RFC 7591) of the CLI itself, as a native public client (RFC 8252):
@@ -50,7 +50,9 @@ export async function registerClient(input: RegisterInput, deps: { http: Http })
     registered = await withMetadataFallback((algorithm) =>
       client.dynamicClientRegistration(issuer, metadata, client.None(), {
         algorithm,
-        [client.customFetch]: deps.http.fetch,
+        // Every URL the server's metadata names is judged by itself, not by the issuer's exception
+        // for loopback http: a loopback issuer naming a remote http registration endpoint is refused.
+        [client.customFetch]: serverFetch(deps.http, issuer),
         ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
       }),
     );
@@ -73,9 +75,13 @@ export async function registerClient(input: RegisterInput, deps: { http: Http })
   const answer = registered.clientMetadata();
   const registration: ClientRegistration = { clientId: answer.client_id, registrationAccessToken: '' };
   if (typeof answer.registration_access_token === 'string') registration.registrationAccessToken = answer.registration_access_token;
+  const endpoint = registered.serverMetadata().registration_endpoint;
+  if (typeof endpoint === 'string') registration.registrationEndpoint = endpoint;
   if (typeof answer.registration_client_uri === 'string') {
     try {
-      registration.registrationClientUri = requireWebUrl(answer.registration_client_uri).href;
+      // Kept as given when it is a URL at all; whether it may be called is decided when it would
+      // be (managementUrlProblem), so that `profile remove` can say why it was not.
+      registration.registrationClientUri = requireWebUrlFrom(answer.registration_client_uri, issuer).href;
     } catch {
       // A management URI we would not call: the client works without it.
     }
@@ -84,12 +90,37 @@ export async function registerClient(input: RegisterInput, deps: { http: Http })
 }
 
 /**
+ * Why the registration's management URL may not be sent its token, or undefined when it may:
+ * RFC 7592 puts it at the authorization server, so it must be on the registration endpoint's own
+ * origin. Anything else (another host, another port or scheme) would hand the registration access
+ * token, and with it the client, to whoever the server's answer named.
+ */
+export function managementUrlProblem(registration: ClientRegistration, issuer: string | undefined): string | undefined {
+  const uri = registration.registrationClientUri;
+  if (!uri) return 'the IdP gave no way to manage it (RFC 7592)';
+  const anchor = registration.registrationEndpoint ?? issuer;
+  if (!anchor) return 'it is not known where it was registered';
+  try {
+    const management = requireWebUrlFrom(uri, anchor);
+    const origin = new URL(anchor).origin;
+    if (management.origin !== origin)
+      return `its management URL ${safeLine(management.origin, 200)} is not on the origin of the registration endpoint (${safeLine(origin, 200)}), so nothing was sent there`;
+  } catch (error) {
+    if (error instanceof UnsafeUrlError) return `its management URL is refused (${error.message}), so nothing was sent there`;
+    throw error;
+  }
+  return undefined;
+}
+
+/**
  * Delete a registered client (RFC 7592 §2.3): what `profile remove` does for a client it
  * registered. 'deleted' on 204 (or 404/401: gone already, or its token expired); anything else
  * is thrown for the caller to warn about.
  */
-export async function deregisterClient(registration: ClientRegistration, http: Http): Promise<'deleted' | 'gone'> {
-  const uri = requireWebUrl(registration.registrationClientUri).href;
+export async function deregisterClient(registration: ClientRegistration, http: Http, issuer?: string): Promise<'deleted' | 'gone'> {
+  const problem = managementUrlProblem(registration, issuer);
+  if (problem !== undefined) throw new Error(problem);
+  const uri = new URL(registration.registrationClientUri!).href;
   const response = await http.fetch(uri, {
     method: 'DELETE',
     headers: { authorization: `Bearer ${registration.registrationAccessToken}` },
@@ -108,20 +139,20 @@ export async function deregisterClient(registration: ClientRegistration, http: H
  */
 export async function forgetRegistration(
   name: string,
-  deps: { credentials: import('../store/credentials.js').Credentials; http: () => Promise<Http> },
+  deps: { credentials: import('../store/credentials.js').Credentials; http: () => Promise<Http>; issuer?: string },
 ): Promise<{ clientId: string; outcome: 'deleted' | 'gone' | 'not-deletable'; why?: string } | undefined> {
   const registration = await deps.credentials.loadRegistration(name);
   if (!registration) return undefined;
   let outcome: 'deleted' | 'gone' | 'not-deletable' = 'not-deletable';
-  let why: string | undefined;
-  if (registration.registrationClientUri && registration.registrationAccessToken) {
+  let why = registration.registrationAccessToken
+    ? managementUrlProblem(registration, deps.issuer)
+    : 'the IdP gave no management token (RFC 7592)';
+  if (why === undefined) {
     try {
-      outcome = await deregisterClient(registration, await deps.http());
+      outcome = await deregisterClient(registration, await deps.http(), deps.issuer);
     } catch (error) {
       why = (error as Error).message;
     }
-  } else {
-    why = 'the IdP gave no way to manage it (RFC 7592)';
   }
   await deps.credentials.removeRegistration(name);
   return { clientId: registration.clientId, outcome, ...(why ? { why } : {}) };

@@ -2,7 +2,7 @@ import { checkFetchable, fetchChecked, protectedResourceMetadataUrl } from '../d
 import { ConfigError, latchkeyErrorIn } from '../errors.js';
 import type { Http } from '../http.js';
 import { safeLine } from '../io/text.js';
-import { requireWebUrl, sameIssuer, UnsafeUrlError } from '../io/urls.js';
+import { requireWebUrlFrom, sameIssuer, UnsafeUrlError } from '../io/urls.js';
 
 /**
  * OAuth 2.0 Protected Resource Metadata (RFC 9728): what a backend says of itself, fetched from
@@ -112,7 +112,9 @@ export function checkMetadata(
     throw invalid('names no authorization server ("authorization_servers")');
   for (const server of servers as string[]) {
     try {
-      requireWebUrl(server);
+      // Judged by itself, and by where the document came from: a remote backend may not send the
+      // CLI to an IdP on this machine.
+      requireWebUrlFrom(server, url);
     } catch (error) {
       if (!(error instanceof UnsafeUrlError)) throw error;
       throw invalid(`names the authorization server ${JSON.stringify(safeLine(server, 200))}, which is refused: ${error.message}`);

@@ -1,12 +1,13 @@
-import { ConfigError } from '../errors.js';
+import { ConfigError, RejectedError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import type { Http } from '../http.js';
+import { hasUnsafeText, safeLine } from '../io/text.js';
 import { sameIssuer } from '../io/urls.js';
 import type { Profile } from '../model.js';
 import type { ClientRegistration } from '../store/credentials.js';
 import { DEFAULT_SCOPES, effective } from '../store/profile-keys.js';
 import { discover } from './oidc.js';
-import { DEVICE_GRANT, registerClient, registeredRedirectUri } from './register.js';
+import { deregisterClient, DEVICE_GRANT, registerClient, registeredRedirectUri } from './register.js';
 import { discoverResource, type DiscoveredResource } from './resource-discovery.js';
 
 /**
@@ -38,6 +39,21 @@ export interface ZeroConfigResult {
   found: string[];
 }
 
+/**
+ * What a server chose becomes profile keys, printed by profile list/show and written into other
+ * tools' config by setup: a control character or line break in it (a screen clear, an OSC
+ * sequence, a line that fakes a warning) is refused, and nothing is saved.
+ */
+function refuseUnsafe(values: Record<string, string>): void {
+  for (const [key, value] of Object.entries(values)) {
+    if (hasUnsafeText(value))
+      throw new RejectedError(
+        `the ${key} the server chose (${JSON.stringify(safeLine(value, 120))}) holds a control character or line break; nothing was saved`,
+        { hint: 'The IdP or the backend answered with a value no profile may hold: tell its admins.', code: 'idp_response_invalid' },
+      );
+  }
+}
+
 /** The user's scopes, else the defaults the IdP supports plus the backend's own scopes. */
 function scopesFor(given: string | undefined, supported: unknown, resourceScopes: readonly string[]): string {
   if (given) return given;
@@ -66,6 +82,7 @@ export async function discoverProfile(
   const server = config.serverMetadata();
   const issuer = sameIssuer(server.issuer, issuerAsked) ? server.issuer : issuerAsked;
   const scopes = scopesFor(given.scopes, server.scopes_supported, resource.scopes);
+  refuseUnsafe({ issuer, scopes, resource: resource.resource });
 
   let clientId = given.clientId;
   let registration: ClientRegistration | undefined;
@@ -94,6 +111,13 @@ export async function discoverProfile(
       deps,
     );
     clientId = registration.clientId;
+    try {
+      refuseUnsafe({ clientId });
+    } catch (error) {
+      // The client is of no use: delete it where that is safe, and save nothing.
+      await deregisterClient(registration, deps.http, issuer).catch(() => undefined);
+      throw error;
+    }
     found.push(`Registered this CLI at ${issuer} as the native public client ${clientId} (redirect ${redirect}, no secret).`);
   } else {
     found.push(`Using the client id ${clientId} at ${issuer}.`);

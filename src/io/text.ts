@@ -16,6 +16,15 @@ const escapeChar = (ch: string) => `\\u${ch.charCodeAt(0).toString(16).padStart(
  * nor hide or reorder text.
  */
 
+/**
+ * Whether a value holds anything `safeText` would escape (a control character, a line break, an
+ * invisible or bidi character): such a value is refused where it would become a profile key.
+ */
+export function hasUnsafeText(text: string): boolean {
+  UNSAFE.lastIndex = 0;
+  return UNSAFE.test(text);
+}
+
 export function safeText(text: string): string {
   return text.replace(UNSAFE, escapeChar);
 }

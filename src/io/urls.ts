@@ -46,3 +46,18 @@ export function requireWebUrl(value: unknown): URL {
   if (url.username !== '' || url.password !== '') throw new UnsafeUrlError('it carries a user name or password');
   return url;
 }
+
+/**
+ * `requireWebUrl` for a URL that a document named, judged by itself and by where the document
+ * came from: a document fetched from a non-loopback origin may not send the CLI to a loopback
+ * address (a remote backend or IdP naming `http://127.0.0.1:…` would make the CLI call into the
+ * user's own machine). A loopback document may name anything `requireWebUrl` allows.
+ */
+export function requireWebUrlFrom(value: unknown, from: string | URL): URL {
+  const url = requireWebUrl(value);
+  const source = typeof from === 'string' ? new URL(from) : from;
+  if (isLoopbackHost(url.hostname) && !isLoopbackHost(source.hostname)) {
+    throw new UnsafeUrlError(`it is on this machine (${url.host}), named by ${source.host}, which is not`);
+  }
+  return url;
+}

@@ -189,6 +189,11 @@ export interface ClientRegistration {
   clientId: string;
   registrationAccessToken: string;
   registrationClientUri?: string;
+  /**
+   * The registration endpoint the client was registered at: the management URL is used only on
+   * its origin (absent in records of earlier versions: the issuer's origin stands in).
+   */
+  registrationEndpoint?: string;
 }
 
 /** The secret store account of a profile's registration: ":" is in no profile name. */

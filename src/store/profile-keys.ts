@@ -1,3 +1,4 @@
+import { hasUnsafeText } from '../io/text.js';
 import { isAbsolute, resolve } from 'node:path';
 import { isLoopbackHost } from '../loopback/hosts.js';
 import type { PresetName, Profile, StorageSetting, TokenEndpointAuthMethod } from '../model.js';
@@ -365,6 +366,8 @@ export function keySpec(key: string): KeySpec | undefined {
 export function parseProfileValue(key: string, raw: string): { key: ProfileKey; value: unknown } {
   const spec = keySpec(key);
   if (!spec) throw new Error(`unknown key "${key}"; known keys: ${PROFILE_KEYS.map((s) => s.key).join(', ')}`);
+  // The rule the config file is read with (profileProblems): what is refused there is never written.
+  if (hasUnsafeText(raw)) throw new Error(`"${spec.key}" holds a control character or line break`);
   return { key: spec.key, value: spec.parse(raw) };
 }
 
@@ -394,6 +397,10 @@ export function profileProblems(value: unknown, seen: Map<string, Map<string, st
         const asText = Array.isArray(v) ? v.join(',') : typeof v === 'string' || typeof v === 'number' ? String(v) : undefined;
         if (asText === undefined || (spec.schema.type === 'array') !== Array.isArray(v))
           throw new Error(`"${spec.key}" has the wrong type`);
+        // A value is printed by profile list/show and written into other tools' config by setup:
+        // a line break or control character in it is never wanted, whoever wrote it.
+        if (Array.isArray(v) ? v.some((item) => typeof item === 'string' && hasUnsafeText(item)) : hasUnsafeText(asText))
+          throw new Error(`"${spec.key}" holds a control character or line break`);
         spec.parse(asText);
         problem = null;
       } catch (error) {

@@ -4,6 +4,7 @@ import { ConfigError, UsageError } from '../errors.js';
 import { withLock } from './lock.js';
 import { configDirError, makeDirs } from './paths.js';
 import type { LoginState, Profile, StorageKind } from '../model.js';
+import { safeJson, safeLine } from '../io/text.js';
 import { PROFILE_KEYS, PROFILE_NAME, profileProblems } from './profile-keys.js';
 
 export type { LoginState, StorageKind };
@@ -231,10 +232,16 @@ export function ensurePrivateDir(dir: string): void {
   }
 }
 
+/** A name as a JSON string, every control and invisible character escaped, cut to 80 characters. */
+const quotedName = (name: string) => safeJson(name.length > 80 ? `${name.slice(0, 80)}…` : name, 0);
+
+const NAME_RULE = 'letters, digits, ".", "_" and "-" (at most 64 characters), starting with a letter or digit';
+const NAME_RULE_BROKEN = `the name breaks the rule for profile names (${NAME_RULE})`;
+
 export function checkProfileName(name: string): string {
   if (!PROFILE_NAME.test(name)) {
-    throw new UsageError(`"${name}" is not a valid profile name`, {
-      hint: 'Use letters, digits, ".", "_" and "-" (at most 64 characters), starting with a letter or digit.',
+    throw new UsageError(`${quotedName(name)} is not a valid profile name`, {
+      hint: `Use ${NAME_RULE}.`,
     });
   }
   return name;
@@ -256,8 +263,16 @@ function configProblems(data: unknown): string[] {
   const profiles = (config.profiles ?? {}) as Record<string, unknown>;
   const seen = new Map<string, Map<string, string | null>>();
   for (const [name, profile] of Object.entries(profiles)) {
-    for (const problem of profileProblems(profile, seen)) problems.push(`profile "${name}": ${problem}`);
+    // A name goes into the helper line `setup git` writes, kubectl's exec arguments, lock file
+    // paths: one that breaks the rule is refused on read as where it is given.
+    if (!PROFILE_NAME.test(name)) problems.push(`profile ${quotedName(name)}: ${NAME_RULE_BROKEN}`);
+    for (const problem of profileProblems(profile, seen)) problems.push(`profile "${safeLine(name, 80)}": ${problem}`);
   }
+  const logins = (config.logins ?? {}) as Record<string, unknown>;
+  for (const name of Object.keys(logins))
+    if (!PROFILE_NAME.test(name)) problems.push(`the login of ${quotedName(name)}: ${NAME_RULE_BROKEN}`);
+  if (typeof config.defaultProfile === 'string' && !PROFILE_NAME.test(config.defaultProfile))
+    problems.push(`"defaultProfile" ${quotedName(config.defaultProfile)}: ${NAME_RULE_BROKEN}`);
   return problems;
 }
 

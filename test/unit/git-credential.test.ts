@@ -10,6 +10,7 @@ describe('gitCredentialAnswer', () => {
     const renewals: boolean[] = [];
     const deps = {
       profileName: 'code',
+      url: 'https://git.example.com',
       username: 'x-access-token',
       rejected,
       token: (forceRenew: boolean) => {
@@ -26,7 +27,9 @@ describe('gitCredentialAnswer', () => {
     ]);
     expect(await gitCredentialAnswer('get', request, deps)).toBe('username=x-access-token\npassword=token-1\n');
     expect(await gitCredentialAnswer('store', new Map([['password', 'token-1']]), deps)).toBe('');
-    expect(await gitCredentialAnswer('erase', new Map([['password', 'token-1']]), deps)).toBe('');
+    expect(await gitCredentialAnswer('erase', new Map([...request, ['username', 'x-access-token'], ['password', 'token-1']]), deps)).toBe(
+      '',
+    );
     expect(await gitCredentialAnswer('get', request, deps)).toBe('username=x-access-token\npassword=token-2\n');
     expect(renewals).toEqual([false, false, true]);
     expect(marks.size).toBe(0);
@@ -37,6 +40,7 @@ describe('gitCredentialAnswer', () => {
     const rejected: RejectedTokens = { get: () => undefined, set: () => undefined };
     const deps = (token: string, username = 'x-access-token') => ({
       profileName: 'code',
+      url: 'https://git.example.com',
       username,
       rejected,
       token: () => Promise.resolve(token),
@@ -48,5 +52,22 @@ describe('gitCredentialAnswer', () => {
       ['t', 'u\nurl=https://evil.example'],
     ])
       await expect(gitCredentialAnswer('get', request, deps(token!, username))).rejects.toMatchObject({ exitCode: 2 });
+  });
+
+  it('answers nothing for a request the helper was not set up for, and nothing without a URL to answer for', async () => {
+    const declined: string[] = [];
+    const deps = {
+      profileName: 'code',
+      url: 'https://git.example.com',
+      username: 'x-access-token',
+      rejected: { get: () => undefined, set: () => undefined },
+      token: () => Promise.resolve('t'),
+      declined: (why: string) => declined.push(why),
+    };
+    const ask = (text: string, url?: string) => gitCredentialAnswer('get', parseCredentialRequest(text), { ...deps, url });
+    expect(await ask('protocol=https\nhost=git.example.com.evil.example\n', deps.url)).toBe('');
+    expect(await ask('protocol=https\nhost=git.example.com\n')).toBe('');
+    expect(declined).toEqual(['the request is for another host or port', 'the helper was set up for no URL (run setup git again)']);
+    expect(await ask('protocol=https\nhost=git.example.com\n', deps.url)).toBe('username=x-access-token\npassword=t\n');
   });
 });
