@@ -252,7 +252,8 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
   const callback = provider.callback();
   server.on('request', (req, res) => {
     options.front?.(req);
-    const mount = options.issuerPath;
+    // An issuer of "/" alone is the root with a trailing slash (LemonLDAP::NG's form), not a mount.
+    const mount = options.issuerPath === '/' ? undefined : options.issuerPath;
     if (mount) {
       // Mounted under the issuer's path, as behind express' app.use(path, …): oidc-provider reads
       // the mount path from originalUrl.

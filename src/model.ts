@@ -130,6 +130,12 @@ export interface LoginResult {
   identityVerified: boolean;
   expiresAt: string | null;
   storage: LoginState['storage'];
+  /**
+   * The issuer exactly as the IdP's discovery writes it, when the profile's differed only in form
+   * (a trailing "/"): tokens carry the IdP's form and verifiers compare it exactly, so the login
+   * that noticed stores it in the profile.
+   */
+  issuerForm?: string;
 }
 
 /**

@@ -92,7 +92,7 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
       { profileName: name, profile, token, via: options.token !== undefined ? 'token-arg' : 'with-token', cliName: ctx.brand.name },
       { credentials: await ctx.credentials(), clock: ctx.deps.clock, http: () => ctx.http(profile) },
     );
-    reportLogin(ctx, result);
+    await reportLogin(ctx, result);
     return;
   }
   const userSecret = !options.clientCredentials && needsClientSecret(profile);
@@ -116,17 +116,17 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
       { profileName: name, profile, openBrowser: options.browser !== false, cliName: ctx.brand.name, timeoutMs: timeout * 1000, ...secret },
       await ctx.loginDeps(profile),
     );
-    reportLogin(ctx, result);
+    await reportLogin(ctx, result);
     return;
   }
   if (options.clientCredentials) {
     const auth = await serviceAuth(ctx, options);
     const { loginWithClientCredentials } = await import('../flows/client-credentials.js');
     const result = await loginWithClientCredentials(
-      { profileName: name, profile, auth },
+      { profileName: name, profile, auth, cliName: ctx.brand.name },
       { http: await ctx.http(profile), clock: ctx.deps.clock, credentials: await ctx.credentials() },
     );
-    reportLogin(ctx, result);
+    await reportLogin(ctx, result);
     return;
   }
   const { loginWithBrowser } = await import('../flows/browser.js');
@@ -143,7 +143,7 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
     },
     await ctx.loginDeps(profile),
   );
-  reportLogin(ctx, result);
+  await reportLogin(ctx, result);
 }
 
 /** The client secret of a user login's client: `--client-secret-stdin`, else `<PREFIX>_CLIENT_SECRET`. */
@@ -190,7 +190,17 @@ async function serviceAuth(ctx: Context, options: LoginOptions): Promise<import(
   });
 }
 
-export function reportLogin(ctx: Context, result: import('../flows/with-token.js').LoginResult): void {
+export async function reportLogin(ctx: Context, result: import('../flows/with-token.js').LoginResult): Promise<void> {
+  // One issuer rule: the IdP's own form of its issuer is what its tokens carry, and what every
+  // strict verifier compares; the profile takes it, and says so.
+  if (result.issuerForm !== undefined) {
+    await ctx.profiles.setKey(result.profile, 'issuer', result.issuerForm);
+    if (!ctx.options.json)
+      ctx.out.info(
+        `The IdP writes its issuer as ${safeText(result.issuerForm)}: profile "${result.profile}" now has that exact form` +
+          ' (its tokens carry it, and verifiers compare it exactly).',
+      );
+  }
   if (ctx.json(result)) return;
   const who = result.email ?? result.subject;
   // One value from a token or a backend: escaped whole, so a newline in it cannot fake a line.

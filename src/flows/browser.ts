@@ -6,7 +6,16 @@ import { effective } from '../store/profile-keys.js';
 import { preloadConfigWriter } from '../store/profiles.js';
 import { completeLogin } from './complete.js';
 import type { InteractiveLoginInput, LoginDeps } from './login-deps.js';
-import { authorizationParameters, discover, loadOpenIdClient, oidcError, tokenParameters, userClientAuth } from './oidc.js';
+import {
+  authorizationParameters,
+  discover,
+  loadOpenIdClient,
+  oidcError,
+  readRefusalBody,
+  tokenParameters,
+  userAuthMethod,
+  userClientAuth,
+} from './oidc.js';
 import type { LoginResult } from './with-token.js';
 
 export interface BrowserLoginInput extends InteractiveLoginInput {
@@ -133,6 +142,7 @@ export async function loginWithBrowser(input: BrowserLoginInput, deps: BrowserLo
         cliName: input.cliName,
         profileName,
         redirectUri: listener.redirectUri,
+        clientId: profile.clientId,
       });
     } finally {
       progress.stop();
@@ -156,7 +166,12 @@ export async function loginWithBrowser(input: BrowserLoginInput, deps: BrowserLo
           tokenParameters(profile),
         );
       } catch (error) {
-        throw oidcError(error, callback.url.searchParams.has('error') ? 'authorization' : 'token', profile.issuer);
+        await readRefusalBody(error);
+        throw oidcError(error, callback.url.searchParams.has('error') ? 'authorization' : 'token', profile.issuer, {
+          authMethod: userAuthMethod(profile, input.clientSecret),
+          cliName: input.cliName,
+          profileName,
+        });
       }
       const result = await completeLogin(
         {
@@ -186,9 +201,9 @@ function waitFor(
   received: Promise<ReceivedCallback>,
   timeoutMs: number,
   signal: AbortSignal,
-  names: { cliName: string; profileName: string; redirectUri: string },
+  names: { cliName: string; profileName: string; redirectUri: string; clientId: string },
 ): Promise<ReceivedCallback> {
-  const { cliName, profileName, redirectUri } = names;
+  const { cliName, profileName, redirectUri, clientId } = names;
   return new Promise((resolve, reject) => {
     const onAbort = () => {
       clearTimeout(timer);
@@ -198,15 +213,18 @@ function waitFor(
       signal.removeEventListener('abort', onAbort);
       reject(
         new TimeoutError(`no sign-in arrived within ${Math.round(timeoutMs / 1000)} s; nothing was stored`, {
-          // The usual cause when the browser shows an error page of the IdP: it refused the
-          // redirect URI, and never sends the browser back here.
+          // When the browser shows an error page of the IdP, it refused the request and never
+          // sends the browser back here: a redirect URI it does not accept, or a client id it does
+          // not know. Some IdPs (LemonLDAP::NG) check both only after the user signed in.
           details: [
-            `If the browser shows an error from the IdP,` +
-              ` it most likely does not accept the redirect URI ${redirectUri}:` +
-              ` many IdPs need the exact one registered for the client,` +
-              ` port included (${cliName} doctor checks it).`,
+            `If the browser shows an error from the IdP, it refused the request, for one of two reasons:` +
+              ` it does not accept the redirect URI ${redirectUri} (many IdPs need the exact one registered for the client,` +
+              ` port included: "redirect_uri mismatch", "invalid redirect URI"),` +
+              ` or it does not know the client id ${clientId} ("This application is not known", "invalid_client", "unknown client").` +
+              ` The IdP's page names which; ${cliName} doctor tells them apart where the IdP checks them before sign-in.`,
             `Fix: register it at the IdP, or use the one registered:` +
-              ` ${cliName} profile set ${profileName} redirect-uri http://127.0.0.1:PORT/callback`,
+              ` ${cliName} profile set ${profileName} redirect-uri http://127.0.0.1:PORT/callback;` +
+              ` for an unknown client, set the id the IdP has: ${cliName} profile set ${profileName} client-id <id>`,
           ],
           hint: `Run ${cliName} login again (--timeout <seconds> to wait longer; --device where no browser can reach this machine).`,
         }),

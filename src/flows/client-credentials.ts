@@ -2,14 +2,15 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CryptoKey as JoseCryptoKey } from 'jose';
-import { RejectedError, UsageError } from '../errors.js';
+import { ConfigError, RejectedError, UsageError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import type { Http } from '../http.js';
+import { safeLine } from '../io/text.js';
 import type { Credentials } from '../store/credentials.js';
 import { effective, type Profile } from '../store/profile-keys.js';
 import type { StorageKind } from '../store/profiles.js';
 import type { CredentialRecord } from '../store/secrets.js';
-import { discover, loadOpenIdClient, oidcError, tokenParameters, withClientAuth, type OidcConfiguration } from './oidc.js';
+import { discover, loadOpenIdClient, oidcError, readRefusalBody, tokenParameters, withClientAuth, type OidcConfiguration } from './oidc.js';
 import { resultOf, type LoginResult } from './with-token.js';
 
 /** How the service authenticates: a client secret, or a private key for private_key_jwt (RFC 7523). */
@@ -23,12 +24,12 @@ export interface ClientCredentialsDeps {
 
 /** `login --client-credentials`: mint a service token and store it with what re-mints it. */
 export async function loginWithClientCredentials(
-  input: { profileName: string; profile: Profile; auth: ServiceAuth },
+  input: { profileName: string; profile: Profile; auth: ServiceAuth; cliName?: string },
   deps: ClientCredentialsDeps,
 ): Promise<LoginResult> {
   const auth: ServiceAuth =
     'privateKeyPath' in input.auth ? { ...input.auth, privateKeyPath: resolve(input.auth.privateKeyPath) } : input.auth;
-  const record = await mintServiceToken(input.profile, auth, deps);
+  const record = await mintServiceToken(input.profile, auth, deps, { profileName: input.profileName, cliName: input.cliName });
   return resultOf(input.profileName, await deps.credentials.save(input.profileName, input.profile, record));
 }
 
@@ -42,7 +43,7 @@ export async function remintServiceToken(
     throw new UsageError(
       `the service credential of profile "${input.profileName}" has nothing to re-mint it with; log in again with --client-credentials`,
     );
-  const renewed = await mintServiceToken(input.profile, auth, deps);
+  const renewed = await mintServiceToken(input.profile, auth, deps, { profileName: input.profileName });
   await deps.credentials.replace(input.profileName, renewed, input.storage);
   return renewed;
 }
@@ -59,9 +60,11 @@ async function mintServiceToken(
   profile: Profile,
   auth: ServiceAuth,
   deps: Pick<ClientCredentialsDeps, 'http' | 'clock'>,
+  names: { profileName?: string; cliName?: string } = {},
 ): Promise<CredentialRecord> {
   const client = await loadOpenIdClient();
   const config = await serviceConfiguration(profile, auth, deps);
+  const authMethod = 'clientSecret' in auth ? secretMethodFor(profile, config.serverMetadata()) : 'private_key_jwt';
   const parameters: Record<string, string> = tokenParameters(profile);
   // The default scopes are a user's (openid, offline_access): a service asks only for what the profile names.
   if (profile.scopes) parameters.scope = profile.scopes;
@@ -70,7 +73,8 @@ async function mintServiceToken(
   try {
     tokens = await client.clientCredentialsGrant(config, parameters);
   } catch (error) {
-    const mapped = oidcError(error, 'token', profile.issuer);
+    await readRefusalBody(error);
+    const mapped = oidcError(error, 'token', profile.issuer, { authMethod, ...names });
     // Servers differ on a private_key_jwt assertion's `aud` (RFC 7523 §3): the issuer, or the
     // token endpoint. A refusal with the default is most often that.
     if (mapped instanceof RejectedError && 'privateKeyPath' in auth && effective(profile).assertionAudience === 'issuer') {
@@ -120,11 +124,7 @@ export async function serviceConfiguration(
         hint: 'Give --private-key <pem> for private_key_jwt, or: profile set <name> token-endpoint-auth-method client_secret_basic',
       });
     }
-    // client_secret_basic unless the profile or discovery says client_secret_post: some servers
-    // do not form-decode Basic credentials (RFC 6749 §2.3.1), so ids with -_.~ fail there.
-    const methods = metadata.token_endpoint_auth_methods_supported;
-    const postOnly = Array.isArray(methods) && !methods.includes('client_secret_basic') && methods.includes('client_secret_post');
-    const post = method === 'client_secret_post' || (method === undefined && postOnly);
+    const post = secretMethodFor(profile, metadata) === 'client_secret_post';
     return withClientAuth(
       discovered,
       profile,
@@ -138,6 +138,7 @@ export async function serviceConfiguration(
       hint: 'profile set <name> token-endpoint-auth-method private_key_jwt',
     });
   }
+  refuseUnoffered('private_key_jwt', metadata, 'Log in with a client secret (--client-secret-stdin) instead');
   const { key } = await loadPrivateKey(auth.privateKeyPath);
   // `aud` is one string: the issuer identifier (openid-client's default, current guidance), or
   // the token endpoint for servers that check for it (assertionAudience: token-endpoint).
@@ -150,6 +151,43 @@ export async function serviceConfiguration(
     },
   });
   return withClientAuth(discovered, profile, deps.http, deps.clock, clientAuth);
+}
+
+/**
+ * How a client secret is sent: the profile's method when it names one; else client_secret_basic,
+ * unless discovery offers client_secret_post and not basic (some servers do not form-decode Basic
+ * credentials, RFC 6749 §2.3.1, so ids with -_.~ fail there). A method the IdP's discovery does
+ * not offer is refused before anything is sent.
+ */
+function secretMethodFor(
+  profile: Profile,
+  metadata: ReturnType<OidcConfiguration['serverMetadata']>,
+): 'client_secret_basic' | 'client_secret_post' {
+  const methods = metadata.token_endpoint_auth_methods_supported;
+  const method = profile.tokenEndpointAuthMethod;
+  if (method === 'client_secret_basic' || method === 'client_secret_post') {
+    refuseUnoffered(method, metadata, `Use the one it offers: profile set <name> token-endpoint-auth-method <method>`);
+    return method;
+  }
+  const offered = (m: string) => !Array.isArray(methods) || methods.includes(m);
+  if (offered('client_secret_basic')) return 'client_secret_basic';
+  if (offered('client_secret_post')) return 'client_secret_post';
+  refuseUnoffered('client_secret_basic', metadata, 'Log in with a private key (--private-key <pem>) instead');
+  return 'client_secret_basic';
+}
+
+/**
+ * Refuses a client authentication method that the IdP's `token_endpoint_auth_methods_supported`
+ * leaves out (absent: RFC 8414's default, client_secret_basic, but no server is held to it here).
+ */
+function refuseUnoffered(method: string, metadata: ReturnType<OidcConfiguration['serverMetadata']>, next: string): void {
+  const methods = metadata.token_endpoint_auth_methods_supported;
+  if (!Array.isArray(methods) || methods.includes(method)) return;
+  const listed = methods.filter((m): m is string => typeof m === 'string').map((m) => safeLine(m, 40));
+  throw new ConfigError(
+    `the IdP does not offer ${method} at its token endpoint: its discovery document lists ${listed.join(', ') || 'none'}; nothing was sent`,
+    { hint: `${next}, or ask the IdP's admin to enable ${method} for this client.`, code: 'config' },
+  );
 }
 
 const CURVE_ALG: Record<string, string> = { prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512' };

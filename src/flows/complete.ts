@@ -1,5 +1,6 @@
 import { FailureError, RejectedError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
+import { sameIssuer } from '../io/urls.js';
 import type { Http } from '../http.js';
 import type { Credentials } from '../store/credentials.js';
 import { exchangesAtBackend } from '../model.js';
@@ -47,7 +48,7 @@ export async function completeLogin(input: CompleteLoginInput, deps: CompleteLog
       if (tokens.refresh_token) record.refreshToken = tokens.refresh_token;
       const ttl = tokens.expiresIn();
       if (ttl !== undefined) record.expiresAt = new Date(now.getTime() + ttl * 1000).toISOString();
-      return resultOf(profileName, await deps.credentials.save(profileName, profile, record));
+      return withIssuerForm(resultOf(profileName, await deps.credentials.save(profileName, profile, record)), input.config, profile);
     }
     throw new FailureError('the IdP answered without an id_token (is "openid" in the profile\'s scopes?); nothing was stored');
   }
@@ -70,7 +71,18 @@ export async function completeLogin(input: CompleteLoginInput, deps: CompleteLog
     if (ttl !== undefined) record.expiresAt = new Date(now.getTime() + ttl * 1000).toISOString();
   }
   if (input.clientSecret !== undefined) record.clientSecret = input.clientSecret;
-  return resultOf(profileName, await deps.credentials.save(profileName, profile, record));
+  return withIssuerForm(resultOf(profileName, await deps.credentials.save(profileName, profile, record)), input.config, profile);
+}
+
+/**
+ * One issuer rule: the IdP's discovery accepted the profile's issuer because it is the same URL
+ * (openid-client's rule), but tokens carry the IdP's exact string and every strict verifier
+ * (`token inspect --verify`, the reference backend, jose) compares that string. The login names
+ * the IdP's form so that the caller stores it, and the rest accepts what the login accepted.
+ */
+function withIssuerForm(result: LoginResult, config: OidcConfiguration, profile: Profile): LoginResult {
+  const exact = config.serverMetadata().issuer;
+  return exact !== profile.issuer && sameIssuer(exact, profile.issuer) ? { ...result, issuerForm: exact } : result;
 }
 
 /** Trade a checked id_token for a session at the profile's backend: the session's fields of a record. */

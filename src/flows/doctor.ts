@@ -198,6 +198,16 @@ async function issuerChecks(
       ms,
       next: `${cliName} profile set ${profileName} issuer ${document.issuer}`,
     });
+  } else if (document.issuer !== profile.issuer) {
+    // The same URL, written another way (a trailing "/"): discovery accepts it, but tokens carry
+    // the IdP's form and strict verifiers compare it exactly. A login stores the IdP's form.
+    checks.push({
+      name: 'discovery',
+      status: 'warn',
+      detail: `the IdP writes its issuer as ${safeLine(document.issuer)}, the profile as ${profile.issuer}: the same URL, but tokens carry the IdP's form and verifiers compare it exactly`,
+      ms,
+      next: `${cliName} profile set ${profileName} issuer ${safeLine(document.issuer)} (the next login does it too)`,
+    });
   } else {
     const device = typeof document.device_authorization_endpoint === 'string' ? ', device flow offered' : '';
     checks.push({ name: 'discovery', status: 'ok', detail: `${url} (${ms} ms)${device}`, ms });
@@ -281,39 +291,87 @@ async function redirectCheck(
     `Register ${registerWhat} for client ${profile.clientId} at the IdP,` +
     ` or use the one it has: ${cliName} profile set ${profileName} redirect-uri http://127.0.0.1:PORT/callback`;
   try {
-    const { value: response } = await timed(() => deps.http.fetch(url.href, { redirect: 'manual' }));
-    await response.body?.cancel();
-    const location = response.headers.get('location');
-    if (response.status >= 300 && response.status < 400 && location) {
-      const back = new URL(location, url);
-      if (back.origin === redirect.origin && back.pathname === redirect.pathname) {
-        const error = back.searchParams.get('error');
-        return error
-          ? {
-              name: 'redirect',
-              status: 'warn',
-              detail:
-                `the IdP accepts the redirect URI, but refused the request: ${safeLine(error)}` +
-                (back.searchParams.get('error_description') ? ` (${safeLine(back.searchParams.get('error_description')!)})` : ''),
-              next: "Check the profile's scopes, audience and auth params.",
-            }
-          : { name: 'redirect', status: 'ok', detail: `the IdP accepts ${redirect.href}` };
-      }
-      return { name: 'redirect', status: 'ok', detail: `the IdP accepts ${redirect.href} (it answered with its sign-in page)` };
+    const answer = await probeAuthorization(url, redirect, deps);
+    if (answer.kind === 'back') {
+      const error = answer.url.searchParams.get('error');
+      return error
+        ? {
+            name: 'redirect',
+            status: 'warn',
+            detail:
+              `the IdP accepts the redirect URI, but refused the request: ${safeLine(error)}` +
+              (answer.url.searchParams.get('error_description') ? ` (${safeLine(answer.url.searchParams.get('error_description')!)})` : ''),
+            next: "Check the profile's scopes, audience and auth params.",
+          }
+        : { name: 'redirect', status: 'ok', detail: `the IdP accepts ${redirect.href}` };
     }
-    if (response.ok)
-      return { name: 'redirect', status: 'ok', detail: `the IdP accepts ${redirect.href} (it answered with its sign-in page)` };
+    if (answer.kind === 'refused')
+      return {
+        name: 'redirect',
+        status: 'fail',
+        detail:
+          `the IdP refused an authorization request with redirect_uri ${redirect.href} (HTTP ${answer.status}):` +
+          ` it does not accept that redirect URI, or the client id`,
+        next: fix,
+      };
+    // Its sign-in page. Proof only if the IdP refuses, before any sign-in, what it must refuse:
+    // an unknown client id and an unregistered redirect URI. LemonLDAP::NG (and others) show the
+    // sign-in page first and check both only after the user signed in.
+    const unknownClient = new URL(url);
+    unknownClient.searchParams.set('client_id', `latchkey-doctor-no-such-client-${Math.random().toString(36).slice(2, 8)}`);
+    const unregistered = new URL(url);
+    const bogus = new URL(redirect);
+    bogus.pathname = '/latchkey-doctor-unregistered';
+    unregistered.searchParams.set('redirect_uri', bogus.href);
+    const [client, other] = await Promise.all([
+      probeAuthorization(unknownClient, redirect, deps),
+      probeAuthorization(unregistered, bogus, deps),
+    ]);
+    if (client.kind === 'refused' && other.kind === 'refused')
+      return {
+        name: 'redirect',
+        status: 'ok',
+        detail: `the IdP accepts ${redirect.href} (it answered with its sign-in page, and refuses an unknown client and an unregistered redirect URI before sign-in)`,
+      };
     return {
       name: 'redirect',
-      status: 'fail',
+      status: 'warn',
       detail:
-        `the IdP refused an authorization request with redirect_uri ${redirect.href} (HTTP ${response.status}):` +
-        ` it does not accept that redirect URI, or the client id`,
-      next: fix,
+        `not known before sign-in: the IdP answers with its sign-in page before it checks the client id and the redirect URI` +
+        ` (it did so for ${client.kind === 'refused' ? 'an unregistered redirect URI' : 'an unknown client id'} too)`,
+      next:
+        `Check at the IdP that client ${profile.clientId} exists and has ${registerWhat} registered (many IdPs match it exactly, port included);` +
+        ` a login that waits until its timeout while the browser shows an IdP error is one of the two.`,
     };
   } catch (error) {
     return { name: 'redirect', status: 'fail', detail: (error as Error).message };
   }
+}
+
+/**
+ * One authorization request, never followed: sent back to `redirect` (with or without an error),
+ * refused (an error status), or anything else, which is the IdP's sign-in page.
+ */
+async function probeAuthorization(
+  url: URL,
+  redirect: URL,
+  deps: DoctorDeps,
+): Promise<{ kind: 'back'; url: URL } | { kind: 'refused'; status: number } | { kind: 'sign-in' }> {
+  const { value: response } = await timed(() => deps.http.fetch(url.href, { redirect: 'manual' }));
+  await response.body?.cancel();
+  const location = response.headers.get('location');
+  if (response.status >= 300 && response.status < 400 && location) {
+    let back: URL;
+    try {
+      back = new URL(location, url);
+    } catch {
+      return { kind: 'sign-in' };
+    }
+    if (back.origin === redirect.origin && back.pathname === redirect.pathname) return { kind: 'back', url: back };
+    return { kind: 'sign-in' };
+  }
+  if (response.ok) return { kind: 'sign-in' };
+  return { kind: 'refused', status: response.status };
 }
 
 async function keychainCheck({ profile, envPrefix, profileName, cliName, storageOverride }: DoctorInput, deps: DoctorDeps): Promise<Check> {

@@ -153,6 +153,19 @@ export async function userClientAuth(profile: Profile, clientSecret: string | un
     : client.ClientSecretBasic(clientSecret);
 }
 
+/** What a message about a refusal may name: how the client authenticated, and the profile's command. */
+export interface OidcErrorContext {
+  authMethod?: string;
+  cliName?: string;
+  profileName?: string;
+}
+
+/** The token endpoint authentication userClientAuth chooses, by name (for messages). */
+export function userAuthMethod(profile: Profile, clientSecret: string | undefined): string {
+  if (clientSecret === undefined || profile.tokenEndpointAuthMethod === 'none') return 'none';
+  return profile.tokenEndpointAuthMethod === 'client_secret_post' ? 'client_secret_post' : 'client_secret_basic';
+}
+
 /** The OAuth step an error happened in, for messages. */
 export type OidcStep = 'discovery' | 'authorization' | 'token' | 'refresh' | 'device' | 'revocation' | 'registration';
 
@@ -161,19 +174,46 @@ export type OidcStep = 'discovery' | 'authorization' | 'token' | 'refresh' | 'de
  * errors (network) pass through; an OAuth error response, with or without a body, is a rejection
  * (exit 4) that names the HTTP status; a 5xx is the IdP's outage (exit 5); a failed check is named.
  */
-export function oidcError(error: unknown, step: OidcStep, issuer: string): LatchkeyError {
+export function oidcError(error: unknown, step: OidcStep, issuer: string, context: OidcErrorContext = {}): LatchkeyError {
   const ours = latchkeyErrorIn(error);
   if (ours) return ours;
   if (step === 'discovery') return discoveryError(error, issuer);
   const what = step === 'authorization' ? 'the sign-in' : `the ${step} request`;
   const refusal = refusalOf(error);
+  const setKey = (key: string, value: string) =>
+    `${context.cliName ?? 'latchkey'} profile set ${context.profileName ?? '<name>'} ${key} ${value}`;
   if (refusal) {
     if (refusal.status !== undefined && refusal.status >= 500 && refusal.error === undefined) {
+      // At the token endpoint, a 5xx on every try is most often the client's setup at the IdP,
+      // not an outage: LemonLDAP::NG answers 500 to a public client left at its default HS512
+      // id_token algorithm, which such a client cannot verify.
+      const atTokenEndpoint = step === 'token' || step === 'refresh';
       return new NetworkError(`the IdP answered ${what} with HTTP ${refusal.status}; nothing was stored`, {
-        hint: 'The IdP is having trouble: try again in a moment.',
+        hint: atTokenEndpoint
+          ? "If it answers so on every try, it is likely not an outage but the client's configuration at the IdP:" +
+            " look at the IdP's log for this client (its id_token algorithm must be an asymmetric one such as RS256, not HS256/HS512," +
+            ' for a public client; its keys, its grant types). Otherwise try again in a moment.'
+          : 'The IdP is having trouble: try again in a moment.',
         code: 'idp_unavailable',
         cause: error,
       });
+    }
+    if (
+      refusal.error === 'invalid_client' &&
+      (context.authMethod === 'client_secret_basic' || context.authMethod === 'client_secret_post')
+    ) {
+      // Servers match Basic credentials differently (LemonLDAP::NG with a pattern that fails on
+      // some ids and secrets; others do not form-decode them, RFC 6749 §2.3.1): the other way of
+      // sending the same secret often works.
+      const other = context.authMethod === 'client_secret_basic' ? 'client_secret_post' : 'client_secret_basic';
+      return new RejectedError(
+        `the IdP refused the client's credentials sent with ${context.authMethod} (invalid_client${refusal.description ? `: ${safeLine(refusal.description)}` : ''})`,
+        {
+          code: 'idp_rejected',
+          hint: `Check the client id and secret; if they are right, the IdP may not read ${context.authMethod}: try ${other} (${setKey('token-endpoint-auth-method', other)}).`,
+          cause: error,
+        },
+      );
     }
     // The OAuth error when the IdP gave one; else the HTTP status is all there is to name.
     const said =
@@ -226,14 +266,41 @@ export function refusalOf(error: unknown): { error?: string; description?: strin
   if (error instanceof AuthorizationResponseError) return described(error);
   if (error instanceof WWWAuthenticateChallengeError) {
     const parameters = error.cause[0]?.parameters;
-    return parameters?.error
-      ? described({ error: parameters.error, error_description: parameters.error_description }, error.status)
-      : { status: error.status };
+    if (parameters?.error) return described({ error: parameters.error, error_description: parameters.error_description }, error.status);
+    // A challenge without an error (`Basic realm=…`): what the body said, when it was read.
+    const body = challengeBodies.get(error);
+    return body ? described(body, error.status) : { status: error.status };
   }
   // An error status whose body is not an OAuth error (empty, HTML, not JSON): openid-client hands
   // over the Response itself.
   if (error instanceof ClientError && error.cause instanceof Response && error.cause.status >= 400) return { status: error.cause.status };
   return undefined;
+}
+
+/** The OAuth error of a body read after a challenge that carried none (readRefusalBody). */
+const challengeBodies = new WeakMap<object, { error: string; error_description?: string }>();
+
+/**
+ * openid-client stops at a 401's `WWW-Authenticate` before it reads the body; an IdP that answers
+ * `WWW-Authenticate: Basic` with `{"error":"invalid_client"}` (LemonLDAP::NG does) said what was
+ * wrong in the body. Read it (the HTTP layer bounds it), whatever the challenge says, so that
+ * refusalOf names the error. Call before oidcError; never throws.
+ */
+export async function readRefusalBody(error: unknown): Promise<void> {
+  if (!(error instanceof WWWAuthenticateChallengeError) || error.cause[0]?.parameters?.error) return;
+  const response = (error as { response?: Response }).response;
+  if (!response || response.bodyUsed) return;
+  try {
+    const body = JSON.parse(await response.text()) as unknown;
+    if (typeof body !== 'object' || body === null) return;
+    const record = body as Record<string, unknown>;
+    const said = Object.hasOwn(record, 'error') ? record.error : undefined;
+    const description = Object.hasOwn(record, 'error_description') ? record.error_description : undefined;
+    if (typeof said === 'string' && said !== '')
+      challengeBodies.set(error, { error: said, ...(typeof description === 'string' ? { error_description: description } : {}) });
+  } catch {
+    // Not JSON, too large, or cut off: the status is all there is.
+  }
 }
 
 /**

@@ -5,7 +5,7 @@ import type { Credentials } from '../store/credentials.js';
 import type { Profile } from '../store/profile-keys.js';
 import type { StorageKind } from '../store/profiles.js';
 import type { CredentialRecord } from '../store/secrets.js';
-import { discover, loadOpenIdClient, oidcError, tokenParameters, userClientAuth } from './oidc.js';
+import { discover, loadOpenIdClient, oidcError, tokenParameters, userClientAuth, readRefusalBody, userAuthMethod } from './oidc.js';
 
 export interface RefreshInput {
   profileName: string;
@@ -40,7 +40,12 @@ export async function refreshCredential(input: RefreshInput, deps: RefreshDeps):
   try {
     tokens = await client.refreshTokenGrant(config, record.refreshToken, tokenParameters(input.profile));
   } catch (error) {
-    const mapped = oidcError(error, 'refresh', input.profile.issuer);
+    await readRefusalBody(error);
+    const mapped = oidcError(error, 'refresh', input.profile.issuer, {
+      authMethod: userAuthMethod(input.profile, record.clientSecret),
+      cliName: input.cliName,
+      profileName: input.profileName,
+    });
     if (mapped instanceof RejectedError) {
       throw new NotLoggedInError(
         `the IdP would not renew the credential of profile "${input.profileName}"` +

@@ -19,6 +19,8 @@ export interface CallbackListenerOptions {
   log?: (line: string) => void;
   /** For the hints: the command to run, e.g. `latchkey profile set prod`. */
   profileSetCommand?: string;
+  /** Called once, when the browser has opened the start URL (and been sent on to its target). */
+  onStart?: () => void;
 }
 
 export type CallbackResult = { ok: true } | { ok: false };
@@ -174,6 +176,8 @@ export async function startCallbackListener(options: CallbackListenerOptions): P
     }
     begun.used = true;
     log(`callback listener: GET ${begun.path.slice(0, 7)}… → 302 to the IdP (cookie set)`);
+    // Told once the redirect has gone out: a caller that closes the listener then loses nothing.
+    if (options.onStart) res.once('finish', options.onStart);
     res.writeHead(302, {
       location: begun.target,
       'set-cookie': `${COOKIE}=${begun.cookie}; Path=${uri.pathname}; HttpOnly; SameSite=Lax; Max-Age=3600`,

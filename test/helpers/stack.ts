@@ -119,7 +119,7 @@ export const INTROSPECTOR_CLIENT = {
 
 /** What the IdP says of a token, asked by the introspector client (revoked tokens are inactive). */
 export async function isActive(stack: Stack, token: string): Promise<boolean> {
-  const response = await fetch(`${stack.idp.issuer}/token/introspection`, {
+  const response = await fetch(`${stack.idp.issuer.replace(/\/$/, '')}/token/introspection`, {
     method: 'POST',
     headers: {
       authorization: `Basic ${Buffer.from(`${INTROSPECTOR.client_id}:${INTROSPECTOR.client_secret}`).toString('base64')}`,

@@ -44,7 +44,7 @@ describe('Auth0 and Okta: callback URLs match exactly, port included', () => {
     const login = await setup.run(['login', '--timeout', '3']);
     expect(login.code).toBe(5);
     expect(login.stderr).toMatch(
-      /most likely does not accept the redirect URI http:\/\/127\.0\.0\.1:\d+\/callback: many IdPs need the exact one registered/,
+      /it does not accept the redirect URI http:\/\/127\.0\.0\.1:\d+\/callback \(many IdPs need the exact one registered/,
     );
     expect(login.stderr).toContain(
       'Fix: register it at the IdP, or use the one registered: latchkey profile set demo redirect-uri http://127.0.0.1:PORT/callback',
@@ -311,7 +311,7 @@ describe('Entra ID: a multi-tenant issuer whose discovery is a template, http://
     expect((await add(setup, ['--preset', 'none'])).code).toBe(0);
     const login = await setup.run(['login', '--timeout', '3'], { env: env() });
     expect(login.code).toBe(5);
-    expect(login.stderr).toContain('most likely does not accept the redirect URI http://127.0.0.1:');
+    expect(login.stderr).toContain('it does not accept the redirect URI http://127.0.0.1:');
   });
 
   it('with the preset (detected): localhost on any port, the template issuer checked against the tid, no revocation to call', async () => {
