@@ -10,11 +10,11 @@ _latchkey() {
     case "$word" in
       # The profiles offered are those of the config dir on the line.
       --config-dir) cfg=(--config-dir "${COMP_WORDS[i+1]}"); skip=1; continue ;;
-      -p|--profile|--config-dir|--token|--private-key|--key-id|--timeout|--output|--issuer|--audience|--audience-priority|--jwks-uri|--clock-skew|--env|-X|--method|-H|--header|-d|--data|--input|--user|--cluster|--host|--client-id|--scopes|--redirect-uri|--redirect-ports|--backend-url|--exchange|--exchange-path|--exchange-encoding|--whoami-path|--token-env|--storage|--prompt|--assertion-audience|--ca-file|--token-endpoint-auth-method|--auth-param|--resource|--preset) skip=1; continue ;;
+      -p|--profile|--config-dir|--token|--private-key|--key-id|--timeout|--min-validity|--output|--issuer|--audience|--audience-priority|--jwks-uri|--clock-skew|--env|-X|--method|-H|--header|-d|--data|--input|--user|--cluster|--host|--client-id|--scopes|--redirect-uri|--redirect-ports|--backend-url|--exchange|--exchange-path|--exchange-encoding|--whoami-path|--sessions-path|--token-env|--storage|--prompt|--assertion-audience|--ca-file|--token-endpoint-auth-method|--auth-param|--resource|--preset) skip=1; continue ;;
       -*) continue ;;
     esac
     case "${path:+$path }$word" in
-      'login'|'oauth'|'logout'|'status'|'doctor'|'token'|'token inspect'|'exec'|'api'|'setup'|'setup kubectl'|'setup git'|'profile'|'profile list'|'profile add'|'profile set'|'profile show'|'profile use'|'profile remove'|'profile rm'|'completion'|'help'|'version') path="${path:+$path }$word" ;;
+      'login'|'oauth'|'logout'|'status'|'doctor'|'token'|'token inspect'|'exec'|'api'|'sessions'|'sessions list'|'sessions revoke'|'setup'|'setup kubectl'|'setup git'|'profile'|'profile list'|'profile add'|'profile set'|'profile show'|'profile use'|'profile remove'|'profile rm'|'completion'|'help'|'version') path="${path:+$path }$word" ;;
       *) positional=$((positional + 1)) ;;
     esac
   done
@@ -25,6 +25,7 @@ _latchkey() {
     --private-key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --key-id) return ;;
     --timeout) return ;;
+    --min-validity) return ;;
     --output) COMPREPLY=($(compgen -W 'token exec-credential' -- "$cur")); return ;;
     --issuer) return ;;
     --audience) return ;;
@@ -48,6 +49,7 @@ _latchkey() {
     --exchange-path) return ;;
     --exchange-encoding) COMPREPLY=($(compgen -W 'form json' -- "$cur")); return ;;
     --whoami-path) return ;;
+    --sessions-path) return ;;
     --token-env) return ;;
     --storage) COMPREPLY=($(compgen -W 'auto keychain file' -- "$cur")); return ;;
     --prompt) return ;;
@@ -59,23 +61,26 @@ _latchkey() {
     --preset) COMPREPLY=($(compgen -W 'auth0 okta entra google keycloak none' -- "$cur")); return ;;
   esac
   case "$path" in
-    '') commands='login oauth logout status doctor token exec api setup profile completion help version'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
-    'login') commands=''; options='--with-token --token --device --client-credentials --client-secret-stdin --private-key --key-id --no-browser --timeout -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    '') commands='login oauth logout status doctor token exec api sessions setup profile completion help version'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'login') commands=''; options='--with-token --token --device --client-credentials --client-secret-stdin --private-key --key-id --no-browser --remote --timeout -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'oauth') commands=''; options='--no-browser --timeout -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
-    'logout') commands=''; options='--all --no-revoke -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'logout') commands=''; options='--all --no-revoke --idp --timeout -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'status') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'doctor') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
-    'token') commands='inspect'; options='--refresh --output -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'token') commands='inspect'; options='--refresh --min-validity --output -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'token inspect') commands=''; options='--verify --check --issuer --audience --audience-priority --jwks-uri --clock-skew -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
-    'exec') commands=''; options='--env -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'exec') commands=''; options='--env --min-validity -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'api') commands=''; options='-X --method -H --header -d --data --input -i --include -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'sessions') commands='list revoke'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'sessions list') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'sessions revoke') commands=''; options='--others -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'setup') commands='kubectl git'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'setup kubectl') commands=''; options='--user --cluster --write -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'setup git') commands=''; options='--host -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'profile') commands='list add set show use remove rm'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'profile list') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
-    'profile add') commands=''; options='--force --issuer --client-id --scopes --audience --redirect-uri --redirect-ports --backend-url --exchange --exchange-path --exchange-encoding --whoami-path --token-env --audience-priority --storage --prompt --assertion-audience --ca-file --token-endpoint-auth-method --auth-param --resource --preset -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
-    'profile set') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1; second='issuer clientId scopes audience redirectUri redirectPorts backendUrl exchange exchangePath exchangeEncoding whoamiPath tokenEnv audiencePriority storage prompt assertionAudience caFile tokenEndpointAuthMethod authParams resource preset' ;;
+    'profile add') commands=''; options='--force --issuer --client-id --scopes --audience --redirect-uri --redirect-ports --backend-url --exchange --exchange-path --exchange-encoding --whoami-path --sessions-path --token-env --audience-priority --storage --prompt --assertion-audience --ca-file --token-endpoint-auth-method --auth-param --resource --preset -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'profile set') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1; second='issuer clientId scopes audience redirectUri redirectPorts backendUrl exchange exchangePath exchangeEncoding whoamiPath sessionsPath tokenEnv audiencePriority storage prompt assertionAudience caFile tokenEndpointAuthMethod authParams resource preset' ;;
     'profile show') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1; second='' ;;
     'profile use') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1; second='' ;;
     'profile remove') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1; second='' ;;

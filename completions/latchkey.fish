@@ -21,7 +21,7 @@ function __latchkey_positionals
             continue
         end
         switch $word
-            case -p --profile --config-dir --token --private-key --key-id --timeout --output --issuer --audience --audience-priority --jwks-uri --clock-skew --env -X --method -H --header -d --data --input --user --cluster --host --client-id --scopes --redirect-uri --redirect-ports --backend-url --exchange --exchange-path --exchange-encoding --whoami-path --token-env --storage --prompt --assertion-audience --ca-file --token-endpoint-auth-method --auth-param --resource --preset
+            case -p --profile --config-dir --token --private-key --key-id --timeout --min-validity --output --issuer --audience --audience-priority --jwks-uri --clock-skew --env -X --method -H --header -d --data --input --user --cluster --host --client-id --scopes --redirect-uri --redirect-ports --backend-url --exchange --exchange-path --exchange-encoding --whoami-path --sessions-path --token-env --storage --prompt --assertion-audience --ca-file --token-endpoint-auth-method --auth-param --resource --preset
                 set skip 1
             case '-*'
             case '*'
@@ -38,6 +38,7 @@ complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'doctor' -d 'ch
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'token' -d 'print the profile'\''s credential, for $(latchkey token); renews it first when expired'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'exec' -d 'run a command with the fresh credential in an environment variable (never on its command line)'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'api' -d 'call the profile'\''s backend API with the credential (renewed and retried once on a 401)'
+complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'sessions' -d 'the profile'\''s sessions at its backend (one per machine that logged in): list them, or end one'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'setup' -d 'make a tool (kubectl, git) get its credential from latchkey'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'profile' -d 'manage profiles (where to log in, and what to do with the result)'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -a 'completion' -d 'print a shell completion script'
@@ -57,6 +58,7 @@ complete -c latchkey -n '__fish_seen_subcommand_from login' -l client-secret-std
 complete -c latchkey -n '__fish_seen_subcommand_from login' -l private-key -d 'sign a private_key_jwt client assertion with this PEM key' -r -F
 complete -c latchkey -n '__fish_seen_subcommand_from login' -l key-id -d '`kid` of the private key' -x
 complete -c latchkey -n '__fish_seen_subcommand_from login' -l no-browser -d 'do not open a browser; print the URL and wait'
+complete -c latchkey -n '__fish_seen_subcommand_from login' -l remote -d 'the browser is on another machine (SSH, a container): print the sign-in URL, then paste back the address the browser was sent to'
 complete -c latchkey -n '__fish_seen_subcommand_from login' -l timeout -d 'how long to wait for the sign-in' -x
 complete -c latchkey -n '__fish_seen_subcommand_from login' -s V -l version -d 'output the version number'
 complete -c latchkey -n '__fish_seen_subcommand_from login' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(__latchkey_profiles)'
@@ -76,6 +78,8 @@ complete -c latchkey -n '__fish_seen_subcommand_from oauth' -l config-dir -d 'co
 complete -c latchkey -n '__fish_seen_subcommand_from oauth' -s h -l help -d 'display help'
 complete -c latchkey -n '__fish_seen_subcommand_from logout' -l all -d 'log out of every profile'
 complete -c latchkey -n '__fish_seen_subcommand_from logout' -l no-revoke -d 'do not revoke tokens at the IdP'
+complete -c latchkey -n '__fish_seen_subcommand_from logout' -l idp -d 'also end the session at the IdP, in the browser (its end_session_endpoint: OpenID RP-Initiated Logout)'
+complete -c latchkey -n '__fish_seen_subcommand_from logout' -l timeout -d 'with --idp: how long to wait for the browser' -x
 complete -c latchkey -n '__fish_seen_subcommand_from logout' -s V -l version -d 'output the version number'
 complete -c latchkey -n '__fish_seen_subcommand_from logout' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(__latchkey_profiles)'
 complete -c latchkey -n '__fish_seen_subcommand_from logout' -l json -d 'machine-readable output on stdout'
@@ -99,6 +103,7 @@ complete -c latchkey -n '__fish_seen_subcommand_from doctor' -l config-dir -d 'c
 complete -c latchkey -n '__fish_seen_subcommand_from doctor' -s h -l help -d 'display help'
 complete -c latchkey -n '__fish_seen_subcommand_from token; and not __fish_seen_subcommand_from inspect' -a 'inspect' -d 'decode, classify and diagnose a JWT (argument, - for stdin, or the profile'\''s own)'
 complete -c latchkey -n '__fish_seen_subcommand_from token; and not __fish_seen_subcommand_from inspect' -l refresh -d 'renew the credential even if it has not expired'
+complete -c latchkey -n '__fish_seen_subcommand_from token; and not __fish_seen_subcommand_from inspect' -l min-validity -d 'renew first unless it stays valid this long; exit 3 if it cannot (a job that runs an hour)' -x
 complete -c latchkey -n '__fish_seen_subcommand_from token; and not __fish_seen_subcommand_from inspect' -l output -d 'token: the credential alone; exec-credential: a kubectl ExecCredential (see setup kubectl)' -x -a 'token exec-credential'
 complete -c latchkey -n '__fish_seen_subcommand_from token; and not __fish_seen_subcommand_from inspect' -s V -l version -d 'output the version number'
 complete -c latchkey -n '__fish_seen_subcommand_from token; and not __fish_seen_subcommand_from inspect' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(__latchkey_profiles)'
@@ -122,6 +127,7 @@ complete -c latchkey -n '__fish_seen_subcommand_from token; and __fish_seen_subc
 complete -c latchkey -n '__fish_seen_subcommand_from token; and __fish_seen_subcommand_from inspect' -l config-dir -d 'configuration directory' -r -F
 complete -c latchkey -n '__fish_seen_subcommand_from token; and __fish_seen_subcommand_from inspect' -s h -l help -d 'display help'
 complete -c latchkey -n '__fish_seen_subcommand_from exec' -l env -d 'the variable that holds the credential (default: LATCHKEY_TOKEN)' -x
+complete -c latchkey -n '__fish_seen_subcommand_from exec' -l min-validity -d 'renew first unless the credential stays valid this long (exit 3 if it cannot)' -x
 complete -c latchkey -n '__fish_seen_subcommand_from exec' -s V -l version -d 'output the version number'
 complete -c latchkey -n '__fish_seen_subcommand_from exec' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(__latchkey_profiles)'
 complete -c latchkey -n '__fish_seen_subcommand_from exec' -l json -d 'machine-readable output on stdout'
@@ -141,6 +147,30 @@ complete -c latchkey -n '__fish_seen_subcommand_from api' -l debug -d 'trace HTT
 complete -c latchkey -n '__fish_seen_subcommand_from api' -l no-color -d 'no colours (also NO_COLOR)'
 complete -c latchkey -n '__fish_seen_subcommand_from api' -l config-dir -d 'configuration directory' -r -F
 complete -c latchkey -n '__fish_seen_subcommand_from api' -s h -l help -d 'display help'
+complete -c latchkey -n '__fish_seen_subcommand_from sessions; and not __fish_seen_subcommand_from list revoke' -a 'list' -d 'list the profile'\''s sessions at its backend (this machine'\''s marked)'
+complete -c latchkey -n '__fish_seen_subcommand_from sessions; and not __fish_seen_subcommand_from list revoke' -a 'revoke' -d 'end a session (it is refused at its next use, on that machine), or every other one'
+complete -c latchkey -n '__fish_seen_subcommand_from sessions; and not __fish_seen_subcommand_from list revoke' -s V -l version -d 'output the version number'
+complete -c latchkey -n '__fish_seen_subcommand_from sessions; and not __fish_seen_subcommand_from list revoke' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(__latchkey_profiles)'
+complete -c latchkey -n '__fish_seen_subcommand_from sessions; and not __fish_seen_subcommand_from list revoke' -l json -d 'machine-readable output on stdout'
+complete -c latchkey -n '__fish_seen_subcommand_from sessions; and not __fish_seen_subcommand_from list revoke' -l debug -d 'trace HTTP exchanges on stderr (secrets redacted)'
+complete -c latchkey -n '__fish_seen_subcommand_from sessions; and not __fish_seen_subcommand_from list revoke' -l no-color -d 'no colours (also NO_COLOR)'
+complete -c latchkey -n '__fish_seen_subcommand_from sessions; and not __fish_seen_subcommand_from list revoke' -l config-dir -d 'configuration directory' -r -F
+complete -c latchkey -n '__fish_seen_subcommand_from sessions; and not __fish_seen_subcommand_from list revoke' -s h -l help -d 'display help'
+complete -c latchkey -n '__fish_seen_subcommand_from sessions; and __fish_seen_subcommand_from list' -s V -l version -d 'output the version number'
+complete -c latchkey -n '__fish_seen_subcommand_from sessions; and __fish_seen_subcommand_from list' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(__latchkey_profiles)'
+complete -c latchkey -n '__fish_seen_subcommand_from sessions; and __fish_seen_subcommand_from list' -l json -d 'machine-readable output on stdout'
+complete -c latchkey -n '__fish_seen_subcommand_from sessions; and __fish_seen_subcommand_from list' -l debug -d 'trace HTTP exchanges on stderr (secrets redacted)'
+complete -c latchkey -n '__fish_seen_subcommand_from sessions; and __fish_seen_subcommand_from list' -l no-color -d 'no colours (also NO_COLOR)'
+complete -c latchkey -n '__fish_seen_subcommand_from sessions; and __fish_seen_subcommand_from list' -l config-dir -d 'configuration directory' -r -F
+complete -c latchkey -n '__fish_seen_subcommand_from sessions; and __fish_seen_subcommand_from list' -s h -l help -d 'display help'
+complete -c latchkey -n '__fish_seen_subcommand_from sessions; and __fish_seen_subcommand_from revoke' -l others -d 'end every session of this profile'\''s user but this machine'\''s'
+complete -c latchkey -n '__fish_seen_subcommand_from sessions; and __fish_seen_subcommand_from revoke' -s V -l version -d 'output the version number'
+complete -c latchkey -n '__fish_seen_subcommand_from sessions; and __fish_seen_subcommand_from revoke' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(__latchkey_profiles)'
+complete -c latchkey -n '__fish_seen_subcommand_from sessions; and __fish_seen_subcommand_from revoke' -l json -d 'machine-readable output on stdout'
+complete -c latchkey -n '__fish_seen_subcommand_from sessions; and __fish_seen_subcommand_from revoke' -l debug -d 'trace HTTP exchanges on stderr (secrets redacted)'
+complete -c latchkey -n '__fish_seen_subcommand_from sessions; and __fish_seen_subcommand_from revoke' -l no-color -d 'no colours (also NO_COLOR)'
+complete -c latchkey -n '__fish_seen_subcommand_from sessions; and __fish_seen_subcommand_from revoke' -l config-dir -d 'configuration directory' -r -F
+complete -c latchkey -n '__fish_seen_subcommand_from sessions; and __fish_seen_subcommand_from revoke' -s h -l help -d 'display help'
 complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl git' -a 'kubectl' -d 'make kubectl get its credential from latchkey (an exec credential plugin)'
 complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl git' -a 'git' -d 'make git get its credential for one host from latchkey (a credential helper)'
 complete -c latchkey -n '__fish_seen_subcommand_from setup; and not __fish_seen_subcommand_from kubectl git' -s V -l version -d 'output the version number'
@@ -201,6 +231,7 @@ complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_su
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l exchange-path -d 'the backend'\''s CLI-auth endpoint' -x
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l exchange-encoding -d 'body of the exchange: form (token=<id_token>) or json ({"token": …})' -x -a 'form json'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l whoami-path -d 'GET endpoint used to check a token given with --with-token' -x
+complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l sessions-path -d 'the backend'\''s session API (`sessions`); default: the sessions_endpoint its resource metadata advertises' -x
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l token-env -d 'env var that overrides the stored credential (e.g. MYAPP_TOKEN)' -x
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l audience-priority -d 'ordered audiences for `token inspect` classification' -x
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l storage -d 'where the credential is kept' -x -a 'auto keychain file'
@@ -219,7 +250,7 @@ complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_su
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l config-dir -d 'configuration directory' -r -F
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -s h -l help -d 'display help'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from set; and test (__latchkey_positionals) -eq 2' -a '(__latchkey_profiles)'
-complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from set; and test (__latchkey_positionals) -eq 3' -a 'issuer clientId scopes audience redirectUri redirectPorts backendUrl exchange exchangePath exchangeEncoding whoamiPath tokenEnv audiencePriority storage prompt assertionAudience caFile tokenEndpointAuthMethod authParams resource preset'
+complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from set; and test (__latchkey_positionals) -eq 3' -a 'issuer clientId scopes audience redirectUri redirectPorts backendUrl exchange exchangePath exchangeEncoding whoamiPath sessionsPath tokenEnv audiencePriority storage prompt assertionAudience caFile tokenEndpointAuthMethod authParams resource preset'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from set' -s V -l version -d 'output the version number'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from set' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(__latchkey_profiles)'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from set' -l json -d 'machine-readable output on stdout'

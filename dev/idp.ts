@@ -84,6 +84,12 @@ export interface DevIdpOptions {
   registration?: boolean;
   /** Called with every request before the provider sees it (rewrite its URL, add headers): a thin proxy in front. */
   front?: (req: import('node:http').IncomingMessage) => void;
+  /**
+   * OpenID Connect Back-Channel Logout: the native client's `backchannel_logout_uri` (the
+   * backend's logout endpoint), with `sid` required; ending a session at the end-session
+   * endpoint POSTs a logout token there.
+   */
+  backchannelLogoutUri?: string;
 }
 
 export interface DevIdp {
@@ -140,8 +146,16 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
             token_endpoint_auth_method: 'none',
             // A native client's loopback redirect matches on any port (RFC 8252 §7.3).
             redirect_uris: ['http://127.0.0.1/callback', 'http://localhost/callback', 'http://[::1]/callback'],
-            grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
+            grant_types: [
+              'authorization_code',
+              'refresh_token',
+              // oidc-provider refuses a client with a grant it does not offer (deviceFlow: false).
+              ...(options.deviceFlow === false ? [] : ['urn:ietf:params:oauth:grant-type:device_code']),
+            ],
             response_types: ['code'],
+            ...(options.backchannelLogoutUri
+              ? { backchannel_logout_uri: options.backchannelLogoutUri, backchannel_logout_session_required: true }
+              : {}),
           },
           ...((options.clients ?? []) as never[]),
         ],
@@ -160,6 +174,22 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
           // Any client may introspect any token: tests ask whether a revoked token is still active.
           introspection: { enabled: true, allowedPolicy: () => Promise.resolve(true) },
           clientCredentials: { enabled: true },
+          ...(options.backchannelLogoutUri ? { backchannelLogout: { enabled: true } } : {}),
+          // Plain pages of its own for RP-initiated logout (the defaults print a notice each time).
+          rpInitiatedLogout: {
+            enabled: true,
+            logoutSource: (ctx, form) => {
+              ctx.body =
+                `<!DOCTYPE html><html><head><title>Logout Request</title></head><body><h1>Sign out of ${ctx.host}?</h1>${form}` +
+                '<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>' +
+                '<button type="submit" form="op.logoutForm">No, stay signed in</button></body></html>';
+              return Promise.resolve();
+            },
+            postLogoutSuccessSource: (ctx) => {
+              ctx.body = '<!DOCTYPE html><html><head><title>Signed out</title></head><body><h1>You are signed out.</h1></body></html>';
+              return Promise.resolve();
+            },
+          },
           ...(options.jwtAccessTokensFor
             ? {
                 resourceIndicators: {

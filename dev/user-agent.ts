@@ -10,13 +10,17 @@
  *   LATCHKEY_DEV_UA_ACTION  login (default) | deny (press Cancel, or Abort on a device code) |
  *                           attack (first send the listener forged and malformed requests,
  *                           then log in) | nocookie (come back without the start cookie) |
- *                           race (open the start URL a second time) | mixup | none
+ *                           race (open the start URL a second time) | mixup | none |
+ *                           logout (the URL is the IdP's end-session endpoint: confirm it) |
+ *                           remote (a browser on another machine: stop at the redirect, log its URL)
  *
  * A URL without `redirect_uri` is a device flow verification URL: it confirms the code there.
  *   LATCHKEY_DEV_UA_USER    the login to use (default: ada)
  *   LATCHKEY_DEV_UA_LOG     a file to append one JSON line per step to
+ *   LATCHKEY_DEV_UA_JAR     a file that keeps the cookies from one run to the next (the browser's
+ *                           session at the IdP, which a later logout ends)
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 
 const action = process.env.LATCHKEY_DEV_UA_ACTION ?? 'login';
@@ -27,7 +31,11 @@ function log(entry: Record<string, unknown>): void {
   if (logFile) appendFileSync(logFile, `${JSON.stringify(entry)}\n`);
 }
 
-const cookies = new Map<string, string>();
+const jarFile = process.env.LATCHKEY_DEV_UA_JAR;
+const cookies = new Map<string, string>(
+  jarFile && existsSync(jarFile) ? (JSON.parse(readFileSync(jarFile, 'utf8')) as Array<[string, string]>) : [],
+);
+const saveJar = () => jarFile && writeFileSync(jarFile, JSON.stringify([...cookies]), { mode: 0o600 });
 
 /**
  * fetch as a browser behind HTTPS_PROXY would (an IdP reached under its public name, e.g. the
@@ -55,6 +63,7 @@ async function go(url: URL, init: RequestInit = {}): Promise<Response> {
     const at = pair!.indexOf('=');
     cookies.set(pair!.slice(0, at).trim(), pair!.slice(at + 1).trim());
   }
+  if (response.headers.getSetCookie().length > 0) saveJar();
   return response;
 }
 
@@ -93,6 +102,7 @@ async function main(): Promise<void> {
     log({ step: 'open', url: given.href, argv: process.argv.slice(2) });
     return;
   }
+  if (action === 'logout') return logout(given);
   // A browser login gives the CLI's one-time local start URL: it redirects to the IdP and sets
   // the cookie that the callback must carry. (A device flow gives the IdP's verification URL.)
   let start = given;
@@ -141,6 +151,12 @@ async function main(): Promise<void> {
     if (response.status >= 300 && response.status < 400) {
       url = new URL(response.headers.get('location')!, url);
       if (url.origin === redirect.origin && url.pathname === redirect.pathname) {
+        // A browser on another machine (login --remote): it cannot reach the CLI's listener;
+        // the person copies the address it was sent to from the address bar.
+        if (action === 'remote') {
+          log({ step: 'redirected', url: url.href });
+          return;
+        }
         // A mix-up attack (RFC 9207): the response claims to come from another issuer.
         if (action === 'mixup') url.searchParams.set('iss', 'https://attacker.example');
         // The IdP sends the browser back to the CLI: deliver the callback (with the start
@@ -190,6 +206,30 @@ async function main(): Promise<void> {
   }
   log({ step: 'too-many-hops' });
   process.exitCode = 1;
+}
+
+/** RP-initiated logout as a person does it: open the end-session page, press "Yes, sign me out". */
+async function logout(endSession: URL): Promise<void> {
+  const page = await go(endSession);
+  const html = await page.text();
+  const form = formOf(html);
+  log({ step: 'logout-page', status: page.status, title: /<title>([^<]*)<\/title>/.exec(html)?.[1] ?? null });
+  if (page.status !== 200 || !form) {
+    process.exitCode = 1;
+    return;
+  }
+  let url = new URL(form.action, endSession);
+  let response = await go(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ ...form.fields, logout: 'yes' }).toString(),
+  });
+  for (let hops = 0; hops < 5 && response.status >= 300 && response.status < 400; hops += 1) {
+    url = new URL(response.headers.get('location')!, url);
+    response = await go(url);
+  }
+  const done = await response.text();
+  log({ step: 'logged-out', status: response.status, title: /<title>([^<]*)<\/title>/.exec(done)?.[1] ?? null });
 }
 
 main().catch((error: Error) => {

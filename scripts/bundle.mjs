@@ -68,7 +68,7 @@ await Promise.all([
     format: 'esm',
     platform: 'node',
     target: 'node20.19',
-    external: ['jose'],
+    external: ['jose', 'redis'],
     logLevel: 'warning',
     legalComments: 'none',
   }),

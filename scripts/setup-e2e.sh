@@ -3,7 +3,8 @@
 # Service (gnome-keyring on a D-Bus session bus, read back with secret-tool), the shells the
 # completion scripts are loaded into (zsh, fish), openssl for test certificates, and the tools
 # latchkey hands its credential to (kubectl from kubernetes-client when the image has none, git), and
-# python3 (test/helpers/freeze-thread.py stops one thread of the keyring daemon). Idempotent:
+# python3 (test/helpers/freeze-thread.py stops one thread of the keyring daemon), and redis-server
+# (the session store several backend instances share; the tests start their own). Idempotent:
 # it installs only what is missing, from Debian's archive and nothing else.
 set -euo pipefail
 
@@ -19,9 +20,10 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
 command -v git >/dev/null 2>&1 || need+=(git)
 [ -x /usr/bin/python3 ] || need+=(python3)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "setup-e2e: chromium, gnome-keyring, dbus, secret-tool, zsh, fish, openssl, kubectl, git and python3 are installed"
+  echo "setup-e2e: chromium, gnome-keyring, dbus, secret-tool, zsh, fish, openssl, kubectl, git, python3 and redis-server are installed"
   exit 0
 fi
 

@@ -81,6 +81,10 @@ export type ErrorCode =
   | 'backend_cannot_verify'
   | 'exchange_bad_response'
   | 'exchange_no_credential'
+  | 'session_ended'
+  | 'backend_unavailable'
+  | 'sessions_unsupported'
+  | 'session_not_found'
   | 'response_too_large'
   | 'token_problems'
   | 'doctor_failed'
@@ -156,6 +160,26 @@ export class NetworkError extends LatchkeyError {
   constructor(message: string, options?: ErrorOptions) {
     super(message, ExitCode.network, { code: 'network', ...options });
   }
+}
+
+/**
+ * Exit 3: the backend ended this machine's session (a logout at the IdP, a revocation from
+ * another machine); renewing it is refused too, so only a new login helps. One sentence for the
+ * exchange, `api` and the session commands alike.
+ */
+export function sessionEnded(input: { cliName: string; profileName: string }): NotLoggedInError {
+  return new NotLoggedInError(
+    `this session was ended (logged out at your IdP, or revoked from another machine) — run ${input.cliName} login`,
+    { hint: `Run: ${input.cliName} login -p ${input.profileName}`, code: 'session_ended' },
+  );
+}
+
+/** Exit 5: the backend cannot serve right now (its session store out of reach): not the credential's fault. */
+export function backendUnavailable(where: string, what = 'nothing was stored'): NetworkError {
+  return new NetworkError(`the backend is unavailable (${where} answered 503)${what ? `; ${what}` : ''}`, {
+    hint: 'This is on the backend side (its session store cannot be reached), not your login: try again later, or tell the backend team.',
+    code: 'backend_unavailable',
+  });
 }
 
 /** Exit 5: a wait ran out (login timeout, HTTP timeouts). */

@@ -27,6 +27,8 @@ export interface Profile {
   exchangePath?: string;
   exchangeEncoding?: 'form' | 'json';
   whoamiPath?: string;
+  /** The backend's session API (`sessions`); default: the `sessions_endpoint` it advertises. */
+  sessionsPath?: string;
   tokenEnv?: string;
   audiencePriority?: string[];
   storage?: StorageSetting;

@@ -1,5 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JWTPayload } from 'jose';
+import { SESSION_ENDED, tokenHash, type Sessions } from './sessions.js';
+import { SessionStoreUnavailable } from './store.js';
+import type { Subject } from './subjects.js';
 import { UNAVAILABLE_REASONS, type IdTokenVerifier, type VerifyFailureReason } from './verifier.js';
 
 export interface MintedSession {
@@ -9,7 +12,7 @@ export interface MintedSession {
 }
 
 /** Why a login was refused: the verifier's reasons, or the handler's own. */
-export type RefusalReason = VerifyFailureReason | 'unknown_user' | 'token_reused' | 'jti_missing';
+export type RefusalReason = VerifyFailureReason | 'unknown_user' | 'token_reused' | 'jti_missing' | 'session_ended';
 
 /** What the hooks are told about the request being answered. */
 export interface ExchangeContext {
@@ -17,12 +20,21 @@ export interface ExchangeContext {
   request?: IncomingMessage;
   /** The verified claims, once the token was verified. */
   claims?: JWTPayload;
+  /** Who they name, once verified. */
+  subject?: Subject;
+  /** The machine name the CLI sent (its `machine` field), recorded with the session. */
+  machine?: string;
+  /** The client's User-Agent (the handler reads it from the request). */
+  userAgent?: string;
 }
 
 export interface CliAuthHandlerOptions<User> {
   verifier: IdTokenVerifier;
-  /** Map the verified claims (`sub`, `email`, …) to one of your users; null refuses the login. */
-  findUser(claims: JWTPayload): Promise<User | null> | User | null;
+  /**
+   * Map the verified claims (`sub`, `email`, …) and their subject (a `user`, or one of the
+   * verifier's `serviceClients`) to one of your users; null refuses the login.
+   */
+  findUser(claims: JWTPayload, subject: Subject): Promise<User | null> | User | null;
   mintSession(user: User, claims: JWTPayload): Promise<MintedSession> | MintedSession;
   /** How the user is shown in the answer (default: `{ sub, email }` from the claims). */
   describeUser?(user: User, claims: JWTPayload): unknown;
@@ -37,6 +49,15 @@ export interface CliAuthHandlerOptions<User> {
   seenTokenId?(jti: string, claims: JWTPayload): Promise<boolean> | boolean;
   /** Largest request body accepted (bytes); default 16 KiB. */
   maxBodyBytes?: number;
+  /**
+   * Record every session minted here (`createSessions()`), so that it can be listed, revoked,
+   * and ended by the IdP's back-channel logout. With it, an id_token of an IdP login that was
+   * ended is refused (`session_ended`), and an id_token is used once (its `jti`, else its hash)
+   * across every instance sharing the store, unless `seenTokenId` decides that.
+   */
+  sessions?: Sessions;
+  /** The session API's path (or URL) on this backend, sent as `sessions_endpoint` in the answer. */
+  sessionsEndpoint?: string;
 }
 
 /** An answer to send: status, JSON body, extra headers. Frameworks send it their own way. */
@@ -63,6 +84,12 @@ const answer = (status: number, body: Record<string, unknown>, headers: Record<s
   headers: { 'cache-control': 'no-store', ...headers },
 });
 const BAD_CREDENTIALS = () => answer(403, { error: 'Bad credentials' });
+const LOGIN_ENDED = () =>
+  answer(401, {
+    error: SESSION_ENDED,
+    error_description: 'this login was ended (logged out at the IdP, or revoked from another machine): log in again',
+  });
+const UNAVAILABLE = () => answer(503, { error: 'temporarily_unavailable', code: 'session_store_unavailable' }, { 'retry-after': '5' });
 
 /**
  * `POST /api/cli-auth`: trades a CLI's id_token (form `token=…` or JSON `{"token": …}`) for a
@@ -85,9 +112,22 @@ export function createCliAuthHandler<User>(options: CliAuthHandlerOptions<User>)
         return answer(503, { error: 'cannot verify tokens right now', code: 'verifier_unavailable' }, { 'retry-after': '30' });
       return BAD_CREDENTIALS();
     }
-    const claims = verified.claims;
-    const withClaims = { ...context, claims };
+    const { claims, subject } = verified;
+    const withClaims = { ...context, claims, subject };
     try {
+      if (options.sessions) {
+        if (await options.sessions.loginEnded(claims)) {
+          options.onRefused?.('session_ended', `the IdP login of this token (sid ${String(claims.sid)}) was ended`, withClaims);
+          return LOGIN_ENDED();
+        }
+        if (!options.seenTokenId) {
+          const once = typeof claims.jti === 'string' && claims.jti !== '' ? claims.jti : await tokenHash(token);
+          if (await options.sessions.seen('id_token', once, (typeof claims.exp === 'number' ? claims.exp : 0) + 300)) {
+            options.onRefused?.('token_reused', `the token ${once} was used before`, withClaims);
+            return BAD_CREDENTIALS();
+          }
+        }
+      }
       if (options.seenTokenId) {
         if (typeof claims.jti !== 'string' || claims.jti === '') {
           options.onRefused?.('jti_missing', 'the token has no jti, and one-time use is required (seenTokenId)', withClaims);
@@ -98,19 +138,31 @@ export function createCliAuthHandler<User>(options: CliAuthHandlerOptions<User>)
           return BAD_CREDENTIALS();
         }
       }
-      const user = await options.findUser(claims);
+      const user = await options.findUser(claims, subject);
       if (user === null || user === undefined) {
         options.onRefused?.('unknown_user', `no user for sub ${String(claims.sub)}`, withClaims);
         return BAD_CREDENTIALS();
       }
       const session = await options.mintSession(user, claims);
+      const recorded = await options.sessions?.record({
+        token: session.token,
+        subject,
+        claims,
+        expiresAt: session.expiresAt,
+        machine: context.machine,
+        userAgent: context.userAgent ?? headerOf(context.request, 'user-agent'),
+      });
       return answer(200, {
         token: session.token,
         expires_at: expiresAtIso(session.expiresAt),
         user: options.describeUser ? options.describeUser(user, claims) : { sub: claims.sub, email: claims.email ?? null },
+        ...(recorded ? { session_id: recorded.id } : {}),
+        ...(options.sessionsEndpoint ? { sessions_endpoint: options.sessionsEndpoint } : {}),
       });
     } catch (error) {
       options.onError?.(error, withClaims);
+      // The store out of reach is the backend unavailable, not a refused login.
+      if (error instanceof SessionStoreUnavailable) return UNAVAILABLE();
       return answer(500, { error: 'internal error' });
     }
   };
@@ -123,6 +175,7 @@ export function createCliAuthHandler<User>(options: CliAuthHandlerOptions<User>)
     }
     const parsed = tokenFromParsedBody((req as { body?: unknown }).body, type);
     let token: unknown = parsed.token;
+    let machine: unknown = parsed.machine;
     if (!parsed.found) {
       // Nothing parsed it: read it here; something read it without leaving a token: say so.
       if (req.readableEnded || (req as { _body?: unknown })._body === true) {
@@ -133,8 +186,9 @@ export function createCliAuthHandler<User>(options: CliAuthHandlerOptions<User>)
       const read = tokenFromText(body, type);
       if (read.invalid) return writeAnswer(res, answer(400, { error: 'invalid JSON' }));
       token = read.token;
+      machine = read.machine;
     }
-    writeAnswer(res, await exchange(token, { request: req }));
+    writeAnswer(res, await exchange(token, { request: req, ...(typeof machine === 'string' ? { machine } : {}) }));
   };
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
@@ -152,22 +206,31 @@ function writeAnswer(res: ServerResponse, { status, body, headers }: ExchangeRes
   res.end(JSON.stringify(body));
 }
 
-/** The token of a body a framework parsed already (Express's `req.body`): an object or the text. */
-function tokenFromParsedBody(body: unknown, type: string): { found: boolean; token?: unknown } {
-  if (typeof body === 'string') return { found: true, token: tokenFromText(body, type).token };
-  if (Buffer.isBuffer(body)) return { found: true, token: tokenFromText(body.toString('utf8'), type).token };
+/** The token (and machine name) of a body a framework parsed already (Express's `req.body`): an object or the text. */
+function tokenFromParsedBody(body: unknown, type: string): { found: boolean; token?: unknown; machine?: unknown } {
+  if (typeof body === 'string') return { found: true, ...tokenFromText(body, type) };
+  if (Buffer.isBuffer(body)) return { found: true, ...tokenFromText(body.toString('utf8'), type) };
   if (body !== null && typeof body === 'object' && Object.hasOwn(body, 'token'))
-    return { found: true, token: (body as { token: unknown }).token };
+    return { found: true, token: (body as { token: unknown }).token, machine: (body as { machine?: unknown }).machine };
   return { found: false };
 }
 
-function tokenFromText(text: string, type: string): { token?: unknown; invalid?: boolean } {
-  if (type !== 'application/json') return { token: new URLSearchParams(text).get('token') };
+function tokenFromText(text: string, type: string): { token?: unknown; machine?: unknown; invalid?: boolean } {
+  if (type !== 'application/json') {
+    const form = new URLSearchParams(text);
+    return { token: form.get('token'), machine: form.get('machine') ?? undefined };
+  }
   try {
-    return { token: (JSON.parse(text) as { token?: unknown } | null)?.token };
+    const parsed = JSON.parse(text) as { token?: unknown; machine?: unknown } | null;
+    return { token: parsed?.token, machine: parsed?.machine };
   } catch {
     return { invalid: true };
   }
+}
+
+function headerOf(request: IncomingMessage | undefined, name: string): string | undefined {
+  const value = request?.headers[name];
+  return typeof value === 'string' ? value : undefined;
 }
 
 function expiresAtIso(value: MintedSession['expiresAt']): string | null {

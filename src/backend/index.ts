@@ -19,3 +19,31 @@ export type {
   ResourceMetadataOptions,
 } from './resource.js';
 export type { IssuerKeysOptions } from './keys.js';
+export { clientCredentialsEvidence, hasScopes, requireScope, subjectKey, subjectOf } from './subjects.js';
+export type {
+  ScopeRefusal,
+  ServiceClient,
+  ServiceSubject,
+  Subject,
+  SubjectFailureReason,
+  SubjectOptions,
+  SubjectResult,
+  UserSubject,
+} from './subjects.js';
+export { createSessionApiHandler, createSessions, machineName, SESSION_ENDED, sessionRefusal, tokenHash } from './sessions.js';
+export type {
+  RecordSessionInput,
+  SessionApiHandler,
+  SessionApiOptions,
+  SessionApiResult,
+  SessionCheck,
+  Sessions,
+  SessionsOptions,
+  SessionView,
+} from './sessions.js';
+export { createMemorySessionStore, SessionStoreUnavailable } from './store.js';
+export type { EndMark, EndReason, MemorySessionStoreOptions, SessionRecord, SessionStore, StoredSubject } from './store.js';
+export { createRedisSessionStore } from './redis-store.js';
+export type { RedisSessionStoreOptions } from './redis-store.js';
+export { BACKCHANNEL_LOGOUT_EVENT, createBackChannelLogoutHandler } from './logout.js';
+export type { BackChannelLogoutHandler, BackChannelLogoutOptions, LogoutRefusalReason, LogoutResult } from './logout.js';

@@ -3,9 +3,9 @@ import type { JWTPayload } from 'jose';
 import { protectedResourceMetadataUrl } from '../discovery.js';
 import { requireWebUrl } from '../io/urls.js';
 import { checkAccessToken } from '../token/access-token.js';
-import type { VerifyFailureReason, VerifyResult } from '../token/id-token.js';
 import { checkIssuerSettings, issuerKeys, keysVerdict, type IssuerKeysOptions } from './keys.js';
-import { UNAVAILABLE_REASONS } from './verifier.js';
+import { checkServiceClients, withSubject, type Subject, type SubjectOptions, type SubjectResult } from './subjects.js';
+import { UNAVAILABLE_REASONS, type VerifyFailureReason } from './verifier.js';
 
 /**
  * The resource-server half (RFC 9728, RFC 9068): a backend that takes the IdP's access tokens
@@ -13,7 +13,7 @@ import { UNAVAILABLE_REASONS } from './verifier.js';
  * leads a client there. `latchkey profile add --backend-url` needs nothing else to set itself up.
  */
 
-export interface AccessTokenVerifierOptions extends IssuerKeysOptions {
+export interface AccessTokenVerifierOptions extends IssuerKeysOptions, SubjectOptions {
   /** This backend's resource identifier (RFC 8707): the `aud` its access tokens carry. */
   resource: string;
   clockToleranceSec?: number;
@@ -21,7 +21,7 @@ export interface AccessTokenVerifierOptions extends IssuerKeysOptions {
 
 /** Verify one access token; `ready()` fetches the issuer's metadata and keys once (a start-up check). */
 export interface AccessTokenVerifier {
-  (token: string): Promise<VerifyResult>;
+  (token: string): Promise<SubjectResult>;
   ready(): Promise<void>;
 }
 
@@ -29,7 +29,9 @@ export interface AccessTokenVerifier {
  * Verify the IdP's JWT access tokens for this resource (RFC 9068 §4): `typ` at+jwt (or JWT),
  * an asymmetric `alg`, the signature against the issuer's JWKS (the same cache rules as
  * `createIdTokenVerifier`), `iss`, `exp`/`nbf`/`iat` with tolerance, and `aud` naming the
- * resource. A configuration that cannot work throws here, at start-up.
+ * resource; then the subject: a user, or one of `serviceClients` (any other client's
+ * client-credentials token is refused, `service_client_not_allowed`). A configuration that
+ * cannot work throws here, at start-up.
  */
 export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): AccessTokenVerifier {
   const where = 'createAccessTokenVerifier';
@@ -40,10 +42,15 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     );
   const now = options.now ?? (() => new Date());
   const tolerance = options.clockToleranceSec ?? 60;
+  checkServiceClients(where, options.serviceClients);
   const { keys, ready } = issuerKeys(options);
-  const verify = async (token: string): Promise<VerifyResult> =>
-    keysVerdict(
-      await checkAccessToken(token, keys, { issuer: options.issuer, resource: options.resource, now: now(), toleranceSec: tolerance }),
+  const subjects = { serviceClients: options.serviceClients ?? [], kind: 'access_token' as const };
+  const verify = async (token: string): Promise<SubjectResult> =>
+    withSubject(
+      keysVerdict(
+        await checkAccessToken(token, keys, { issuer: options.issuer, resource: options.resource, now: now(), toleranceSec: tolerance }),
+      ),
+      subjects,
     );
   return Object.assign(verify, { ready });
 }
@@ -57,6 +64,11 @@ export interface ResourceMetadataOptions {
   scopesSupported?: readonly string[];
   /** A name people recognise, shown by clients. */
   resourceName?: string;
+  /**
+   * This backend's session API (`createSessionApiHandler`), a path or a URL on the resource's
+   * origin: published as `sessions_endpoint`, where `latchkey sessions` finds it.
+   */
+  sessionsEndpoint?: string;
 }
 
 /** The RFC 9728 document, where it is served, and a `node:http` handler that serves it. */
@@ -80,6 +92,11 @@ export function createResourceMetadataHandler(options: ResourceMetadataOptions):
     if (!Array.isArray(options.authorizationServers) || options.authorizationServers.length === 0)
       throw new Error('authorizationServers must name at least one issuer');
     for (const issuer of options.authorizationServers) requireWebUrl(issuer);
+    if (
+      options.sessionsEndpoint !== undefined &&
+      new URL(options.sessionsEndpoint, options.resource).origin !== new URL(options.resource).origin
+    )
+      throw new Error("sessionsEndpoint must be on the resource's own origin");
   } catch (error) {
     throw new TypeError(`${where}: ${(error as Error).message}`);
   }
@@ -89,6 +106,7 @@ export function createResourceMetadataHandler(options: ResourceMetadataOptions):
     bearer_methods_supported: ['header'],
     ...(options.scopesSupported ? { scopes_supported: [...options.scopesSupported] } : {}),
     ...(options.resourceName ? { resource_name: options.resourceName } : {}),
+    ...(options.sessionsEndpoint ? { sessions_endpoint: new URL(options.sessionsEndpoint, options.resource).href } : {}),
   };
   const url = protectedResourceMetadataUrl(options.resource);
   const body = JSON.stringify(document);
@@ -123,15 +141,16 @@ export interface BearerRefusal {
 
 export interface BearerAuth {
   /**
-   * The claims of a request's valid access token; otherwise writes the 401 (with the challenge)
-   * or 503 and resolves to undefined: `const claims = await auth(req, res); if (!claims) return;`
+   * The subject of a request's valid access token (a user, or a configured service; its claims
+   * in `subject.claims`); otherwise writes the 401 (with the challenge) or 503 and resolves to
+   * undefined: `const subject = await auth(req, res); if (!subject) return;`
    */
-  (req: IncomingMessage, res: ServerResponse): Promise<JWTPayload | undefined>;
-  /** The same for any framework: the `Authorization` header's value in, the claims or the answer out. */
+  (req: IncomingMessage, res: ServerResponse): Promise<Subject | undefined>;
+  /** The same for any framework: the `Authorization` header's value in, the subject or the answer out. */
   check(
     authorization: string | undefined,
     request?: IncomingMessage,
-  ): Promise<{ ok: true; claims: JWTPayload } | { ok: false; answer: BearerRefusal }>;
+  ): Promise<{ ok: true; claims: JWTPayload; subject: Subject } | { ok: false; answer: BearerRefusal }>;
 }
 
 /**
@@ -160,7 +179,7 @@ export function createBearerAuth(options: BearerAuthOptions): BearerAuth {
       return { ok: false, answer: refuse(401) };
     }
     const verified = await options.verifier(match[1]!);
-    if (verified.ok) return { ok: true, claims: verified.claims };
+    if (verified.ok) return { ok: true, claims: verified.claims, subject: verified.subject };
     options.onRefused?.(verified.reason, verified.message, request);
     return {
       ok: false,
@@ -169,7 +188,7 @@ export function createBearerAuth(options: BearerAuthOptions): BearerAuth {
   };
   const auth = async (req: IncomingMessage, res: ServerResponse) => {
     const result = await check(req.headers.authorization, req);
-    if (result.ok) return result.claims;
+    if (result.ok) return result.subject;
     res.writeHead(result.answer.status, { 'content-type': 'application/json', ...result.answer.headers });
     res.end(JSON.stringify(result.answer.body));
     return undefined;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { FailureError, NotLoggedInError, RejectedError, UsageError } from '../errors.js';
+import { backendUnavailable, FailureError, NotLoggedInError, RejectedError, sessionEnded, UsageError } from '../errors.js';
 import type { Http } from '../http.js';
 import { readAll } from '../io/output.js';
 import { safeJson, safeLines } from '../io/text.js';
@@ -150,6 +150,11 @@ async function runApi(ctx: Context, path: string, options: ApiOptions): Promise<
   if (text !== '') ctx.deps.streams.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   if (response.status >= 200 && response.status < 300) return;
   const what = `the API answered ${response.status}${response.statusText ? ` ${response.statusText}` : ''} for ${path}`;
+  // The backend ended this machine's session, and renewing it was refused or impossible.
+  if (response.status === 401 && /"error"\s*:\s*"session_ended"/.test(response.body))
+    throw sessionEnded({ cliName: ctx.brand.name, profileName: name });
+  if (response.status === 503 && /"code"\s*:\s*"session_store_unavailable"/.test(response.body))
+    throw backendUnavailable(`${new URL(profile.backendUrl).host}${path}`, '');
   if (response.status === 401 || response.status === 403)
     throw new RejectedError(what, {
       hint:

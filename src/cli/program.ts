@@ -16,6 +16,7 @@ import { registerSetup } from './setup.js';
 import { registerGitCredential } from './git-credential.js';
 import { registerApi } from './api.js';
 import { registerHelp } from './help.js';
+import { registerSessions } from './sessions.js';
 
 /** Builds the Context for the command being run (global options merged from every level). */
 export type ContextFor = (command: Command) => Context;
@@ -97,6 +98,7 @@ ${EXIT_CODES.join('\n')}`,
   registerToken(program, contextFor, brand);
   registerExec(program, contextFor, brand);
   registerApi(program, contextFor, brand);
+  registerSessions(program, contextFor, brand);
   registerSetup(program, contextFor, brand);
   registerGitCredential(program, contextFor, brand);
   registerProfile(program, contextFor, brand);

@@ -1,5 +1,5 @@
 import { credentialProblem } from '../model.js';
-import { FailureError, latchkeyErrorIn, NetworkError, RejectedError } from '../errors.js';
+import { backendUnavailable, FailureError, latchkeyErrorIn, NetworkError, RejectedError, sessionEnded } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import type { Http } from '../http.js';
 import { safeLine } from '../io/text.js';
@@ -15,6 +15,8 @@ export interface ExchangeInput {
   idToken: string;
   /** The command users run instead (`latchkey`, or an embedding CLI's name). */
   cliName: string;
+  /** This machine's name (its host name), sent as `machine` for the backend's session list. */
+  machine?: string;
 }
 
 export interface ExchangedCredential {
@@ -34,8 +36,8 @@ export const CREDENTIAL_KEYS = ['token', 'session_token', 'access_token', 'api_k
  */
 export async function exchangeIdToken(input: ExchangeInput, http: Http, clock: Clock): Promise<ExchangedCredential> {
   const url = input.backendUrl.replace(/\/+$/, '') + input.exchangePath;
-  const body =
-    input.encoding === 'json' ? JSON.stringify({ token: input.idToken }) : new URLSearchParams({ token: input.idToken }).toString();
+  const fields: Record<string, string> = { token: input.idToken, ...(input.machine ? { machine: input.machine } : {}) };
+  const body = input.encoding === 'json' ? JSON.stringify(fields) : new URLSearchParams(fields).toString();
   const response = await http.fetch(url, {
     method: 'POST',
     headers: {
@@ -53,6 +55,8 @@ export async function exchangeIdToken(input: ExchangeInput, http: Http, clock: C
   });
   const where = `${new URL(url).host}${input.exchangePath}`;
 
+  // The IdP login this id_token belongs to was ended at the backend (a revocation, a logout).
+  if (response.status === 401 && errorCode(text) === 'session_ended') throw sessionEnded(input);
   if (response.status === 401 || response.status === 403) throw refused(input, response.status, errorText(text), where);
   if (response.status === 404) {
     throw new FailureError(`the backend has no CLI-auth endpoint at ${where} (404); nothing was stored`, {
@@ -69,6 +73,7 @@ export async function exchangeIdToken(input: ExchangeInput, http: Http, clock: C
         ' try again later, or tell the backend team.',
       code: 'backend_cannot_verify',
     });
+  if (response.status === 503 && errorCode(text) === 'session_store_unavailable') throw backendUnavailable(where);
   if (response.status >= 500)
     throw new NetworkError(`the backend's ${where} answered ${response.status}; nothing was stored`, { hint: 'Try again later.' });
   if (response.status < 200 || response.status >= 300) {
@@ -146,6 +151,17 @@ function errorText(text: string): string {
     return typeof value === 'string' ? safeLine(value, 200) : '';
   } catch {
     return '';
+  }
+}
+
+/** The backend's machine-readable `error` or `code` (`session_ended`, `session_store_unavailable`). */
+export function errorCode(text: string): string | undefined {
+  try {
+    const parsed = JSON.parse(text) as Record<string, unknown>;
+    if (parsed.error === 'session_ended') return 'session_ended';
+    return typeof parsed.code === 'string' ? parsed.code : typeof parsed.error === 'string' ? parsed.error : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { FailureError, RejectedError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import { sameIssuer } from '../io/urls.js';
@@ -102,6 +103,7 @@ export async function exchangeForSession(
       clientId: profile.clientId,
       idToken: input.idToken,
       cliName: input.cliName,
+      machine: hostname(),
     },
     deps.http,
     deps.clock,

@@ -216,6 +216,14 @@ export const PROFILE_KEYS: readonly KeySpec[] = [
     schema: string,
   },
   {
+    key: 'sessionsPath',
+    flag: 'sessions-path',
+    arg: '<path>',
+    description: "the backend's session API (`sessions`); default: the sessions_endpoint its resource metadata advertises",
+    parse: pathValue('sessions path'),
+    schema: string,
+  },
+  {
     key: 'tokenEnv',
     flag: 'token-env',
     arg: '<name>',

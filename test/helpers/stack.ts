@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { startDevBackend, type DevBackend, type DevBackendOptions } from '../../dev/backend.js';
+import { DEV_BACKEND_PATHS, startDevBackend, type DevBackend, type DevBackendOptions } from '../../dev/backend.js';
+import { freePort } from './idp-browser.js';
 import { startDevIdp, type DevIdp, type DevIdpOptions } from '../../dev/idp.js';
 import { runCli, tempConfigDir, type RunOptions, type RunResult } from './cli.js';
 import { systemClock } from '../../src/io/clock.js';
@@ -15,11 +16,26 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-/** A real IdP (oidc-provider) and the reference backend, both on 127.0.0.1. */
-export async function startStack(options: { idp?: DevIdpOptions; backend?: Partial<DevBackendOptions> } = {}): Promise<Stack> {
+/**
+ * A real IdP (oidc-provider) and the reference backend, both on 127.0.0.1. With
+ * `backchannelLogout`, the IdP sends its logout tokens to the backend (and puts `sid` in its
+ * id_tokens, as Auth0, Okta, Keycloak and Entra ID do).
+ */
+export async function startStack(
+  options: { idp?: DevIdpOptions; backend?: Partial<DevBackendOptions>; backchannelLogout?: boolean } = {},
+): Promise<Stack> {
   if (!existsSync(USER_AGENT)) throw new Error(`${USER_AGENT} is missing: run npm run build:dev (npm test does)`);
-  const idp = await startDevIdp(options.idp);
-  const backend = await startDevBackend({ issuer: idp.issuer, allowedClientIds: [idp.clientId], ...options.backend });
+  const port = options.backchannelLogout ? await freePort() : undefined;
+  const idp = await startDevIdp({
+    ...options.idp,
+    ...(port ? { backchannelLogoutUri: `http://127.0.0.1:${port}${DEV_BACKEND_PATHS.backchannelLogout}` } : {}),
+  });
+  const backend = await startDevBackend({
+    issuer: idp.issuer,
+    allowedClientIds: [idp.clientId],
+    ...(port ? { port } : {}),
+    ...options.backend,
+  });
   return {
     idp,
     backend,

@@ -48,7 +48,11 @@ const verifier = (extra: Partial<Parameters<typeof createIdTokenVerifier>[0]> = 
 describe('createIdTokenVerifier', () => {
   it('accepts a token whose aud is an allowed client id, and returns its claims', async () => {
     const result = await verifier()(await sign({ email: 'u1@example.com' }));
-    expect(result).toEqual({ ok: true, claims: expect.objectContaining({ sub: 'u1', email: 'u1@example.com' }) });
+    expect(result).toEqual({
+      ok: true,
+      claims: expect.objectContaining({ sub: 'u1', email: 'u1@example.com' }),
+      subject: expect.objectContaining({ kind: 'user', sub: 'u1', email: 'u1@example.com', clientId: 'cli' }),
+    });
   });
 
   it.each([

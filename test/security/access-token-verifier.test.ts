@@ -37,7 +37,7 @@ beforeAll(async () => {
   const auth = createBearerAuth({ verifier: verifier(), resourceMetadataUrl: metadata.url });
   api = createServer((req, res) => {
     if (req.url === metadata.path) return metadata(req, res);
-    void auth(req, res).then((claims) => claims && res.writeHead(200).end(JSON.stringify({ sub: claims.sub })));
+    void auth(req, res).then((subject) => subject && res.writeHead(200).end(JSON.stringify({ sub: subject.claims.sub })));
   });
   await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
   apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;

@@ -24,7 +24,7 @@ const HAS_FISH = await has('fish');
 let env: Record<string, string>;
 let otherDir: string;
 const KEYS =
-  'issuer clientId scopes audience redirectUri redirectPorts backendUrl exchange exchangePath exchangeEncoding whoamiPath tokenEnv audiencePriority storage prompt assertionAudience caFile tokenEndpointAuthMethod authParams resource preset';
+  'issuer clientId scopes audience redirectUri redirectPorts backendUrl exchange exchangePath exchangeEncoding whoamiPath sessionsPath tokenEnv audiencePriority storage prompt assertionAudience caFile tokenEndpointAuthMethod authParams resource preset';
 beforeAll(async () => {
   const bin = mkdtempSync(join(tmpdir(), 'latchkey-bin-'));
   symlinkSync(BIN, join(bin, 'latchkey'));
@@ -104,7 +104,7 @@ describe('completion scripts', () => {
     );
     // compadd gets every candidate and matches the prefix itself.
     expect(offered.stdout.split('\n')).toEqual([
-      'login oauth logout status doctor token exec api setup profile completion help version',
+      'login oauth logout status doctor token exec api sessions setup profile completion help version',
       'prod stage',
       'elsewhere',
       KEYS,
