@@ -135,7 +135,7 @@ export class Context {
         globalTokenEnv: this.envName('TOKEN'),
         program: this.brand.name,
         forceRenew: options.forceRenew === true,
-        ...(options.minValidity !== undefined ? { marginSeconds: options.minValidity } : {}),
+        ...(options.minValidity !== undefined ? { marginSeconds: options.minValidity, strictMargin: true } : {}),
       },
       { env: this.deps.env, clock: this.deps.clock, credentials: () => this.credentials(), http: () => this.http(profile) },
     );
@@ -150,6 +150,7 @@ export class Context {
       out: this.out,
       openBrowser: this.deps.openBrowser,
       signal: this.signal,
+      stdin: this.deps.streams.stdin,
     };
   }
 

@@ -16,18 +16,21 @@ export function registerExec(program: Command, contextFor: ContextFor, brand: Br
     .description('run a command with the fresh credential in an environment variable (never on its command line)')
     .argument('<command...>', 'the command and its arguments (after --)')
     .option('--env <name>', `the variable that holds the credential (default: ${brand.envPrefix}_TOKEN)`)
+    .option('--min-validity <seconds>', 'renew first unless the credential stays valid this long (exit 3 if it cannot)')
     .addHelpText(
       'after',
       `\nExamples:\n  $ ${n} exec -- ./deploy.sh\n  $ ${n} exec -p prod --env API_TOKEN -- terraform apply\n` +
         `  $ ${n} exec -- sh -c 'curl -H "Authorization: Bearer $${brand.envPrefix}_TOKEN" https://api.example.com/me'`,
     )
-    .action(async (words: string[], options: { env?: string }, command: Command) => {
+    .action(async (words: string[], options: { env?: string; minValidity?: string }, command: Command) => {
       const ctx = contextFor(command);
       const variable = options.env ?? `${brand.envPrefix}_TOKEN`;
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(variable)) throw new UsageError(`--env must be an environment variable name, got "${variable}"`);
       const [file, ...args] = words;
       if (!file) throw new UsageError('no command to run', { hint: `Give it after --: ${n} exec -- <command> [args…]` });
-      const { token } = await ctx.token();
+      const { minValidityOf } = await import('./token.js');
+      const minValidity = minValidityOf(options.minValidity);
+      const { token } = await ctx.token(minValidity !== undefined ? { minValidity } : {});
       const { spawn } = await import('node:child_process');
       const status = await new Promise<number>((resolve, reject) => {
         // The handlers are in place before the command starts: no signal falls between the two.

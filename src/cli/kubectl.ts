@@ -12,18 +12,21 @@ import { runTool } from './run-tool.js';
  * first when due. Not logged in while kubectl has a terminal: the browser login runs (its
  * messages on stderr, as kubelogin does); without one: exit 3, whose message kubectl shows.
  */
-export async function printExecCredential(ctx: Context, options: { refresh?: boolean }): Promise<void> {
+export async function printExecCredential(ctx: Context, options: { refresh?: boolean; minValidity?: number }): Promise<void> {
   const info = execInfo(ctx.deps.env);
   const { name } = ctx.requireProfile();
   let result: TokenResult;
   try {
-    result = await ctx.token({ forceRenew: options.refresh === true });
+    result = await ctx.token({
+      forceRenew: options.refresh === true,
+      ...(options.minValidity !== undefined ? { minValidity: options.minValidity } : {}),
+    });
   } catch (error) {
     if (!(error instanceof NotLoggedInError) || !info.interactive) throw error;
     ctx.out.info(`${ctx.brand.name}: profile "${name}" is not logged in; signing in for kubectl.`);
     const { runLoginBranded } = await import('./login.js');
     await runLoginBranded(ctx, {});
-    result = await ctx.token();
+    result = await ctx.token(options.minValidity !== undefined ? { minValidity: options.minValidity } : {});
   }
   ctx.out.data(JSON.stringify(execCredentialOf(info, result)));
 }

@@ -18,6 +18,7 @@ interface LoginOptions {
   keyId?: string;
   browser?: boolean;
   timeout?: string;
+  remote?: boolean;
 }
 
 /** `login` and its alias `oauth` (the same browser login, without the token options). */
@@ -34,10 +35,11 @@ export function registerLogin(program: Command, contextFor: ContextFor, brand: B
     .option('--private-key <pem>', 'sign a private_key_jwt client assertion with this PEM key')
     .option('--key-id <kid>', '`kid` of the private key')
     .option('--no-browser', 'do not open a browser; print the URL and wait')
+    .option('--remote', 'the browser is elsewhere (SSH, a container): print the URL, then paste back where the browser was sent')
     .addOption(new Option('--timeout <seconds>', 'how long to wait for the sign-in').default('300'))
     .addHelpText(
       'after',
-      `\nExamples:\n  $ ${n} login\n  $ echo "$API_KEY" | ${n} login --with-token -p ci\n  $ ${n} login --device --no-browser`,
+      `\nExamples:\n  $ ${n} login\n  $ echo "$API_KEY" | ${n} login --with-token -p ci\n  $ ${n} login --device --no-browser\n  $ ${n} login --remote            (over SSH, where the IdP has no device flow)`,
     )
     .action(async (options: LoginOptions, command: Command) => runLoginBranded(contextFor(command), options));
 
@@ -68,8 +70,10 @@ export async function runLoginBranded(ctx: Context, options: LoginOptions): Prom
 }
 
 async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
-  const modes = [options.withToken, options.token !== undefined, options.device, options.clientCredentials].filter(Boolean).length;
-  if (modes > 1) throw new UsageError('choose one of --with-token, --token, --device and --client-credentials');
+  const modes = [options.withToken, options.token !== undefined, options.device, options.clientCredentials, options.remote].filter(
+    Boolean,
+  ).length;
+  if (modes > 1) throw new UsageError('choose one of --with-token, --token, --device, --client-credentials and --remote');
   const { name, profile } = ctx.requireProfile();
 
   if (options.withToken || options.token !== undefined) {
@@ -139,6 +143,7 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
       cliName: ctx.brand.name,
       environment: detectEnvironment(ctx.deps.env),
       interactive: ctx.deps.streams.stdin.isTTY === true || ctx.deps.streams.stderr.isTTY === true,
+      ...(options.remote ? { remote: true } : {}),
       ...secret,
     },
     await ctx.loginDeps(profile),

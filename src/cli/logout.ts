@@ -23,7 +23,7 @@ export function registerLogout(program: Command, contextFor: ContextFor, brand: 
       const profiles = ctx.allProfiles();
       const loggedOut: string[] = [];
       const reports: Record<string, unknown> = {};
-      const { logout, endIdpSession } = await import('../flows/logout.js');
+      const { logOutProfile, endIdpSession } = await import('../flows/logout.js');
       const now = ctx.deps.clock.now();
       for (const name of names) {
         const profile = Object.hasOwn(profiles, name) ? profiles[name] : undefined;
@@ -31,7 +31,7 @@ export function registerLogout(program: Command, contextFor: ContextFor, brand: 
           if (await credentials.remove(name)) loggedOut.push(name);
           continue;
         }
-        const result = await logout(
+        const result = await logOutProfile(
           { profileName: name, profile, revoke: options.revoke },
           { credentials, http: () => ctx.http(profile), clock: ctx.deps.clock, out: ctx.out },
         );

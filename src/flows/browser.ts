@@ -25,6 +25,12 @@ export interface BrowserLoginInput extends InteractiveLoginInput {
   environment?: RunEnvironment;
   /** A terminal is attached (stdin or stderr): someone may be there to read a URL or a code. */
   interactive?: boolean;
+  /**
+   * `login --remote`: the browser is on another machine. The authorization URL is printed, and
+   * the address the IdP redirected that browser to is read from stdin (the listener stays up, so
+   * a forwarded port completes the login too, whichever comes first).
+   */
+  remote?: boolean;
 }
 
 /** The side effects of the browser login (the same as the device flow's). */
@@ -62,7 +68,8 @@ export async function loginWithBrowser(input: BrowserLoginInput, deps: BrowserLo
       },
     );
   }
-  if (remote && config.serverMetadata().device_authorization_endpoint) {
+  const deviceOffered = typeof config.serverMetadata().device_authorization_endpoint === 'string';
+  if (remote && !input.remote && deviceOffered) {
     out.info(
       `No browser can be opened here (${why}); using the device flow instead,` +
         ` for at most ${Math.round(input.timeoutMs / 1000)} s (--timeout).` +
@@ -106,13 +113,33 @@ export async function loginWithBrowser(input: BrowserLoginInput, deps: BrowserLo
       nonce,
     };
     const authorizationUrl = client.buildAuthorizationUrl(config, parameters).href;
-    const opening = input.openBrowser && !remote;
+    // A remote login: asked for, or chosen here because no browser can be opened and the IdP
+    // offers no device flow.
+    const pasting = input.remote === true || (remote && !deviceOffered);
+    const opening = input.openBrowser && !remote && !pasting;
     // The browser gets a local start URL, never the authorization URL itself (another local user
     // can read a browser's argv); the URL printed for the user to open is their own copy.
     const shownUrl = opening ? listener.startUrl(authorizationUrl) : authorizationUrl;
 
-    out.info(`Sign in to ${profileName} in your browser. If it does not open, visit:\n\n  ${shownUrl}\n`);
-    if (where?.ssh) {
+    let pasted: Promise<never> | undefined;
+    if (pasting) {
+      listener.acceptAnyBrowser();
+      if (!input.remote)
+        out.info(`No browser can be opened here (${why}) and the IdP offers no device flow: using a remote login (--remote).`);
+      out.info(
+        `Open this URL in a browser on any machine and sign in to ${profileName}:\n\n  ${authorizationUrl}\n\n` +
+          `The browser is then sent to ${listener.redirectUri}?…, which it cannot load there: that is expected.` +
+          ` Copy that whole address from its address bar and paste it here (then Enter).` +
+          (where?.ssh ? ` Or forward the port instead: ssh -L ${listener.port}:127.0.0.1:${listener.port} <this host>` : ''),
+      );
+      // Chosen here rather than asked for: an input that ends (no terminal) leaves the wait for a
+      // forwarded port; asked for, the end of the input (Ctrl-D) ends the login.
+      pasted = readPastedAddress(deps.stdin, (text) => listener.acceptPasted(text), input.cliName, input.remote === true);
+      pasted.catch(() => undefined);
+    } else out.info(`Sign in to ${profileName} in your browser. If it does not open, visit:\n\n  ${shownUrl}\n`);
+    if (pasting) {
+      // said above
+    } else if (where?.ssh) {
       const port = listener.port;
       out.info(
         `This is an SSH session: the browser must reach port ${port} here.` +
@@ -138,12 +165,13 @@ export async function loginWithBrowser(input: BrowserLoginInput, deps: BrowserLo
     import('jose').catch(() => undefined);
     const progress = out.progress('Waiting for the sign-in in the browser… (Ctrl-C to cancel)');
     try {
-      callback = await waitFor(listener.received, input.timeoutMs, deps.signal, {
+      const arrived = waitFor(listener.received, input.timeoutMs, deps.signal, {
         cliName: input.cliName,
         profileName,
         redirectUri: listener.redirectUri,
         clientId: profile.clientId,
       });
+      callback = await (pasted ? Promise.race([arrived, pasted]) : arrived);
     } finally {
       progress.stop();
     }
@@ -197,6 +225,64 @@ export async function loginWithBrowser(input: BrowserLoginInput, deps: BrowserLo
 }
 
 /** The callback, or a timeout (exit 5) or Ctrl-C (exit 130), whichever comes first. */
+/**
+ * Read the pasted address of a remote login: the first line on stdin (a terminal or a pipe),
+ * handed to the listener's gate. Rejects with one clear line when it is refused, when the input
+ * ends before a line, or when a line is longer than any redirect; never resolves otherwise (the
+ * listener's promise does, for the paste or a forwarded port alike).
+ */
+function readPastedAddress(
+  stdin: NodeJS.ReadableStream | undefined,
+  accept: (text: string) => string | undefined,
+  cliName: string,
+  endIsFinal: boolean,
+): Promise<never> {
+  const again = `Paste the whole address the browser was sent to (from its address bar), or run ${cliName} login --remote again.`;
+  return new Promise<never>((_, reject) => {
+    if (!stdin) return reject(new UsageError('a remote login needs its standard input to read the pasted address'));
+    let buffered = '';
+    const stop = (error: Error) => {
+      stdin.removeListener('data', onData);
+      stdin.removeListener('end', onEnd);
+      (stdin as NodeJS.ReadableStream & { pause?: () => void }).pause?.();
+      reject(error);
+    };
+    const onData = (chunk: Buffer | string) => {
+      buffered += chunk.toString();
+      const at = buffered.search(/\r?\n/);
+      if (at < 0) {
+        if (buffered.length > MAX_PASTE)
+          stop(new UsageError(`the pasted text is longer than any redirect address (16 KiB); nothing was stored`, { hint: again }));
+        return;
+      }
+      const line = buffered.slice(0, at);
+      if (line.trim() === '') {
+        buffered = buffered.slice(at + 1);
+        return onData('');
+      }
+      const refused = accept(line.slice(0, MAX_PASTE + 1));
+      if (refused !== undefined) stop(new UsageError(`the pasted address was refused: ${refused}; nothing was stored`, { hint: again }));
+      else {
+        stdin.removeListener('data', onData);
+        stdin.removeListener('end', onEnd);
+      }
+    };
+    const onEnd = () => {
+      if (buffered.trim() !== '') {
+        const refused = accept(buffered.slice(0, MAX_PASTE + 1));
+        if (refused === undefined) return;
+        return stop(new UsageError(`the pasted address was refused: ${refused}; nothing was stored`, { hint: again }));
+      }
+      if (endIsFinal) stop(new UsageError('the input ended before an address was pasted; nothing was stored', { hint: again }));
+    };
+    stdin.on('data', onData);
+    stdin.once('end', onEnd);
+    (stdin as NodeJS.ReadableStream & { resume?: () => void }).resume?.();
+  });
+}
+
+const MAX_PASTE = 16 * 1024;
+
 function waitFor(
   received: Promise<ReceivedCallback>,
   timeoutMs: number,

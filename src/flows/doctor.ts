@@ -55,8 +55,13 @@ export async function runDoctor(input: DoctorInput, deps: DoctorDeps): Promise<C
       detail: TLS_UNCHECKED,
       next: "Unset it; trust a private CA with the profile's caFile or NODE_EXTRA_CA_CERTS instead.",
     });
-  if (profile && profileName) checks.push(...(await issuerChecks({ profile, profileName, cliName: input.cliName }, deps)));
-  else
+  if (profile && profileName) {
+    const issuer = await issuerChecks({ profile, profileName, cliName: input.cliName }, deps);
+    checks.push(...issuer);
+    const discovery = issuer.find((c) => c.name === 'discovery');
+    if (discovery && discovery.status !== 'fail')
+      checks.push(loginModeCheck(input, profile, discovery.detail.includes('device flow offered')));
+  } else
     checks.push({
       name: 'profile',
       status: 'skip',
@@ -66,6 +71,32 @@ export async function runDoctor(input: DoctorInput, deps: DoctorDeps): Promise<C
   checks.push(await keychainCheck(input, deps));
   checks.push(await portCheck(input));
   return checks;
+}
+
+/**
+ * Which login `login` will run here, and why: the local browser; over SSH or without a display
+ * the device flow where the IdP offers it, else the remote login (paste back the address). With a
+ * fixed redirect port, the `ssh -L` line that lets a browser elsewhere reach the listener.
+ */
+function loginModeCheck({ environment: where, cliName, profileName }: DoctorInput, profile: Profile, deviceOffered: boolean): Check {
+  const redirect = new URL(effective(profile).redirectUri);
+  const fixedPort = redirect.port !== '0' && redirect.port !== '' ? redirect.port : undefined;
+  const forward = fixedPort ? ` or forward the port from your machine: ssh -L ${fixedPort}:127.0.0.1:${fixedPort} <this host>` : '';
+  if (!browserUnreachable(where)) return { name: 'login', status: 'ok', detail: 'login opens a browser here (authorization code + PKCE)' };
+  const why = where.ssh ? 'an SSH session' : 'no display';
+  if (deviceOffered)
+    return {
+      name: 'login',
+      status: 'ok',
+      detail: `login uses the device flow here (${why}; the IdP offers it)`,
+      next: `For the browser login instead: ${cliName} login -p ${profileName ?? '<name>'} --remote${forward}`,
+    };
+  return {
+    name: 'login',
+    status: 'ok',
+    detail: `login is a remote login here (${why}, and the IdP offers no device flow): it prints the URL to open elsewhere, and you paste back the address the browser was sent to`,
+    ...(forward ? { next: `Or${forward.slice(3)}` } : {}),
+  };
 }
 
 function environmentCheck({ environment: where, cliName }: DoctorInput): Check {
@@ -93,8 +124,8 @@ function environmentCheck({ environment: where, cliName }: DoctorInput): Check {
     detail: `${seen}: no local browser can be opened`,
     next: where.ci
       ? `Nobody can sign in here: in CI use ${cliName} login --with-token (a token from a secret) or --client-credentials.`
-      : `${cliName} login uses the device flow when the IdP offers it; otherwise it prints the URL` +
-        `${where.ssh ? ' and an ssh -L command to forward the port' : ''}. Or set BROWSER to a command that opens URLs.`,
+      : `${cliName} login uses the device flow when the IdP offers it; otherwise a remote login (--remote: open the URL` +
+        ` elsewhere, paste back the address${where.ssh ? ', or forward the port with ssh -L' : ''}). Or set BROWSER to a command that opens URLs.`,
   };
 }
 

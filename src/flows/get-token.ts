@@ -21,6 +21,11 @@ export interface GetTokenInput {
   marginSeconds?: number;
   /** Renew even when it has not expired (`token --refresh`). */
   forceRenew?: boolean;
+  /**
+   * `--min-validity`: `marginSeconds` is what the caller needs, not a default margin; a credential
+   * that cannot last that long even renewed is exit 3, saying until when it lasts.
+   */
+  strictMargin?: boolean;
 }
 
 export interface GetTokenDeps {
@@ -102,7 +107,12 @@ export async function getToken(input: GetTokenInput, deps: GetTokenDeps): Promis
     return withEnd({ token: record.token, source: { type: 'stored', via: record.via } }, record.expiresAt);
   const http = deps.http;
   if (!facts.renewable || !http) {
-    const what = state === 'live' ? 'cannot be renewed (it has no refresh token)' : endOf(record.expiresAt, deps.clock.now());
+    const what =
+      state === 'live'
+        ? 'cannot be renewed (it has no refresh token)'
+        : input.strictMargin
+          ? tooShort(record.expiresAt, input.marginSeconds ?? 0, deps.clock.now(), 'and cannot be renewed')
+          : endOf(record.expiresAt, deps.clock.now());
     throw new NotLoggedInError(`the credential of profile "${input.profileName}" ${what}`, { hint: loginAgainHint(record, input) });
   }
   const { renewCredential } = await import('./renew.js');
@@ -110,7 +120,21 @@ export async function getToken(input: GetTokenInput, deps: GetTokenDeps): Promis
     { profileName: input.profileName, profile: input.profile, record, cliName: input.program ?? 'latchkey' },
     { credentials, clock: deps.clock, http: () => use(http) },
   );
+  if (input.strictMargin && liveness(loginStateOf(renewed, stored.state.storage), deps.clock.now(), input.marginSeconds) !== 'live') {
+    // Renewed, and still too short: the IdP or the backend issues shorter credentials than asked.
+    throw new NotLoggedInError(
+      `the credential of profile "${input.profileName}" ${tooShort(renewed.expiresAt, input.marginSeconds ?? 0, deps.clock.now(), 'even renewed')}`,
+      { hint: 'Ask for less (--min-validity), or have the IdP or the backend issue longer-lived credentials.', code: 'token_expired' },
+    );
+  }
   return withEnd({ token: renewed.token, source: { type: 'stored', via: renewed.via } }, renewed.expiresAt);
+}
+
+/** "lasts until T (in 5 min), less than the 3600 s asked for, even renewed". */
+function tooShort(expiresAt: string | undefined, seconds: number, now: Date, how: string): string {
+  const at = expiresAt === undefined ? Number.NaN : Date.parse(expiresAt);
+  const until = Number.isNaN(at) ? 'an unknown time' : `${expiresAt} (${relativeTime(new Date(at), now)})`;
+  return `lasts until ${until}, less than the ${seconds} s asked for (--min-validity), ${how}`;
 }
 
 /**

@@ -29,4 +29,6 @@ export interface LoginDeps {
   openBrowser: BrowserOpener;
   /** Aborted on Ctrl-C: the wait ends and nothing is stored. */
   signal: AbortSignal;
+  /** Where a remote login reads the pasted address (`login --remote`): a terminal or a pipe. */
+  stdin?: NodeJS.ReadableStream;
 }

@@ -20,11 +20,22 @@ export interface LogoutResult {
 
 /**
  * Log a profile out: revoke its IdP tokens where the IdP offers revocation (unless `revoke` is
- * false; a failure only warns), then delete the stored credential. The result says what was
- * revoked and what stays valid. Under the profile's renewal lock: a refresh in flight finishes
- * first, and what it stored is what gets revoked and deleted.
+ * false; a failure only warns), then delete the stored credential. True when there was one.
+ * (`logOutProfile` says what was revoked and what stays valid.)
  */
 export async function logout(
+  input: { profileName: string; profile: Profile; revoke?: boolean },
+  deps: { credentials: Lazy<Credentials>; http: Lazy<Http>; clock: Clock; out: Output },
+): Promise<boolean> {
+  return (await logOutProfile(input, deps)).removed;
+}
+
+/**
+ * `logout`, with what it did: what was revoked, what stays valid and until when, and the login's
+ * id_token for RP-initiated logout. Under the profile's renewal lock: a refresh in flight
+ * finishes first, and what it stored is what gets revoked and deleted.
+ */
+export async function logOutProfile(
   input: { profileName: string; profile: Profile; revoke?: boolean },
   deps: { credentials: Lazy<Credentials>; http: Lazy<Http>; clock: Clock; out: Output },
 ): Promise<LogoutResult> {

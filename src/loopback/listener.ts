@@ -1,3 +1,4 @@
+import { hasUnsafeText, safeText } from '../io/text.js';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -50,6 +51,14 @@ export interface CallbackListener {
   startUrl(authorizationUrl: string): string;
   /** Take a callback without the start cookie: the user opens the printed authorization URL themselves. */
   acceptAnyBrowser(): void;
+  /**
+   * A remote login (`login --remote`): the address the IdP sent a browser on another machine to,
+   * pasted here (the whole URL, or its query). Held to the same gate as a callback that arrives:
+   * this login's redirect URI (host, port and path), exactly one `state`, this login's, no
+   * parameter twice; the first of the two ways to arrive wins. Undefined when it was taken, else
+   * why not (nothing is taken then).
+   */
+  acceptPasted(text: string): string | undefined;
   /** Stop listening and drop every connection (a held browser request gets the failure page). */
   close(): Promise<void>;
 }
@@ -235,6 +244,35 @@ export async function startCallbackListener(options: CallbackListenerOptions): P
       };
       requireCookie = true;
       return new URL(start.path, actualRedirect).href;
+    },
+    acceptPasted(text) {
+      const pasted = text.trim();
+      if (pasted === '') return 'nothing was pasted';
+      if (pasted.length > MAX_CALLBACK_URL) return `it is longer than any redirect (${MAX_CALLBACK_URL / 1024} KiB)`;
+      if (hasUnsafeText(pasted)) return 'it holds control characters (an escape sequence?), which no redirect address has';
+      let url: URL;
+      try {
+        url = /^[a-z][a-z0-9+.-]*:/i.test(pasted) ? new URL(pasted) : new URL(`?${pasted.replace(/^[?]/, '')}`, actualRedirect);
+      } catch {
+        return 'it is not an address';
+      }
+      const expected = new URL(actualRedirect);
+      if (url.origin !== expected.origin || url.pathname !== expected.pathname)
+        return `it is for ${safeText(`${url.origin}${url.pathname}`).slice(0, 200)}, not this login's redirect URI ${actualRedirect}`;
+      for (const name of new Set(url.searchParams.keys()))
+        if (url.searchParams.getAll(name).length > 1) return `it has the parameter "${safeText(name).slice(0, 40)}" more than once`;
+      const states = url.searchParams.getAll('state');
+      if (states.length !== 1 || !sameSecret(states[0]!, options.expectedState))
+        return 'it does not belong to this login (its state differs)';
+      if (accepted) return 'a callback was already received';
+      accepted = true;
+      log(`callback listener: a pasted address was taken (state matches)`);
+      for (const server of servers) {
+        server.close();
+        server.closeIdleConnections();
+      }
+      resolveReceived({ url, finish: () => closeAll() });
+      return undefined;
     },
     acceptAnyBrowser() {
       requireCookie = false;
