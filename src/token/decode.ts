@@ -16,10 +16,20 @@ export interface DecodedJwt {
   /** `jws` (3 parts) or `jwe` (5 parts: only the header is readable). */
   format: 'jws' | 'jwe';
   header: JsonObject;
-  /** The payload's claims; `null` for a JWE. */
+  /** The payload's claims; `null` for a JWE, and for a payload that is bytes rather than UTF-8 JSON. */
   claims: JsonObject | null;
   /** The compact serialization as given (after trimming). */
   compact: string;
+  /** What the decoder forgave to read the token (`=` padding, a base64 alphabet, bytes that are not UTF-8). */
+  notes?: DecodeNote[];
+  /** The payload as hex when it is not UTF-8 JSON (shown as bytes instead of claims). */
+  payloadBytes?: string;
+}
+
+/** Something real tools forgive and latchkey forgave too, said as a warning: a strict verifier refuses it. */
+export interface DecodeNote {
+  code: 'base64_padding' | 'base64_alphabet' | 'payload_not_utf8';
+  message: string;
 }
 
 /** Exit 2: the input is not a JWT. The message says exactly what is wrong with it. */
@@ -44,7 +54,8 @@ export function normalizeTokenInput(text: string): string {
     if (bearer) token = token.slice(bearer[0].length).trim();
   }
   // A JWT's parts never hold whitespace: one found between base64url characters is a line wrap.
-  if (/\s/.test(token) && /^[A-Za-z0-9_\-.\s]+$/.test(token) && token.replace(/\s+/g, '').split('.').length >= 3)
+  // Documentation prints tokens with `=` padding, and some tools with the +/ alphabet: those join too.
+  if (/\s/.test(token) && /^[A-Za-z0-9_\-.=+/\s]+$/.test(token) && token.replace(/\s+/g, '').split('.').length >= 3)
     token = token.replace(/\s+/g, '');
   return token;
 }
@@ -61,11 +72,38 @@ export function pastedTokenProblem(token: string): string | undefined {
 }
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
+/** What jwt.io and jwt.ms also read: base64url or base64 (`+`, `/`), with or without `=` padding. */
+const LENIENT_BASE64 = /^[A-Za-z0-9_\-+/]*={0,2}$/;
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 
-function decodeSegment(segment: string, name: string): JsonObject {
-  if (!BASE64URL.test(segment)) throw new NotAJwtError(`the ${name} is not base64url`);
-  if (segment.length % 4 === 1) throw new NotAJwtError(`the ${name} is not valid base64url (bad length)`);
-  const text = Buffer.from(segment, 'base64url').toString('utf8');
+type SegmentName = 'header' | 'payload';
+
+/**
+ * One segment's bytes. RFC 7515 §2 forbids padding and the +/ alphabet, but Microsoft's
+ * documentation prints its sample tokens with `=` padding and jwt.ms decodes them: latchkey reads
+ * them too, and says so (a strict verifier refuses the token as it is).
+ */
+function segmentBytes(segment: string, name: SegmentName, notes: DecodeNote[]): Buffer {
+  if (!BASE64URL.test(segment)) {
+    if (!LENIENT_BASE64.test(segment)) throw new NotAJwtError(`the ${name} is not base64url`);
+    if (/=$/.test(segment))
+      notes.push({
+        code: 'base64_padding',
+        message: `the ${name} carries "=" padding, which JWS (RFC 7515 §2) forbids: decoded as jwt.ms does, but strict verifiers refuse the token as it is`,
+      });
+    if (/[+/]/.test(segment))
+      notes.push({
+        code: 'base64_alphabet',
+        message: `the ${name} uses the base64 "+" and "/" characters instead of base64url's "-" and "_": decoded, but strict verifiers refuse the token as it is`,
+      });
+  }
+  const unpadded = segment.replace(/=+$/, '');
+  if (unpadded.length % 4 === 1) throw new NotAJwtError(`the ${name} is not valid base64url (bad length)`);
+  return Buffer.from(unpadded.replace(/\+/g, '-').replace(/\//g, '_'), 'base64url');
+}
+
+/** Parse a segment's bytes as a JSON object (spaces around colons, escaped slashes and line breaks are plain JSON). */
+function parseObject(text: string, name: SegmentName): JsonObject {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -76,6 +114,41 @@ function decodeSegment(segment: string, name: string): JsonObject {
   if (exceedsDepth(value, MAX_JSON_DEPTH))
     throw new NotAJwtError(`the ${name} nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels, which no real token does`);
   return value as JsonObject;
+}
+
+function decodeSegment(segment: string, name: SegmentName, notes: DecodeNote[]): JsonObject {
+  return parseObject(segmentBytes(segment, name, notes).toString('utf8'), name);
+}
+
+/** Longest payload shown as hex when it is not UTF-8 JSON. */
+const MAX_PAYLOAD_BYTES_SHOWN = 4096;
+
+/**
+ * The payload: claims when it is UTF-8 JSON. Bytes that are not UTF-8 are shown, never a crash:
+ * as claims (the bad bytes replaced by U+FFFD) when the rest is a JSON object, else as hex.
+ */
+function decodePayload(segment: string, notes: DecodeNote[]): { claims: JsonObject | null; payloadBytes?: string } {
+  const bytes = segmentBytes(segment, 'payload', notes);
+  try {
+    return { claims: parseObject(STRICT_UTF8.decode(bytes), 'payload') };
+  } catch (error) {
+    if (error instanceof NotAJwtError) throw error;
+  }
+  const hex = bytes.subarray(0, MAX_PAYLOAD_BYTES_SHOWN).toString('hex') + (bytes.length > MAX_PAYLOAD_BYTES_SHOWN ? '…' : '');
+  let claims: JsonObject | null = null;
+  try {
+    claims = parseObject(bytes.toString('utf8'), 'payload');
+  } catch {
+    claims = null;
+  }
+  notes.push({
+    code: 'payload_not_utf8',
+    message:
+      claims === null
+        ? `the payload is ${bytes.length} bytes that are not UTF-8 text (a JWT's claims are UTF-8 JSON, RFC 7519 §7.2): shown as bytes`
+        : 'the payload is not valid UTF-8 (RFC 7519 §7.2): the bad bytes are shown as U+FFFD; strict verifiers refuse the token',
+  });
+  return claims === null ? { claims, payloadBytes: hex } : { claims };
 }
 
 /** Whether `value` nests deeper than `limit` levels; iterative, so any depth is measured safely. */
@@ -111,11 +184,12 @@ export function decodeJwt(input: string): DecodedJwt {
   if (parts.length !== 3 && parts.length !== 5) {
     throw new NotAJwtError(`expected 3 dot-separated parts (or 5 for an encrypted JWT), got ${parts.length}`);
   }
-  const header = decodeSegment(parts[0]!, 'header');
-  if (parts.length === 5) return { format: 'jwe', header, claims: null, compact };
-  const claims = decodeSegment(parts[1]!, 'payload');
-  if (!BASE64URL.test(parts[2]!)) throw new NotAJwtError('the signature is not base64url');
-  return { format: 'jws', header, claims, compact };
+  const notes: DecodeNote[] = [];
+  const header = decodeSegment(parts[0]!, 'header', notes);
+  if (parts.length === 5) return { format: 'jwe', header, claims: null, compact, ...(notes.length ? { notes } : {}) };
+  const payload = decodePayload(parts[1]!, notes);
+  if (!LENIENT_BASE64.test(parts[2]!)) throw new NotAJwtError('the signature is not base64url');
+  return { format: 'jws', header, ...payload, compact, ...(notes.length ? { notes } : {}) };
 }
 
 /** The claims of a JWT-shaped string, or `undefined` for anything else (opaque API keys). */
@@ -133,4 +207,15 @@ export function audiences(claims: JsonObject): string[] {
   if (typeof aud === 'string') return [aud];
   if (Array.isArray(aud)) return aud.filter((a): a is string => typeof a === 'string');
   return [];
+}
+
+/**
+ * A NumericDate (RFC 7519 §2): a JSON number of seconds. Some issuers send it as a string of
+ * digits (Apple's and some SDKs' `iat`, `auth_time`): read here, with a warning, because strict
+ * verifiers refuse it.
+ */
+export function numericDate(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (typeof value === 'string' && /^\s*\d{1,16}(\.\d+)?\s*$/.test(value)) return Number(value);
+  return undefined;
 }

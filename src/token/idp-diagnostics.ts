@@ -1,5 +1,6 @@
-import type { JsonObject } from './decode.js';
+import { audiences, numericDate, type JsonObject } from './decode.js';
 import type { Diagnostic, TokenKind } from './inspect.js';
+import type { IssuerInfo } from './issuer.js';
 
 /**
  * What a token shows about the IdP that issued it, when that is the cause of a refusal: the
@@ -9,7 +10,7 @@ import type { Diagnostic, TokenKind } from './inspect.js';
 export function idpDiagnostics(
   header: JsonObject,
   claims: JsonObject,
-  context: { kind: TokenKind; expectedIssuer?: string; now: number; skew: number },
+  context: { kind: TokenKind; expectedIssuer?: string; now: number; skew: number; issuer?: IssuerInfo },
 ): Diagnostic[] {
   const out: Diagnostic[] = [];
   const iss = typeof claims.iss === 'string' ? claims.iss : '';
@@ -21,9 +22,24 @@ export function idpDiagnostics(
       level: expectsV2 ? 'error' : 'warning',
       code: 'entra_v1_token',
       message:
-        `an Entra ID v1.0 token (iss ${iss || '?'}): v2.0 issuers and verifiers expect v2.0 tokens.` +
-        ' Fix: set "requestedAccessTokenVersion": 2 (accessTokenAcceptedVersion in older manifests)' +
-        " in the API's app manifest, then log in again",
+        context.kind === 'id_token'
+          ? `an Entra ID v1.0 id_token (iss ${iss || '?'}), from the v1.0 endpoint (/oauth2/authorize): v2.0 issuers and verifiers expect v2.0 tokens.` +
+            ' Fix: log in through the v2.0 endpoint (/oauth2/v2.0/authorize)'
+          : `an Entra ID v1.0 token (iss ${iss || '?'}): v2.0 issuers and verifiers expect v2.0 tokens.` +
+            ' Fix: set "requestedAccessTokenVersion": 2 (accessTokenAcceptedVersion in older manifests)' +
+            " in the API's app manifest, then log in again",
+    });
+  }
+  // Entra ID v1.0 access tokens name the API by its App ID URI (api://…, https://tenant/…), not its client id.
+  const aud = audiences(claims);
+  if (context.issuer?.family === 'entra' && context.kind === 'access_token' && aud.length > 0 && aud.every((a) => !GUID.test(a))) {
+    out.push({
+      level: 'info',
+      code: 'entra_app_id_uri_audience',
+      message:
+        `the audience ${JSON.stringify(aud.length === 1 ? aud[0] : aud)} is an App ID URI, not a client id:` +
+        ' Entra ID names the API that way in v1.0 tokens (and when it was asked for that URI);' +
+        ' an API that verifies them must accept its App ID URI as well as its client id',
     });
   }
   // Entra ID: a Microsoft Graph token carries a nonce in its header; only Graph can verify it.
@@ -58,7 +74,7 @@ export function idpDiagnostics(
         ` so no client can verify it; it renews a login and is not a credential for APIs`,
     });
   }
-  const authTime = typeof claims.auth_time === 'number' && Number.isFinite(claims.auth_time) ? claims.auth_time : undefined;
+  const authTime = numericDate(claims.auth_time);
   if (authTime === 0) {
     out.push({
       level: 'warning',
@@ -69,11 +85,15 @@ export function idpDiagnostics(
     out.push({
       level: 'error',
       code: 'auth_time_invalid',
-      message: "auth_time is in the future: the user cannot have signed in then; this clock or the IdP's is wrong",
+      message:
+        `auth_time is in the future${authTime > context.now + 365 * 24 * 3600 ? ' by years' : ''}:` +
+        " the user cannot have signed in then; this clock or the IdP's is wrong",
     });
   }
   return out;
 }
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** What the (readable) header of an encrypted token says about its IdP. */
 export function jweDiagnostics(header: JsonObject): Diagnostic[] {

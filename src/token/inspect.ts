@@ -1,7 +1,12 @@
 import { relativeTime } from '../io/format.js';
-import { audiences, type DecodedJwt, type JsonObject } from './decode.js';
+import { audiences, numericDate, type DecodedJwt, type JsonObject } from './decode.js';
 import { idpDiagnostics, issuerMatches, jweDiagnostics } from './idp-diagnostics.js';
+import { identifyIssuer, type IssuerInfo } from './issuer.js';
+import { classifyToken, type TokenKind, type WorkloadIdentity } from './kind.js';
 import { namesResource } from '../io/urls.js';
+
+export { BACKCHANNEL_LOGOUT_EVENT, type TokenKind, type WorkloadIdentity } from './kind.js';
+export type { IssuerFamily, IssuerInfo } from './issuer.js';
 
 export type DiagnosticLevel = 'error' | 'warning' | 'info';
 
@@ -20,22 +25,30 @@ export type DiagnosticCode =
   | 'encrypted'
   | 'logout_token_nonce'
   | 'logout_token_subject_missing'
+  // Decoding that forgave what real tools forgive (src/token/decode.ts).
+  | 'base64_padding'
+  | 'base64_alphabet'
+  | 'payload_not_utf8'
+  // Time and audience sanity.
+  | 'iat_after_exp'
+  | 'nbf_after_exp'
+  | 'numeric_date_string'
+  | 'numeric_date_milliseconds'
+  | 'audience_duplicate'
   // IdP-specific (src/token/idp-diagnostics.ts; the README's table).
   | 'entra_v1_token'
   | 'entra_graph_token'
   | 'auth0_opaque_token'
   | 'okta_org_token'
   | 'keycloak_refresh_token'
-  | 'auth_time_invalid';
+  | 'auth_time_invalid'
+  | 'entra_app_id_uri_audience';
 
 export interface Diagnostic {
   level: DiagnosticLevel;
   code: DiagnosticCode;
   message: string;
 }
-
-export type TokenKind =
-  'id_token' | 'access_token' | 'logout_token' | 'client_assertion' | 'service_token' | 'kubernetes_sa' | 'unknown' | (string & {});
 
 export interface SignatureResult {
   checked: boolean;
@@ -55,6 +68,14 @@ export interface Inspection {
   audience: { chosen: string | null; all: string[] };
   diagnostics: Diagnostic[];
   signature: SignatureResult;
+  /** Which IdP family and flavour issued it, from `iss` and the claims alone. */
+  issuer: IssuerInfo;
+  /** The claims that decided `kind`. */
+  evidence: string[];
+  /** What a workload token identifies (repository, namespace and service account, SPIFFE ID); else null. */
+  identity: WorkloadIdentity | null;
+  /** The payload as hex, when it is bytes rather than UTF-8 JSON. */
+  payloadBytes?: string;
 }
 
 export interface InspectOptions {
@@ -75,7 +96,6 @@ export interface InspectOptions {
   resource?: string;
 }
 
-export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 const SYMMETRIC = /^HS\d+$/;
 
 /** The audience chosen by priority: the first priority entry the token's `aud` set contains. Never "the first item". */
@@ -84,43 +104,17 @@ export function chooseAudience(all: readonly string[], priority: readonly string
   return priority.find((candidate) => set.has(candidate)) ?? null;
 }
 
-/** What kind of token this is, from its header and claims. */
+/** What kind of token this is, from its header and claims (src/token/kind.ts has the rules and the evidence). */
 export function classify(
   header: JsonObject,
   claims: JsonObject | null,
   options: Pick<InspectOptions, 'clientId' | 'expectedIssuer' | 'audiencePriority'> = {},
 ): TokenKind {
-  if (!claims) return 'unknown';
-  const aud = audiences(claims);
-  const typ = typeof header.typ === 'string' ? header.typ.toLowerCase() : '';
-  const events = claims.events;
-  if (isObject(events) && BACKCHANNEL_LOGOUT_EVENT in events) return 'logout_token';
-  if (typeof claims.sub === 'string' && claims.sub.startsWith('system:serviceaccount:')) return 'kubernetes_sa';
-  if (
-    typeof claims.iss === 'string' &&
-    claims.iss === claims.sub &&
-    aud.length > 0 &&
-    aud.every((a) => looksLikeTokenEndpoint(a) || a === options.expectedIssuer)
-  ) {
-    return 'client_assertion';
-  }
-  const sub = typeof claims.sub === 'string' ? claims.sub : undefined;
-  const clientId = typeof claims.client_id === 'string' ? claims.client_id : typeof claims.azp === 'string' ? claims.azp : undefined;
-  if (
-    claims.gty === 'client-credentials' ||
-    (sub !== undefined && (sub.endsWith('@clients') || (clientId !== undefined && sub === clientId)))
-  )
-    return 'service_token';
-  if (typ === 'at+jwt' || typ === 'application/at+jwt') return 'access_token';
-  const idTokenMarks =
-    'nonce' in claims ||
-    'at_hash' in claims ||
-    'c_hash' in claims ||
-    (options.clientId !== undefined && aud.includes(options.clientId) && !('scope' in claims));
-  if (idTokenMarks && !('scope' in claims)) return 'id_token';
-  if ('scope' in claims || 'scp' in claims || 'client_id' in claims) return 'access_token';
-  return chooseAudience(aud, options.audiencePriority ?? []) ?? 'unknown';
+  return classifyToken(header, claims, options).kind;
 }
+
+/** Kinds whose `aud` is not a client or an API (a DPoP proof has none; a refresh token and a request object name the IdP). */
+const AUDIENCE_NOT_A_CLIENT: ReadonlySet<TokenKind> = new Set(['dpop_proof', 'refresh_token', 'request_object']);
 
 /** Decode-level inspection: kind, audience and every diagnostic that needs no network. */
 export function inspect(decoded: DecodedJwt, options: InspectOptions): Inspection {
@@ -128,13 +122,29 @@ export function inspect(decoded: DecodedJwt, options: InspectOptions): Inspectio
   const diagnostics: Diagnostic[] = [];
   const add = (level: DiagnosticLevel, code: DiagnosticCode, message: string) => diagnostics.push({ level, code, message });
   const alg = typeof header.alg === 'string' ? header.alg : undefined;
+  for (const note of decoded.notes ?? []) add('warning', note.code, note.message);
+  const issuer = identifyIssuer(header, claims);
+  const bytes = decoded.payloadBytes !== undefined && claims === null ? { payloadBytes: decoded.payloadBytes } : {};
+  const opaque = (kind: TokenKind): Inspection => ({
+    header,
+    claims: null,
+    kind,
+    audience: { chosen: null, all: [] },
+    diagnostics,
+    signature: { checked: false },
+    issuer,
+    evidence: [],
+    identity: null,
+    ...bytes,
+  });
 
   if (decoded.format === 'jwe') {
     add('info', 'encrypted', 'the token is encrypted (JWE): only its header can be read; the recipient holds the key');
     diagnostics.push(...jweDiagnostics(header));
-    return { header, claims: null, kind: 'unknown', audience: { chosen: null, all: [] }, diagnostics, signature: { checked: false } };
+    return opaque('unknown');
   }
-  const c = claims!;
+  if (claims === null) return opaque('unknown');
+  const c = claims;
   if (alg === undefined || alg.toLowerCase() === 'none')
     add('error', 'alg_none', 'the token is not signed (alg "none"): anybody could have written it; no server should accept it');
   else if (SYMMETRIC.test(alg) && c.typ !== 'Refresh' && c.typ !== 'Offline')
@@ -145,19 +155,33 @@ export function inspect(decoded: DecodedJwt, options: InspectOptions): Inspectio
     );
 
   const all = audiences(c);
-  const kind = classify(header, c, options);
+  const { kind, evidence, identity } = classifyToken(header, c, options);
   const chosen = chooseAudience(all, options.audiencePriority ?? []) ?? chooseAudience(all, options.ownAudiences ?? []);
 
   const skew = options.clockSkewSec ?? 60;
   const now = options.now.getTime() / 1000;
-  const exp = numeric(c.exp);
-  const nbf = numeric(c.nbf);
-  const iat = numeric(c.iat);
+  diagnostics.push(...numericDateDiagnostics(c));
+  const exp = numericDate(c.exp);
+  const nbf = numericDate(c.nbf);
+  const iat = numericDate(c.iat);
   if (exp !== undefined && exp < now - skew) add('error', 'expired', `the token expired ${ago(exp, now)} (${iso(exp)})`);
   if (nbf !== undefined && nbf > now + skew) add('error', 'not_yet_valid', `the token is not valid until ${iso(nbf)} (${ago(nbf, now)})`);
   if (iat !== undefined && iat > now + skew) {
-    add('error', 'issued_in_future', `the token was issued ${ago(iat, now)} (${iso(iat)}): this clock or the issuer's is wrong`);
+    const far = iat > now + YEAR ? ' — years ahead: a clock is badly wrong, or the issuer wrote the time in the wrong unit' : '';
+    add('error', 'issued_in_future', `the token was issued ${ago(iat, now)} (${iso(iat)}): this clock or the issuer's is wrong${far}`);
   }
+  // A token whose own times contradict each other was never valid, whatever the clock says.
+  if (iat !== undefined && exp !== undefined && iat > exp)
+    add('error', 'iat_after_exp', `the token was issued (${iso(iat)}) after it expired (${iso(exp)}): no verifier accepts it`);
+  if (nbf !== undefined && exp !== undefined && nbf > exp)
+    add('error', 'nbf_after_exp', `the token becomes valid (${iso(nbf)}) only after it expires (${iso(exp)}): it is never valid`);
+  const duplicates = all.filter((a, i) => all.indexOf(a) !== i);
+  if (duplicates.length > 0)
+    add(
+      'warning',
+      'audience_duplicate',
+      `"aud" lists ${JSON.stringify([...new Set(duplicates)])} more than once: it is a set (RFC 7519 §4.1.3), so the issuer wrote it wrongly`,
+    );
 
   if (options.expectedIssuer !== undefined && !issuerMatches(options.expectedIssuer, c)) {
     const got = typeof c.iss === 'string' ? `"${c.iss}"` : 'no issuer';
@@ -173,7 +197,7 @@ export function inspect(decoded: DecodedJwt, options: InspectOptions): Inspectio
     ...(options.knownAudiences ?? []),
     ...(options.audiencePriority ?? []),
   ];
-  const kindsWithAudience = kind !== 'logout_token' || options.clientId !== undefined;
+  const kindsWithAudience = (kind !== 'logout_token' || options.clientId !== undefined) && !AUDIENCE_NOT_A_CLIENT.has(kind);
   const forResource = options.resource !== undefined && (kind === 'access_token' || kind === 'service_token');
   if (forResource && !namesResource(all, options.resource!)) {
     const shown = typeof c.aud === 'string' ? JSON.stringify(c.aud) : JSON.stringify(all);
@@ -225,31 +249,39 @@ export function inspect(decoded: DecodedJwt, options: InspectOptions): Inspectio
       kind,
       now,
       skew,
+      issuer,
       ...(options.expectedIssuer !== undefined ? { expectedIssuer: options.expectedIssuer } : {}),
     }),
   );
-  return { header, claims: c, kind, audience: { chosen, all }, diagnostics, signature: { checked: false } };
+  return { header, claims: c, kind, audience: { chosen, all }, diagnostics, signature: { checked: false }, issuer, evidence, identity };
 }
 
 export function hasErrors(inspection: Inspection): boolean {
   return inspection.diagnostics.some((d) => d.level === 'error');
 }
 
-function looksLikeTokenEndpoint(aud: string): boolean {
-  try {
-    const url = new URL(aud);
-    return /token\/?$/i.test(url.pathname);
-  } catch {
-    return false;
-  }
-}
+const YEAR = 365 * 24 * 3600;
+const TIME_CLAIMS = ['exp', 'nbf', 'iat', 'auth_time'] as const;
+/** Seconds since 1970 beyond this (year 5138) are almost surely milliseconds. */
+const MILLISECONDS_THRESHOLD = 1e11;
 
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function numeric(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+function numericDateDiagnostics(claims: JsonObject): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const strings = TIME_CLAIMS.filter((name) => typeof claims[name] === 'string' && numericDate(claims[name]) !== undefined);
+  if (strings.length > 0)
+    out.push({
+      level: 'warning',
+      code: 'numeric_date_string',
+      message: `${strings.map((n) => `"${n}"`).join(', ')} ${strings.length > 1 ? 'are' : 'is'} a string of digits, not a JSON number (RFC 7519 §2 NumericDate): read as a time here, but strict verifiers refuse the token`,
+    });
+  const millis = TIME_CLAIMS.filter((name) => (numericDate(claims[name]) ?? 0) > MILLISECONDS_THRESHOLD);
+  if (millis.length > 0)
+    out.push({
+      level: 'warning',
+      code: 'numeric_date_milliseconds',
+      message: `${millis.map((n) => `"${n}"`).join(', ')} look${millis.length > 1 ? '' : 's'} like milliseconds: a NumericDate counts seconds (RFC 7519 §2)`,
+    });
+  return out;
 }
 
 export function iso(seconds: number): string {

@@ -39,8 +39,18 @@ export function renderInspection(result: Inspection, options: RenderOptions): st
   };
   section('Header', result.header);
   if (result.claims) section('Claims', result.claims);
+  if (result.payloadBytes !== undefined) {
+    lines.push(paint(1, 'Payload (bytes, not UTF-8 JSON)'));
+    lines.push(`  ${show(result.payloadBytes)}`);
+  }
   lines.push('');
-  lines.push(`${paint(1, 'Kind')}       ${show(result.kind)}`);
+  const evidence = result.evidence.length > 0 ? `  (${result.evidence.map(show).join(', ')})` : '';
+  lines.push(`${paint(1, 'Kind')}       ${show(result.kind)}${evidence}`);
+  lines.push(`${paint(1, 'Issuer')}     ${show(result.issuer.summary)}`);
+  if (result.identity) {
+    const identity = Object.entries(result.identity).map(([key, value]) => `${safeText(key)} ${show(value)}`);
+    lines.push(`${paint(1, 'Identity')}   ${identity.join(', ')}`);
+  }
   const aud = result.claims?.aud;
   if (typeof aud === 'string' || result.audience.all.length <= 1) {
     // One audience (`aud` a string, or a one-item array) is just that: nothing was chosen among several.

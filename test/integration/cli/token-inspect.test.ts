@@ -37,7 +37,17 @@ describe('latchkey token inspect', () => {
     });
     expect(result.code, result.stderr).toBe(0);
     const json = JSON.parse(result.stdout);
-    expect(Object.keys(json)).toEqual(['header', 'claims', 'kind', 'audience', 'diagnostics', 'signature']);
+    expect(Object.keys(json)).toEqual([
+      'header',
+      'claims',
+      'kind',
+      'audience',
+      'diagnostics',
+      'signature',
+      'issuer',
+      'evidence',
+      'identity',
+    ]);
     expect(json).toMatchObject({
       kind: 'user-auth.chainloop',
       audience: { chosen: 'user-auth.chainloop', all: ['chainloop', 'user-auth.chainloop'] },
