@@ -1,6 +1,6 @@
 import { FailureError, UsageError } from './errors.js';
 import type { Http } from './http.js';
-import { requireWebUrl, sameIssuer, UnsafeUrlError } from './io/urls.js';
+import { requireWebUrl, requireWebUrlFrom, sameIssuer, UnsafeUrlError } from './io/urls.js';
 
 /**
  * Fetching what an issuer publishes (its discovery document, its keys) outside of openid-client:
@@ -44,10 +44,11 @@ export function discoveryNames(document: Record<string, unknown>, issuer: string
 }
 
 /** The https-or-loopback rule, for every URL fetched, every redirect hop included. */
-export function checkFetchable(url: string, what: string): URL {
+export function checkFetchable(url: string, what: string, from?: string): URL {
   let parsed: URL;
   try {
-    parsed = requireWebUrl(url);
+    // A URL another one named (a redirect, a challenge) is judged by where it came from too.
+    parsed = from === undefined ? requireWebUrl(url) : requireWebUrlFrom(url, from);
   } catch (error) {
     if (!(error instanceof UnsafeUrlError)) throw error;
     throw new UsageError(
@@ -81,7 +82,7 @@ export async function fetchChecked(
       return { response, url: target, ms: Math.round(performance.now() - started) };
     await response.body?.cancel();
     if (hop >= MAX_REDIRECTS) throw new FailureError(`${what} at ${url} redirects more than ${MAX_REDIRECTS} times`);
-    target = checkFetchable(new URL(location, target).href, `${what}'s redirect to`).href;
+    target = checkFetchable(new URL(location, target).href, `${what}'s redirect to`, target).href;
   }
 }
 

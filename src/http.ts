@@ -93,7 +93,11 @@ export async function createHttp(options: HttpOptions, env: NodeJS.ProcessEnv = 
     const direct = new Agent({ connect, ...timeouts });
     send = (url, init) => {
       const dispatcher = isLoopbackHost(new URL(url).hostname) ? direct : proxied;
-      return undiciFetch(url, { ...(init as object), dispatcher });
+      // The same whole-exchange limit as the plain path: undici's own timeouts are per chunk, so
+      // a server sending a byte at a time would hold every command (and git's helper) for days.
+      const timeout = AbortSignal.timeout(responseTimeoutMs);
+      const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+      return undiciFetch(url, { ...(init as object), dispatcher, signal });
     };
   } else {
     // Node's fetch connects within 10 s by default; the whole exchange gets `responseTimeoutMs`.
@@ -184,7 +188,15 @@ function limitBody(response: Response, maxBytes: number, url: string): Response 
       },
     }),
   );
-  return new Response(capped, { status: response.status, statusText: response.statusText, headers: response.headers });
+  try {
+    return new Response(capped, { status: response.status, statusText: response.statusText, headers: response.headers });
+  } catch {
+    // A reason phrase no Fetch Response may carry (a control or a non-Latin-1 character): the
+    // status is what counts. A status outside 200–599 is refused by name.
+    if (response.status < 200 || response.status > 599)
+      throw new FailureError(`${hostOf(url)} answered with HTTP status ${response.status}, which is not a status`, { code: 'network' });
+    return new Response(capped, { status: response.status, headers: response.headers });
+  }
 }
 
 function hostOf(url: string): string {

@@ -99,7 +99,11 @@ export async function exchangeIdToken(input: ExchangeInput, http: Http, clock: C
   }
   const key = CREDENTIAL_KEYS.find((k) => typeof answer[k] === 'string' && answer[k] !== '');
   if (!key) {
-    const keys = Object.keys(answer).slice(0, 20).join(', ') || 'none';
+    const keys =
+      Object.keys(answer)
+        .slice(0, 20)
+        .map((k) => safeLine(k, 40))
+        .join(', ') || 'none';
     throw new FailureError(
       `the backend's answer has no credential (looked for ${CREDENTIAL_KEYS.join(', ')}; it had: ${keys}); nothing was stored`,
       {
@@ -166,10 +170,12 @@ export function errorCode(text: string): string | undefined {
 }
 
 function expiryOf(answer: Record<string, unknown>, clock: Clock): string | undefined {
+  // A date no Date can hold (1e300 s) is no expiry at all, not a crash.
+  const iso = (ms: number) => (Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : undefined);
   const at = answer.expires_at;
-  if (typeof at === 'string' && !Number.isNaN(Date.parse(at))) return new Date(at).toISOString();
-  if (typeof at === 'number' && Number.isFinite(at)) return new Date(at * 1000).toISOString();
+  if (typeof at === 'string' && !Number.isNaN(Date.parse(at))) return iso(Date.parse(at));
+  if (typeof at === 'number' && Number.isFinite(at)) return iso(at * 1000);
   const ttl = answer.expires_in;
-  if (typeof ttl === 'number' && Number.isFinite(ttl) && ttl > 0) return new Date(clock.now().getTime() + ttl * 1000).toISOString();
+  if (typeof ttl === 'number' && Number.isFinite(ttl) && ttl > 0) return iso(clock.now().getTime() + ttl * 1000);
   return undefined;
 }

@@ -25,6 +25,8 @@ export function execInfo(env: NodeJS.ProcessEnv): ExecInfo {
   } catch {
     throw new UsageError('KUBERNETES_EXEC_INFO is not JSON (kubectl sets it for exec plugins)');
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new UsageError('KUBERNETES_EXEC_INFO is not a JSON object (kubectl sets it for exec plugins)');
   const apiVersion = typeof parsed.apiVersion === 'string' ? parsed.apiVersion : EXEC_CREDENTIAL_VERSIONS[0]!;
   if (!EXEC_CREDENTIAL_VERSIONS.includes(apiVersion))
     throw new UsageError(`kubectl asked for ExecCredential ${apiVersion}; this version speaks ${EXEC_CREDENTIAL_VERSIONS.join(' and ')}`);

