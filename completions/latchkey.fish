@@ -58,7 +58,7 @@ complete -c latchkey -n '__fish_seen_subcommand_from login' -l client-secret-std
 complete -c latchkey -n '__fish_seen_subcommand_from login' -l private-key -d 'sign a private_key_jwt client assertion with this PEM key' -r -F
 complete -c latchkey -n '__fish_seen_subcommand_from login' -l key-id -d '`kid` of the private key' -x
 complete -c latchkey -n '__fish_seen_subcommand_from login' -l no-browser -d 'do not open a browser; print the URL and wait'
-complete -c latchkey -n '__fish_seen_subcommand_from login' -l remote -d 'the browser is on another machine (SSH, a container): print the sign-in URL, then paste back the address the browser was sent to'
+complete -c latchkey -n '__fish_seen_subcommand_from login' -l remote -d 'the browser is elsewhere (SSH, a container): print the URL, then paste back where the browser was sent'
 complete -c latchkey -n '__fish_seen_subcommand_from login' -l timeout -d 'how long to wait for the sign-in' -x
 complete -c latchkey -n '__fish_seen_subcommand_from login' -s V -l version -d 'output the version number'
 complete -c latchkey -n '__fish_seen_subcommand_from login' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(__latchkey_profiles)'

@@ -89,6 +89,8 @@ export interface CredentialRecord {
   obtainedAt: string;
   /** How it was obtained: browser, device, with-token, token-arg, client-credentials. */
   via: string;
+  /** The scopes the IdP granted (its token answer's `scope`), when it said: what `api`'s step-up starts from. */
+  scope?: string;
   /** client-credentials: how to mint a new one (`secret` or a private key path). */
   clientSecret?: string;
   privateKeyPath?: string;

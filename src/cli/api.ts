@@ -3,7 +3,10 @@ import type { Command } from 'commander';
 import { backendUnavailable, FailureError, NotLoggedInError, RejectedError, sessionEnded, UsageError } from '../errors.js';
 import type { Http } from '../http.js';
 import { readAll } from '../io/output.js';
-import { safeJson, safeLines } from '../io/text.js';
+import { safeJson, safeLine, safeLines } from '../io/text.js';
+import { detectEnvironment } from '../io/environment.js';
+import { bearerChallenge } from '../flows/resource-discovery.js';
+import { effective } from '../store/profile-keys.js';
 import type { Profile } from '../model.js';
 import type { Brand } from './brand.js';
 import type { Context } from './context.js';
@@ -122,13 +125,22 @@ async function runApi(ctx: Context, path: string, options: ApiOptions): Promise<
       : options.input === '-'
         ? await readAll(ctx.deps.streams.stdin, 16 * 1024 * 1024)
         : readBody(options.input);
-  const response = await requestFor(ctx, name, profile, {
+  const request: ApiRequestInput = {
     backendUrl: profile.backendUrl,
     path,
     headers,
     ...(options.method ? { method: options.method.toUpperCase() } : {}),
     ...(body !== undefined ? { body } : {}),
-  });
+  };
+  let response = await requestFor(ctx, name, profile, request);
+  // Step-up (RFC 6750 §3.1, the MCP authorization spec): the backend wants a scope this login
+  // was not granted. A person at a terminal logs in once more asking for it too; a script is
+  // told which scope and the command that adds it.
+  const needed = insufficientScope(response);
+  if (needed) {
+    const stepped = await stepUp(ctx, name, profile, needed);
+    if (stepped) response = await requestFor(ctx, name, stepped, request);
+  }
 
   // On a terminal, what the backend sent is escaped (its control characters could drive the
   // terminal); into a pipe or a file it goes as it came, as curl and gh api give it.
@@ -155,6 +167,11 @@ async function runApi(ctx: Context, path: string, options: ApiOptions): Promise<
     throw sessionEnded({ cliName: ctx.brand.name, profileName: name });
   if (response.status === 503 && /"code"\s*:\s*"session_store_unavailable"/.test(response.body))
     throw backendUnavailable(`${new URL(profile.backendUrl).host}${path}`, '');
+  const lacking = insufficientScope(response);
+  if (lacking)
+    throw new RejectedError(`${what}: the credential lacks the scope ${lacking.map((scope) => safeLine(scope, 80)).join(' ')}`, {
+      hint: `Add it and log in again: ${ctx.brand.name} profile set ${name} scopes "${unionOf(profile, lacking)}" && ${ctx.brand.name} login -p ${name}`,
+    });
   if (response.status === 401 || response.status === 403)
     throw new RejectedError(what, {
       hint:
@@ -163,6 +180,44 @@ async function runApi(ctx: Context, path: string, options: ApiOptions): Promise<
           : 'The credential is valid but not allowed to do this.',
     });
   throw new FailureError(what);
+}
+
+// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,200}$/;
+
+/** The scopes a 403 `insufficient_scope` challenge names (only well-formed ones), or undefined. */
+function insufficientScope(response: ApiResponse): string[] | undefined {
+  if (response.status !== 403) return undefined;
+  const challenge = bearerChallenge(response.headers.get('www-authenticate'));
+  if (challenge?.error !== 'insufficient_scope' || !challenge.scope) return undefined;
+  const scopes = challenge.scope.split(' ').filter((scope) => scope !== '');
+  return scopes.length > 0 && scopes.length <= 20 && scopes.every((scope) => SCOPE_TOKEN.test(scope)) ? scopes : undefined;
+}
+
+/** The profile's scopes and the named ones, in that order, each once. */
+function unionOf(profile: Profile, named: readonly string[]): string {
+  return [...new Set([...effective(profile).scopes.split(' ').filter(Boolean), ...named])].join(' ');
+}
+
+/**
+ * Log in again, once, asking for the union of the profile's scopes and the ones named, when a
+ * person is there to sign in and the login lacks one; the profile keeps the union. The profile to
+ * retry with, or undefined when there is nothing to step up to (the 403 then stands).
+ */
+async function stepUp(ctx: Context, name: string, profile: Profile, needed: string[]): Promise<Profile | undefined> {
+  const stored = await (await ctx.credentials()).load(name).catch(() => undefined);
+  const granted = new Set((stored?.record.scope ?? effective(profile).scopes).split(' '));
+  const missing = needed.filter((scope) => !granted.has(scope));
+  if (missing.length === 0) return undefined;
+  const interactive =
+    (ctx.deps.streams.stdin.isTTY === true || ctx.deps.streams.stderr.isTTY === true) && !detectEnvironment(ctx.deps.env).ci;
+  if (!interactive) return undefined;
+  const scopes = unionOf(profile, missing);
+  ctx.out.info(`The backend needs the scope ${missing.join(' ')}: signing in once more, asking for "${scopes}".`);
+  await ctx.profiles.setKey(name, 'scopes', scopes);
+  const { runLoginBranded } = await import('./login.js');
+  await runLoginBranded(ctx, {});
+  return { ...profile, scopes };
 }
 
 function requestFor(ctx: Context, name: string, profile: Profile, input: ApiRequestInput): Promise<ApiResponse> {

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { RejectedError, UsageError } from '../errors.js';
 import { detectEnvironment } from '../io/environment.js';
@@ -39,7 +40,7 @@ export function registerLogin(program: Command, contextFor: ContextFor, brand: B
     .addOption(new Option('--timeout <seconds>', 'how long to wait for the sign-in').default('300'))
     .addHelpText(
       'after',
-      `\nExamples:\n  $ ${n} login\n  $ echo "$API_KEY" | ${n} login --with-token -p ci\n  $ ${n} login --device --no-browser\n  $ ${n} login --remote            (over SSH, where the IdP has no device flow)`,
+      `\nExamples:\n  $ ${n} login\n  $ echo "$API_KEY" | ${n} login --with-token -p ci\n  $ ${n} login --device --no-browser\n  $ ${n} login --remote   (the browser runs on another machine)`,
     )
     .action(async (options: LoginOptions, command: Command) => runLoginBranded(contextFor(command), options));
 
@@ -116,9 +117,18 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
   if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout must be a number of seconds, got "${options.timeout}"`);
   if (options.device) {
     const { loginWithDevice } = await import('../flows/device.js');
-    const result = await loginWithDevice(
-      { profileName: name, profile, openBrowser: options.browser !== false, cliName: ctx.brand.name, timeoutMs: timeout * 1000, ...secret },
-      await ctx.loginDeps(profile),
+    const result = await oneLoginAtATime(ctx, name, timeout, async () =>
+      loginWithDevice(
+        {
+          profileName: name,
+          profile,
+          openBrowser: options.browser !== false,
+          cliName: ctx.brand.name,
+          timeoutMs: timeout * 1000,
+          ...secret,
+        },
+        await ctx.loginDeps(profile),
+      ),
     );
     await reportLogin(ctx, result);
     return;
@@ -134,21 +144,70 @@ async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
     return;
   }
   const { loginWithBrowser } = await import('../flows/browser.js');
-  const result = await loginWithBrowser(
-    {
-      profileName: name,
-      profile,
-      timeoutMs: timeout * 1000,
-      openBrowser: options.browser !== false,
-      cliName: ctx.brand.name,
-      environment: detectEnvironment(ctx.deps.env),
-      interactive: ctx.deps.streams.stdin.isTTY === true || ctx.deps.streams.stderr.isTTY === true,
-      ...(options.remote ? { remote: true } : {}),
-      ...secret,
-    },
-    await ctx.loginDeps(profile),
+  const result = await oneLoginAtATime(ctx, name, timeout, async () =>
+    loginWithBrowser(
+      {
+        profileName: name,
+        profile,
+        timeoutMs: timeout * 1000,
+        openBrowser: options.browser !== false,
+        cliName: ctx.brand.name,
+        environment: detectEnvironment(ctx.deps.env),
+        interactive: ctx.deps.streams.stdin.isTTY === true || ctx.deps.streams.stderr.isTTY === true,
+        ...(options.remote ? { remote: true } : {}),
+        ...secret,
+      },
+      await ctx.loginDeps(profile),
+    ),
   );
   await reportLogin(ctx, result);
+}
+
+/**
+ * Interactive logins of one credential share one browser: twenty kubectl calls, an IDE plugin
+ * and a git fetch that find it expired at once start one sign-in, not twenty (each its own tab,
+ * its own code, "authorization code does not exist"). The first runs `login`; the others wait
+ * for it (each with its own timeout), then take what it stored when that is a fresh, live
+ * credential; otherwise they sign in themselves, one after the other.
+ */
+async function oneLoginAtATime(
+  ctx: Context,
+  name: string,
+  timeout: number,
+  login: () => Promise<import('../flows/with-token.js').LoginResult>,
+): Promise<import('../flows/with-token.js').LoginResult> {
+  const [{ loginLockPath, withLoginLock }, { liveness }, { resultOf }] = await Promise.all([
+    import('../store/login-lock.js'),
+    import('../model.js'),
+    import('../flows/with-token.js'),
+  ]);
+  // What the config says of the stored login (no keychain read): when it was obtained, until when.
+  const current = () => ctx.profiles.read().logins[name];
+  const before = current()?.obtainedAt;
+  // The lock's scope is the credential's: a keychain entry (service and account) is the user's,
+  // whatever config dir a command was started with; a credentials file is its config dir's.
+  const storage = ctx.storageOverride() ?? ctx.requireProfile(name).profile.storage ?? 'auto';
+  const lockPath =
+    storage === 'file' ? join(ctx.configDir, `${name}.login.lock`) : loginLockPath(ctx.brand.keychainService, name, ctx.deps.env);
+  return withLoginLock(
+    lockPath,
+    timeout * 1000,
+    async (waited) => {
+      if (waited) {
+        const after = current();
+        if (after && after.obtainedAt !== before && liveness(after, ctx.deps.clock.now()) === 'live') {
+          ctx.out.info(`The login in progress for profile "${name}" finished; using its credential.`);
+          return resultOf(name, after);
+        }
+      }
+      return login();
+    },
+    (holder) =>
+      ctx.out.info(
+        `Waiting for the login in progress for profile "${name}"${holder ? ` (${ctx.brand.name}, pid ${holder})` : ''},` +
+          ` for at most ${timeout} s (--timeout)…`,
+      ),
+  );
 }
 
 /** The client secret of a user login's client: `--client-secret-stdin`, else `<PREFIX>_CLIENT_SECRET`. */

@@ -49,6 +49,7 @@ export async function completeLogin(input: CompleteLoginInput, deps: CompleteLog
       if (tokens.refresh_token) record.refreshToken = tokens.refresh_token;
       const ttl = tokens.expiresIn();
       if (ttl !== undefined) record.expiresAt = new Date(now.getTime() + ttl * 1000).toISOString();
+      if (typeof tokens.scope === 'string') record.scope = tokens.scope;
       return withIssuerForm(resultOf(profileName, await deps.credentials.save(profileName, profile, record)), input.config, profile);
     }
     throw new FailureError('the IdP answered without an id_token (is "openid" in the profile\'s scopes?); nothing was stored');
@@ -72,6 +73,7 @@ export async function completeLogin(input: CompleteLoginInput, deps: CompleteLog
     if (ttl !== undefined) record.expiresAt = new Date(now.getTime() + ttl * 1000).toISOString();
   }
   if (input.clientSecret !== undefined) record.clientSecret = input.clientSecret;
+  if (typeof tokens.scope === 'string') record.scope = tokens.scope;
   return withIssuerForm(resultOf(profileName, await deps.credentials.save(profileName, profile, record)), input.config, profile);
 }
 

@@ -5,6 +5,8 @@ export interface LockOptions {
   timeoutMs?: number;
   /** A lock older than this whose owner cannot be checked is taken over (ms). */
   staleMs?: number;
+  /** Told once, with the holder's pid (when readable), when the lock is found held and the wait begins. */
+  onWait?: (holder: number | undefined) => void;
 }
 
 /**
@@ -21,6 +23,7 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, op
   const deadline = Date.now() + timeoutMs;
   const { link, rm, writeFile } = await import('node:fs/promises');
   let delay = 5;
+  let told = false;
   for (;;) {
     try {
       // The lock appears with the owner's pid already in it (written to a private file, then
@@ -39,6 +42,12 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T> | T, op
       if (await isStale(lockPath, staleMs)) {
         await rm(lockPath, { force: true });
         continue;
+      }
+      if (!told && options.onWait) {
+        told = true;
+        const { readFile } = await import('node:fs/promises');
+        const holder = Number.parseInt(await readFile(lockPath, 'utf8').catch(() => ''), 10);
+        options.onWait(Number.isInteger(holder) && holder > 0 ? holder : undefined);
       }
       if (Date.now() > deadline) {
         throw new FailureError(

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { LATCHKEY_BRAND } from '../../src/cli/brand.js';
 import { hotCommand, runHot } from '../../src/cli/hot.js';
@@ -60,10 +63,17 @@ export interface TestRoot<C extends Clock = TestClock> {
  * browser the BROWSER variable names).
  */
 export function createTestRoot<C extends Clock = TestClock>(
-  defaults: { env?: Record<string, string | undefined>; clock?: C; osKeychain?: boolean; terminalColumns?: number } = {},
+  defaults: {
+    env?: Record<string, string | undefined>;
+    clock?: C;
+    osKeychain?: boolean;
+    terminalColumns?: number;
+    stderrIsTerminal?: boolean;
+  } = {},
 ): TestRoot<C> {
   const clock = defaults.clock ?? (new TestClock() as unknown as C);
   const keychain = new MemoryKeychain();
+  const runtimeDir = mkdtempSync(join(tmpdir(), 'latchkey-runtime-'));
   return {
     clock,
     keychain,
@@ -72,7 +82,14 @@ export function createTestRoot<C extends Clock = TestClock>(
   };
 
   async function runIn(args: string[], options: RunOptions, entry: boolean): Promise<RunResult> {
-    const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NO_COLOR: '1' };
+    // The keychain of an in-process run is this root's own (in memory): so is the per-user
+    // runtime dir where interactive logins of a keychain credential take their lock.
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      NO_COLOR: '1',
+      XDG_RUNTIME_DIR: runtimeDir,
+    };
     if (process.env.DBUS_SESSION_BUS_ADDRESS) env.DBUS_SESSION_BUS_ADDRESS = process.env.DBUS_SESSION_BUS_ADDRESS;
     if (options.configDir) env.LATCHKEY_CONFIG_DIR = options.configDir;
     for (const [key, value] of Object.entries({ ...defaults.env, ...options.env })) {
@@ -81,7 +98,8 @@ export function createTestRoot<C extends Clock = TestClock>(
     }
     // A terminal of that width on stdout, when asked for (help wraps to it).
     const stdout = Object.assign(new PassThrough(), defaults.terminalColumns ? { isTTY: true, columns: defaults.terminalColumns } : {});
-    const stderr = new PassThrough();
+    // A person at a terminal (stderr a TTY): someone is there to sign in.
+    const stderr = Object.assign(new PassThrough(), defaults.stderrIsTerminal ? { isTTY: true } : {});
     let out = '';
     let err = '';
     stdout.on('data', (d: Buffer) => (out += d.toString()));
