@@ -44,6 +44,32 @@ describe('one login for many callers', () => {
     expect(stack.backend.sessions.has(token.stdout.trim())).toBe(true);
   }, 120_000);
 
+  it('20 kubectl calls through the interactive exec plugin on a profile that is not logged in: one browser, every call gets its credential', async () => {
+    const setup = await loginSetup(stack);
+    const runtime = mkdtempSync(join(tmpdir(), 'latchkey-runtime-'));
+    const log = join(runtime, 'ua.log');
+    const env = {
+      BROWSER: `"${process.execPath}" "${USER_AGENT}"`,
+      LATCHKEY_DEV_UA_LOG: log,
+      LATCHKEY_STORAGE: 'file',
+      XDG_RUNTIME_DIR: runtime,
+      KUBERNETES_EXEC_INFO: JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', spec: { interactive: true } }),
+    };
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        runCli(['token', '--output', 'exec-credential'], { configDir: setup.configDir, env, timeoutMs: 90_000 }),
+      ),
+    );
+    for (const result of results) expect(result.code, result.stderr).toBe(0);
+    const tokens = new Set(results.map((r) => (JSON.parse(r.stdout) as { status: { token: string } }).status.token));
+    expect(tokens.size).toBe(1);
+    const opened = (await import('node:fs'))
+      .readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"step":"open"'));
+    expect(opened).toHaveLength(1);
+  }, 120_000);
+
   it('two config dirs that share the keychain entry share the lock (the lock is per user and credential)', async () => {
     const { loginLockPath } = await import('../../../src/store/login-lock.js');
     const env = { XDG_RUNTIME_DIR: '/run/user/1000' };
