@@ -10,7 +10,7 @@ _latchkey() {
     case "$word" in
       # The profiles offered are those of the config dir on the line.
       --config-dir) cfg=(--config-dir "${COMP_WORDS[i+1]}"); skip=1; continue ;;
-      -p|--profile|--config-dir|--token|--private-key|--key-id|--timeout|--min-validity|--output|--issuer|--audience|--audience-priority|--jwks-uri|--clock-skew|--env|-X|--method|-H|--header|-d|--data|--input|--user|--cluster|--host|--client-id|--scopes|--redirect-uri|--redirect-ports|--backend-url|--exchange|--exchange-path|--exchange-encoding|--whoami-path|--sessions-path|--token-env|--storage|--prompt|--assertion-audience|--ca-file|--token-endpoint-auth-method|--auth-param|--resource|--preset) skip=1; continue ;;
+      -p|--profile|--config-dir|--workload|--token|--private-key|--key-id|--timeout|--min-validity|--output|--issuer|--audience|--audience-priority|--jwks-uri|--clock-skew|--env|-X|--method|-H|--header|-d|--data|--input|--user|--cluster|--host|--client-id|--scopes|--redirect-uri|--redirect-ports|--backend-url|--exchange|--exchange-path|--exchange-encoding|--whoami-path|--sessions-path|--token-env|--storage|--prompt|--assertion-audience|--ca-file|--token-endpoint-auth-method|--auth-param|--resource|--preset|--workload-audience|--workload-token-env) skip=1; continue ;;
       -*) continue ;;
     esac
     case "${path:+$path }$word" in
@@ -21,6 +21,7 @@ _latchkey() {
   case "$prev" in
     -p|--profile) COMPREPLY=($(compgen -W "$(latchkey "${cfg[@]}" __complete profiles 2>/dev/null)" -- "$cur")); return ;;
     --config-dir) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    --workload) return ;;
     --token) return ;;
     --private-key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --key-id) return ;;
@@ -59,10 +60,12 @@ _latchkey() {
     --auth-param) return ;;
     --resource) return ;;
     --preset) COMPREPLY=($(compgen -W 'auth0 okta entra google keycloak none' -- "$cur")); return ;;
+    --workload-audience) return ;;
+    --workload-token-env) return ;;
   esac
   case "$path" in
     '') commands='login oauth logout status doctor token exec api sessions setup profile completion help version'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
-    'login') commands=''; options='--with-token --token --device --client-credentials --client-secret-stdin --private-key --key-id --no-browser --remote --timeout -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'login') commands=''; options='--with-token --workload --token --device --client-credentials --client-secret-stdin --private-key --key-id --no-browser --remote --timeout -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'oauth') commands=''; options='--no-browser --timeout -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'logout') commands=''; options='--all --no-revoke --idp --timeout -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'status') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
@@ -79,8 +82,8 @@ _latchkey() {
     'setup git') commands=''; options='--host -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'profile') commands='list add set show use remove rm'; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
     'profile list') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
-    'profile add') commands=''; options='--force --issuer --client-id --scopes --audience --redirect-uri --redirect-ports --backend-url --exchange --exchange-path --exchange-encoding --whoami-path --sessions-path --token-env --audience-priority --storage --prompt --assertion-audience --ca-file --token-endpoint-auth-method --auth-param --resource --preset -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
-    'profile set') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1; second='issuer clientId scopes audience redirectUri redirectPorts backendUrl exchange exchangePath exchangeEncoding whoamiPath sessionsPath tokenEnv audiencePriority storage prompt assertionAudience caFile tokenEndpointAuthMethod authParams resource preset' ;;
+    'profile add') commands=''; options='--force --issuer --client-id --scopes --audience --redirect-uri --redirect-ports --backend-url --exchange --exchange-path --exchange-encoding --whoami-path --sessions-path --token-env --audience-priority --storage --prompt --assertion-audience --ca-file --token-endpoint-auth-method --auth-param --resource --preset --workload-audience --workload-token-env -V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=0; second='' ;;
+    'profile set') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1; second='issuer clientId scopes audience redirectUri redirectPorts backendUrl exchange exchangePath exchangeEncoding whoamiPath sessionsPath tokenEnv audiencePriority storage prompt assertionAudience caFile tokenEndpointAuthMethod authParams resource preset workloadAudience workloadTokenEnv' ;;
     'profile show') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1; second='' ;;
     'profile use') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1; second='' ;;
     'profile remove') commands=''; options='-V --version -p --profile --json --debug --no-color --config-dir -h --help'; profiles=1; second='' ;;

@@ -21,7 +21,7 @@ function __latchkey_positionals
             continue
         end
         switch $word
-            case -p --profile --config-dir --token --private-key --key-id --timeout --min-validity --output --issuer --audience --audience-priority --jwks-uri --clock-skew --env -X --method -H --header -d --data --input --user --cluster --host --client-id --scopes --redirect-uri --redirect-ports --backend-url --exchange --exchange-path --exchange-encoding --whoami-path --sessions-path --token-env --storage --prompt --assertion-audience --ca-file --token-endpoint-auth-method --auth-param --resource --preset
+            case -p --profile --config-dir --workload --token --private-key --key-id --timeout --min-validity --output --issuer --audience --audience-priority --jwks-uri --clock-skew --env -X --method -H --header -d --data --input --user --cluster --host --client-id --scopes --redirect-uri --redirect-ports --backend-url --exchange --exchange-path --exchange-encoding --whoami-path --sessions-path --token-env --storage --prompt --assertion-audience --ca-file --token-endpoint-auth-method --auth-param --resource --preset --workload-audience --workload-token-env
                 set skip 1
             case '-*'
             case '*'
@@ -51,6 +51,7 @@ complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -l debug -d 'trace
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -l no-color -d 'no colours (also NO_COLOR)'
 complete -c latchkey -n 'test (__latchkey_positionals) -eq 0' -l config-dir -d 'configuration directory' -r -F
 complete -c latchkey -n '__fish_seen_subcommand_from login' -l with-token -d 'read an API key or session token from stdin (CI)'
+complete -c latchkey -n '__fish_seen_subcommand_from login' -l workload -d 'CI without a stored secret: the platform'\''s OIDC token, exchanged at the backend (auto|github|gitlab|kubernetes|file:PATH|env:NAME)' -x
 complete -c latchkey -n '__fish_seen_subcommand_from login' -l token -d 'take the token from the command line (visible to other users: prefer --with-token)' -x
 complete -c latchkey -n '__fish_seen_subcommand_from login' -l device -d 'device authorization grant: print a code and URL, then wait (no local browser needed)'
 complete -c latchkey -n '__fish_seen_subcommand_from login' -l client-credentials -d 'service login with the client credentials grant'
@@ -242,6 +243,8 @@ complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_su
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l auth-param -d 'extra authorization parameter (repeatable; e.g. organization=org_123, acr_values=…)' -x
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l resource -d 'RFC 8707 resource indicator (the API the tokens are for)' -x
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l preset -d 'the IdP'\''s documented quirks as defaults (detected from the issuer when not given; none: no preset)' -x -a 'auth0 okta entra google keycloak none'
+complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l workload-audience -d 'the audience asked of a CI platform'\''s OIDC token (login --workload); default: the origin of the backend URL' -x
+complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l workload-token-env -d 'the variable holding the platform'\''s OIDC token (GitLab CI'\''s id_tokens:), for login --workload' -x
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -s V -l version -d 'output the version number'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(__latchkey_profiles)'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l json -d 'machine-readable output on stdout'
@@ -250,7 +253,7 @@ complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_su
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -l config-dir -d 'configuration directory' -r -F
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from add' -s h -l help -d 'display help'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from set; and test (__latchkey_positionals) -eq 2' -a '(__latchkey_profiles)'
-complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from set; and test (__latchkey_positionals) -eq 3' -a 'issuer clientId scopes audience redirectUri redirectPorts backendUrl exchange exchangePath exchangeEncoding whoamiPath sessionsPath tokenEnv audiencePriority storage prompt assertionAudience caFile tokenEndpointAuthMethod authParams resource preset'
+complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from set; and test (__latchkey_positionals) -eq 3' -a 'issuer clientId scopes audience redirectUri redirectPorts backendUrl exchange exchangePath exchangeEncoding whoamiPath sessionsPath tokenEnv audiencePriority storage prompt assertionAudience caFile tokenEndpointAuthMethod authParams resource preset workloadAudience workloadTokenEnv'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from set' -s V -l version -d 'output the version number'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from set' -s p -l profile -d 'profile to use (default: the default profile)' -x -a '(__latchkey_profiles)'
 complete -c latchkey -n '__fish_seen_subcommand_from profile; and __fish_seen_subcommand_from set' -l json -d 'machine-readable output on stdout'

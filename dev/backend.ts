@@ -12,12 +12,14 @@ import {
   createResourceMetadataHandler,
   createSessionApiHandler,
   createSessions,
+  createWorkloadVerifier,
   requireScope,
   sessionRefusal,
   SessionStoreUnavailable,
   type ServiceClient,
   type SessionStore,
   type Sessions,
+  type WorkloadPolicy,
 } from '../src/backend/index.js';
 
 /**
@@ -53,6 +55,8 @@ export interface DevBackendOptions {
   serviceClients?: ServiceClient[];
   /** Serve no session API (a backend that has none). */
   noSessionApi?: boolean;
+  /** CI platforms whose workload tokens it takes (`login --workload`); audience default: its own origin. */
+  workload?: Array<{ issuer: string; policy: WorkloadPolicy; audience?: string }>;
 }
 
 export interface DevBackend {
@@ -96,12 +100,28 @@ export async function startDevBackend(options: DevBackendOptions): Promise<DevBa
   const { privateKey } = await generateKeyPair('ES256');
   const audience = 'latchkey-demo-api';
   let url = '';
+  const sessionApi = createSessionApiHandler({ sessions: recorded, path: DEV_BACKEND_PATHS.sessions });
+  const logout = createBackChannelLogoutHandler({
+    issuer: options.issuer,
+    clientIds: options.allowedClientIds,
+    sessions: recorded,
+    onRefused: (reason, message) => refusals.push(`logout ${reason}: ${message}`),
+    onLogout: (event) => logouts.push(event),
+  });
+  const usage = requireScope('account:usage:read');
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // Made once the URL is known: a workload token's audience is this backend's origin.
   const cliAuth = createCliAuthHandler({
     verifier: createIdTokenVerifier({
       issuer: options.issuer,
       allowedClientIds: options.allowedClientIds,
       ...(options.serviceClients ? { serviceClients: options.serviceClients } : {}),
     }),
+    workloadVerifiers: (options.workload ?? []).map((platform) =>
+      createWorkloadVerifier({ issuer: platform.issuer, audience: platform.audience ?? url, policy: platform.policy }),
+    ),
     sessions: recorded,
     ...(options.noSessionApi ? {} : { sessionsEndpoint: DEV_BACKEND_PATHS.sessions }),
     findUser: (claims) => {
@@ -127,18 +147,6 @@ export async function startDevBackend(options: DevBackendOptions): Promise<DevBa
     onRefused: (reason, message) => refusals.push(`${reason}: ${message}`),
     onError: (error) => refusals.push(`error: ${(error as Error).message}`),
   });
-  const sessionApi = createSessionApiHandler({ sessions: recorded, path: DEV_BACKEND_PATHS.sessions });
-  const logout = createBackChannelLogoutHandler({
-    issuer: options.issuer,
-    clientIds: options.allowedClientIds,
-    sessions: recorded,
-    onRefused: (reason, message) => refusals.push(`logout ${reason}: ${message}`),
-    onLogout: (event) => logouts.push(event),
-  });
-  const usage = requireScope('account:usage:read');
-  const server: Server = createServer();
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const where = options.resourceMetadata ?? 'well-known';
   const metadata = createResourceMetadataHandler({
     resource: url,

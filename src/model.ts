@@ -44,6 +44,10 @@ export interface Profile {
   resource?: string;
   /** The IdP whose documented quirks were applied as defaults (see src/store/presets.ts). */
   preset?: PresetName;
+  /** The audience asked of a CI platform's OIDC token (`login --workload`); default the origin of `backendUrl`. */
+  workloadAudience?: string;
+  /** The variable holding a platform's token where the job puts it (GitLab's `id_tokens:`). */
+  workloadTokenEnv?: string;
 }
 
 export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
@@ -70,7 +74,7 @@ export interface LoginState {
   /** How it was obtained: browser, device, with-token, token-arg, client-credentials. */
   via: string;
   obtainedAt: string;
-  /** True when `token` can renew it (refresh token or client credentials). */
+  /** True when `token` can renew it (refresh token, client credentials, or a workload's platform token). */
   renewable: boolean;
 }
 
@@ -95,6 +99,11 @@ export interface CredentialRecord {
   clientSecret?: string;
   privateKeyPath?: string;
   keyId?: string;
+  /**
+   * `login --workload`: where a new platform token comes from (`github`, `gitlab`, `kubernetes`,
+   * `file:PATH`, `env:NAME`), never the token: `token` fetches a fresh one and exchanges it again.
+   */
+  workloadSource?: string;
 }
 
 /** What makes the CLI "latchkey" or an embedding product's own (`acmectl`). */
@@ -172,7 +181,7 @@ export function loginStateOf(record: CredentialRecord, storage: StorageKind): Lo
     storage,
     via: record.via,
     obtainedAt: record.obtainedAt,
-    renewable: record.refreshToken !== undefined || record.kind === 'service',
+    renewable: record.refreshToken !== undefined || record.kind === 'service' || record.workloadSource !== undefined,
   };
   if (record.subject !== undefined) state.subject = record.subject;
   if (record.email !== undefined) state.email = record.email;

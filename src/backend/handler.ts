@@ -4,6 +4,7 @@ import { SESSION_ENDED, tokenHash, type Sessions } from './sessions.js';
 import { SessionStoreUnavailable } from './store.js';
 import type { Subject } from './subjects.js';
 import { UNAVAILABLE_REASONS, type IdTokenVerifier, type VerifyFailureReason } from './verifier.js';
+import type { WorkloadVerifier } from './workload.js';
 
 export interface MintedSession {
   token: string;
@@ -30,6 +31,14 @@ export interface ExchangeContext {
 
 export interface CliAuthHandlerOptions<User> {
   verifier: IdTokenVerifier;
+  /**
+   * Platforms whose workload tokens (CI jobs, pods) are taken beside the id_tokens
+   * (`createWorkloadVerifier`): a token whose `iss` is one of theirs is verified by it alone, and
+   * becomes the `service` subject its policy names. A policy's refusal answers
+   * `403 {"error":"workload_refused","reason":…}`: the job's owner needs the reason, and it names
+   * only what the token itself says.
+   */
+  workloadVerifiers?: readonly WorkloadVerifier[];
   /**
    * Map the verified claims (`sub`, `email`, …) and their subject (a `user`, or one of the
    * verifier's `serviceClients`) to one of your users; null refuses the login.
@@ -102,12 +111,25 @@ const UNAVAILABLE = () => answer(503, { error: 'temporarily_unavailable', code: 
  */
 export function createCliAuthHandler<User>(options: CliAuthHandlerOptions<User>): CliAuthHandler {
   const limit = options.maxBodyBytes ?? 16 * 1024;
+  const workloads = options.workloadVerifiers ?? [];
+  /** The workload verifier of the token's (unverified) `iss`: which check it gets, not whether it passes. */
+  const workloadVerifierFor = (token: string): WorkloadVerifier | undefined => {
+    if (workloads.length === 0) return undefined;
+    let iss: unknown;
+    try {
+      iss = (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { iss?: unknown } | null)?.iss;
+    } catch {
+      return undefined;
+    }
+    return typeof iss === 'string' ? workloads.find((verifier) => verifier.issuer === iss) : undefined;
+  };
 
   const exchange = async (token: unknown, context: ExchangeContext = {}): Promise<ExchangeResult> => {
     if (typeof token !== 'string' || token === '') return answer(400, { error: 'token required' });
-    const verified = await options.verifier(token);
+    const verified = await (workloadVerifierFor(token) ?? options.verifier)(token);
     if (!verified.ok) {
       options.onRefused?.(verified.reason, verified.message, context);
+      if (verified.reason === 'workload_refused') return answer(403, { error: 'workload_refused', reason: verified.message.slice(0, 500) });
       if (UNAVAILABLE_REASONS.has(verified.reason))
         return answer(503, { error: 'cannot verify tokens right now', code: 'verifier_unavailable' }, { 'retry-after': '30' });
       return BAD_CREDENTIALS();

@@ -6,6 +6,14 @@
 export { createIdTokenVerifier, ASYMMETRIC_ALGS, UNAVAILABLE_REASONS } from './verifier.js';
 export type { IdTokenFailure, IdTokenVerifier, IdTokenVerifierOptions, VerifyFailureReason, VerifyResult } from './verifier.js';
 export { createCliAuthHandler } from './handler.js';
+export { createWorkloadVerifier, githubActionsPolicy, GITHUB_ACTIONS_ISSUER } from './workload.js';
+export type {
+  GithubActionsPolicyOptions,
+  WorkloadDecision,
+  WorkloadPolicy,
+  WorkloadVerifier,
+  WorkloadVerifierOptions,
+} from './workload.js';
 export type { CliAuthHandler, CliAuthHandlerOptions, ExchangeContext, ExchangeResult, MintedSession, RefusalReason } from './handler.js';
 export { createAccessTokenVerifier, createBearerAuth, createResourceMetadataHandler } from './resource.js';
 export type {

@@ -45,8 +45,8 @@ export interface ServiceSubject {
 
 export type Subject = UserSubject | ServiceSubject;
 
-/** Why a verified token is no subject of this backend. */
-export type SubjectFailureReason = 'service_client_not_allowed' | 'subject_missing';
+/** Why a verified token is no subject of this backend (`workload_refused`: a workload policy said no, src/backend/workload.ts). */
+export type SubjectFailureReason = 'service_client_not_allowed' | 'subject_missing' | 'workload_refused';
 
 /** A token's verdict with its subject: what every verifier answers. */
 export type SubjectResult =

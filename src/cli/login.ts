@@ -20,6 +20,7 @@ interface LoginOptions {
   browser?: boolean;
   timeout?: string;
   remote?: boolean;
+  workload?: boolean | string;
 }
 
 /** `login` and its alias `oauth` (the same browser login, without the token options). */
@@ -29,6 +30,10 @@ export function registerLogin(program: Command, contextFor: ContextFor, brand: B
     .command('login')
     .description('log in: browser sign-in (authorization code + PKCE), then the backend exchange')
     .option('--with-token', 'read an API key or session token from stdin (CI)')
+    .option(
+      '--workload [source]',
+      "CI without a stored secret: the platform's OIDC token, exchanged at the backend (auto|github|gitlab|kubernetes|file:PATH|env:NAME)",
+    )
     .option('--token <token>', 'take the token from the command line (visible to other users: prefer --with-token)')
     .option('--device', 'device authorization grant: print a code and URL, then wait (no local browser needed)')
     .option('--client-credentials', 'service login with the client credentials grant')
@@ -40,7 +45,7 @@ export function registerLogin(program: Command, contextFor: ContextFor, brand: B
     .addOption(new Option('--timeout <seconds>', 'how long to wait for the sign-in').default('300'))
     .addHelpText(
       'after',
-      `\nExamples:\n  $ ${n} login\n  $ echo "$API_KEY" | ${n} login --with-token -p ci\n  $ ${n} login --device --no-browser\n  $ ${n} login --remote   (the browser runs on another machine)`,
+      `\nExamples:\n  $ ${n} login\n  $ echo "$API_KEY" | ${n} login --with-token -p ci\n  $ ${n} login --workload -p ci   (CI: the job's own OIDC token)\n  $ ${n} login --device --no-browser\n  $ ${n} login --remote   (the browser runs on another machine)`,
     )
     .action(async (options: LoginOptions, command: Command) => runLoginBranded(contextFor(command), options));
 
@@ -71,11 +76,27 @@ export async function runLoginBranded(ctx: Context, options: LoginOptions): Prom
 }
 
 async function runLogin(ctx: Context, options: LoginOptions): Promise<void> {
-  const modes = [options.withToken, options.token !== undefined, options.device, options.clientCredentials, options.remote].filter(
-    Boolean,
-  ).length;
-  if (modes > 1) throw new UsageError('choose one of --with-token, --token, --device, --client-credentials and --remote');
+  const modes = [
+    options.withToken,
+    options.token !== undefined,
+    options.device,
+    options.clientCredentials,
+    options.remote,
+    options.workload !== undefined,
+  ].filter(Boolean).length;
+  if (modes > 1) throw new UsageError('choose one of --with-token, --token, --device, --client-credentials, --remote and --workload');
   const { name, profile } = ctx.requireProfile();
+
+  if (options.workload !== undefined) {
+    const { loginWithWorkload, parseWorkloadSource } = await import('../flows/workload.js');
+    const source = parseWorkloadSource(options.workload === true ? 'auto' : String(options.workload));
+    const result = await loginWithWorkload(
+      { profileName: name, profile, source, cliName: ctx.brand.name },
+      { http: await ctx.http(profile), clock: ctx.deps.clock, credentials: await ctx.credentials(), env: ctx.deps.env },
+    );
+    await reportLogin(ctx, result);
+    return;
+  }
 
   if (options.withToken || options.token !== undefined) {
     let token: string;

@@ -17,6 +17,8 @@ export interface ExchangeInput {
   cliName: string;
   /** This machine's name (its host name), sent as `machine` for the backend's session list. */
   machine?: string;
+  /** The token is a CI platform's (`login --workload`), not an id_token of the CLI's client: refusals say so. */
+  workload?: boolean;
 }
 
 export interface ExchangedCredential {
@@ -57,6 +59,7 @@ export async function exchangeIdToken(input: ExchangeInput, http: Http, clock: C
 
   // The IdP login this id_token belongs to was ended at the backend (a revocation, a logout).
   if (response.status === 401 && errorCode(text) === 'session_ended') throw sessionEnded(input);
+  if (response.status === 403 && errorCode(text) === 'workload_refused') throw workloadRefused(input, text, where);
   if (response.status === 401 || response.status === 403) throw refused(input, response.status, errorText(text), where);
   if (response.status === 404) {
     throw new FailureError(`the backend has no CLI-auth endpoint at ${where} (404); nothing was stored`, {
@@ -131,7 +134,42 @@ export async function exchangeIdToken(input: ExchangeInput, http: Http, clock: C
   return result;
 }
 
+/** The backend's workload policy refused the token: its reason, and who the token says the job is. */
+function workloadRefused(input: ExchangeInput, text: string, where: string): RejectedError {
+  let reason = '';
+  try {
+    const value = (JSON.parse(text) as { reason?: unknown }).reason;
+    if (typeof value === 'string') reason = safeLine(value, 300);
+  } catch {
+    // errorCode parsed it: not reached
+  }
+  return new RejectedError(`the backend's policy refused this workload at ${where}${reason ? `: ${reason}` : ''}; nothing was stored`, {
+    details: [workloadIdentity(input.idToken)],
+    hint: "Run it from a repository, ref and environment the backend's workload policy admits, or ask the backend team to admit this one.",
+    code: 'workload_refused',
+  });
+}
+
+/** Who a platform token says the job is: issuer, audience, subject (read, not verified). */
+function workloadIdentity(token: string): string {
+  const claims = peekClaims(token) ?? {};
+  const text = (name: string) => (typeof claims[name] === 'string' ? safeLine(claims[name], 200) : '?');
+  return `The workload token: iss ${text('iss')}, aud ${safeLine(JSON.stringify(audiences(claims)), 200)}, sub ${text('sub')}.`;
+}
+
 function refused(input: ExchangeInput, status: number, reason: string, where: string): RejectedError {
+  if (input.workload)
+    return new RejectedError(
+      `the backend refused the workload login at ${where} (${status}${reason ? ` ${reason}` : ''}); nothing was stored`,
+      {
+        details: [
+          workloadIdentity(input.idToken),
+          "The backend must verify this platform's tokens (createWorkloadVerifier with its issuer, and the audience asked for).",
+        ],
+        hint: 'Check the token is current and for the backend audience (profile key workloadAudience), or ask the backend team.',
+        code: 'backend_rejected',
+      },
+    );
   const claims = peekClaims(input.idToken) ?? {};
   const aud = audiences(claims);
   const details = [

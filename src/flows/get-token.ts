@@ -58,6 +58,7 @@ export function loginAgainHint(
   if (record.via === 'with-token' || record.via === 'token-arg')
     return `Pipe a current token: echo "$TOKEN" | ${program} login --with-token -p ${input.profileName}`;
   if (record.via === 'client-credentials') return `Run: ${program} login --client-credentials -p ${input.profileName}`;
+  if (record.via === 'workload') return `Run: ${program} login --workload -p ${input.profileName} (inside the CI job)`;
   return `Run: ${program} login -p ${input.profileName}`;
 }
 
@@ -118,7 +119,7 @@ export async function getToken(input: GetTokenInput, deps: GetTokenDeps): Promis
   const { renewCredential } = await import('./renew.js');
   const renewed = await renewCredential(
     { profileName: input.profileName, profile: input.profile, record, cliName: input.program ?? 'latchkey' },
-    { credentials, clock: deps.clock, http: () => use(http) },
+    { credentials, clock: deps.clock, http: () => use(http), ...(deps.env ? { env: deps.env } : {}) },
   );
   if (input.strictMargin && liveness(loginStateOf(renewed, stored.state.storage), deps.clock.now(), input.marginSeconds) !== 'live') {
     // Renewed, and still too short: the IdP or the backend issues shorter credentials than asked.

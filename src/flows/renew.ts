@@ -18,12 +18,14 @@ export interface RenewDeps {
   clock: Clock;
   /** Built only when a request must be made. */
   http: () => Promise<Http>;
+  /** Where a workload login finds its platform's token again (the job's variables); default this process's. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
  * Renew a credential, as kubelogin's get-token does: take the profile's renewal lock, read the
  * record again (another process may have renewed it meanwhile, or logged it out), then refresh
- * (OAuth) or re-mint (service) and store, all under the lock. A rotated refresh token works only
+ * (OAuth), re-mint (service) or fetch a new platform token (workload) and store, all under the lock. A rotated refresh token works only
  * once, so two `token` racing make one request and both print its result.
  */
 export async function renewCredential(input: RenewInput, deps: RenewDeps): Promise<CredentialRecord> {
@@ -37,6 +39,11 @@ export async function renewCredential(input: RenewInput, deps: RenewDeps): Promi
     if (current.record.token !== input.record.token) return current.record;
     const flowDeps = { http: await deps.http(), clock: deps.clock, credentials: deps.credentials };
     const stored = { profileName, profile, record: current.record, storage: current.state.storage };
+    if (current.record.workloadSource !== undefined) {
+      // A CI job's login: a fresh platform token, exchanged again; nothing to refresh with was kept.
+      const { renewWorkloadSession } = await import('./workload.js');
+      return renewWorkloadSession({ ...stored, cliName }, { ...flowDeps, env: deps.env ?? process.env });
+    }
     if (current.record.kind === 'service') {
       const { remintServiceToken } = await import('./client-credentials.js');
       return remintServiceToken(stored, flowDeps);

@@ -339,6 +339,25 @@ export const PROFILE_KEYS: readonly KeySpec[] = [
     parse: oneOf('preset', [...PRESET_NAMES, 'none'] as const),
     schema: { enum: [...PRESET_NAMES, 'none'] },
   },
+  {
+    key: 'workloadAudience',
+    flag: 'workload-audience',
+    arg: '<aud>',
+    description: "the audience asked of a CI platform's OIDC token (login --workload); default: the origin of the backend URL",
+    parse: nonEmpty('workload audience'),
+    schema: string,
+  },
+  {
+    key: 'workloadTokenEnv',
+    flag: 'workload-token-env',
+    arg: '<name>',
+    description: "the variable holding the platform's OIDC token (GitLab CI's id_tokens:), for login --workload",
+    parse: (raw) => {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(raw)) throw new Error(`workload token env "${raw}" is not an environment variable name`);
+      return raw;
+    },
+    schema: string,
+  },
 ];
 
 /** Whether a user login of this profile needs a client secret (`tokenEndpointAuthMethod` client_secret_*). */

@@ -24,7 +24,7 @@ const HAS_FISH = await has('fish');
 let env: Record<string, string>;
 let otherDir: string;
 const KEYS =
-  'issuer clientId scopes audience redirectUri redirectPorts backendUrl exchange exchangePath exchangeEncoding whoamiPath sessionsPath tokenEnv audiencePriority storage prompt assertionAudience caFile tokenEndpointAuthMethod authParams resource preset';
+  'issuer clientId scopes audience redirectUri redirectPorts backendUrl exchange exchangePath exchangeEncoding whoamiPath sessionsPath tokenEnv audiencePriority storage prompt assertionAudience caFile tokenEndpointAuthMethod authParams resource preset workloadAudience workloadTokenEnv';
 beforeAll(async () => {
   const bin = mkdtempSync(join(tmpdir(), 'latchkey-bin-'));
   symlinkSync(BIN, join(bin, 'latchkey'));
