@@ -39,7 +39,7 @@ export { loginWithToken, type WithTokenInput, type WithTokenDeps, type LoginResu
 export { exchangeIdToken, CREDENTIAL_KEYS, type ExchangeInput, type ExchangedCredential } from './exchange/cli-auth.js';
 export { getToken, envOverride, type GetTokenInput, type GetTokenDeps, type TokenSource } from './flows/get-token.js';
 export { refreshCredential, type RefreshInput, type RefreshDeps } from './flows/refresh.js';
-export { endIdpSession, logOutProfile, logout, type LogoutResult } from './flows/logout.js';
+export { endIdpSession, logOutProfile, logout, type ProfileLogoutReport } from './flows/logout.js';
 export { discoverProfile, type ZeroConfigInput, type ZeroConfigResult } from './flows/zero-config.js';
 export { discoverResource, resourceMetadataOf, type DiscoveredResource } from './flows/resource-discovery.js';
 export { registerClient, deregisterClient, type RegisterInput } from './flows/register.js';

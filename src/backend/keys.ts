@@ -1,5 +1,6 @@
 import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { authorizationServerMetadataUrl, discoveryUrl } from '../discovery.js';
+import { boundedText } from '../io/body.js';
 import { requireWebUrl } from '../io/urls.js';
 import type { VerifyFailureReason, VerifyResult } from '../token/id-token.js';
 
@@ -91,9 +92,11 @@ export function issuerKeys(options: IssuerKeysOptions): IssuerKeys {
     if (!response.ok) throw new KeysUnavailable(reason, `the ${what} at ${host} answered ${response.status}`);
     // A discovery document or a key set is a few kB: a server that sends megabytes is refused
     // as it reads, not buffered whole.
-    const text = await boundedText(response, MAX_DOCUMENT_BYTES).catch((error: Error) => {
-      throw new KeysUnavailable(reason, `the ${what} at ${host} ${error.message}`);
-    });
+    const text = await boundedText(response, MAX_DOCUMENT_BYTES, () => new Error(`is larger than ${MAX_DOCUMENT_BYTES} bytes`)).catch(
+      (error: Error) => {
+        throw new KeysUnavailable(reason, `the ${what} at ${host} ${error.message}`);
+      },
+    );
     try {
       return JSON.parse(text) as unknown;
     } catch {
@@ -196,26 +199,6 @@ export function issuerKeys(options: IssuerKeysOptions): IssuerKeys {
       await currentKeys();
     },
   };
-}
-
-/** A response body as text, read no further than `limit` bytes. */
-async function boundedText(response: Response, limit: number): Promise<string> {
-  if (Number(response.headers.get('content-length') ?? 0) > limit) throw new Error(`is larger than ${limit} bytes`);
-  if (!response.body) return '';
-  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      throw new Error(`is larger than ${limit} bytes`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** The issuer and jwks_uri settings every verifier needs, checked when it is made. */

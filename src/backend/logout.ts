@@ -3,6 +3,7 @@ import { decodeProtectedHeader, type JWTPayload } from 'jose';
 import { ASYMMETRIC_ALGS } from '../token/algs.js';
 import { checkIssuer, checkSignature, type VerifyFailureReason } from '../token/id-token.js';
 import { checkIssuerSettings, issuerKeys, KeysUnavailable, type IssuerKeysOptions } from './keys.js';
+import type { ExchangeResult } from './handler.js';
 import type { Sessions } from './sessions.js';
 import { SessionStoreUnavailable } from './store.js';
 import { UNAVAILABLE_REASONS } from './verifier.js';
@@ -48,11 +49,8 @@ export interface BackChannelLogoutOptions extends IssuerKeysOptions {
   maxBodyBytes?: number;
 }
 
-export interface LogoutResult {
-  status: number;
-  body: Record<string, unknown>;
-  headers: Record<string, string>;
-}
+/** An answer to send, in the same shape as the exchange handler's. */
+export type LogoutResult = ExchangeResult;
 
 /** The `node:http` handler, with `receive(logoutToken)` for any other framework. */
 export interface BackChannelLogoutHandler {

@@ -90,7 +90,7 @@ function withIssuerForm(result: LoginResult, config: OidcConfiguration, profile:
 
 /** Trade a checked id_token for a session at the profile's backend: the session's fields of a record. */
 export async function exchangeForSession(
-  input: { profileName: string; profile: Profile; idToken: string; cliName: string },
+  input: { profileName: string; profile: Profile; idToken: string; cliName: string; workload?: boolean },
   deps: Pick<CompleteLoginDeps, 'http' | 'clock'>,
 ): Promise<Pick<CredentialRecord, 'kind' | 'token' | 'expiresAt' | 'subject' | 'email'>> {
   const { profile } = input;
@@ -106,6 +106,7 @@ export async function exchangeForSession(
       idToken: input.idToken,
       cliName: input.cliName,
       machine: hostname(),
+      ...(input.workload ? { workload: true } : {}),
     },
     deps.http,
     deps.clock,

@@ -6,7 +6,7 @@ import { effective, type Profile } from '../store/profile-keys.js';
 import { use, type Lazy } from '../model.js';
 import type { RevocationReport } from './revoke.js';
 
-export interface LogoutResult {
+export interface ProfileLogoutReport {
   /** Whether there was a credential to delete. */
   removed: boolean;
   /** What revocation did (absent with --no-revoke, or when nothing was stored). */
@@ -38,12 +38,12 @@ export async function logout(
 export async function logOutProfile(
   input: { profileName: string; profile: Profile; revoke?: boolean },
   deps: { credentials: Lazy<Credentials>; http: Lazy<Http>; clock: Clock; out: Output },
-): Promise<LogoutResult> {
+): Promise<ProfileLogoutReport> {
   const credentials = await use(deps.credentials);
   return credentials.exclusive(input.profileName, async () => {
     // A credential that cannot be read (the keychain gone) is still removed below.
     const stored = await credentials.load(input.profileName).catch(() => undefined);
-    const result: LogoutResult = { removed: false };
+    const result: ProfileLogoutReport = { removed: false };
     if (stored) {
       if (stored.record.idToken) result.idToken = stored.record.idToken;
       if (stored.record.expiresAt) result.expiresAt = stored.record.expiresAt;

@@ -1,12 +1,12 @@
+import { boundedText } from '../io/body.js';
 import { readFile, stat } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { FailureError, NetworkError, RejectedError, UsageError } from '../errors.js';
 import type { Clock } from '../io/clock.js';
 import { safeLine } from '../io/text.js';
 import { requireWebUrl } from '../io/urls.js';
 import type { Http } from '../http.js';
 import type { Credentials } from '../store/credentials.js';
-import { effective, type Profile } from '../store/profile-keys.js';
+import type { Profile } from '../store/profile-keys.js';
 import type { CredentialRecord } from '../store/secrets.js';
 import { audiences, peekClaims } from '../token/decode.js';
 import { resultOf, type LoginResult } from './with-token.js';
@@ -108,7 +108,11 @@ async function githubToken(audience: string, { http, env }: WorkloadTokenDeps): 
     headers: { authorization: `Bearer ${bearer}`, accept: 'application/json' },
     redirect: 'manual',
   });
-  const text = await boundedText(response, MAX_TOKEN_ANSWER_BYTES).catch((error: Error) => {
+  const text = await boundedText(
+    response,
+    MAX_TOKEN_ANSWER_BYTES,
+    () => new Error(`answered more than ${MAX_TOKEN_ANSWER_BYTES / 1024} KiB, which no token needs`),
+  ).catch((error: Error) => {
     throw new FailureError(`GitHub's OIDC token endpoint (${host}) ${error.message}; nothing was stored`, {
       code: 'workload_token_endpoint',
     });
@@ -226,55 +230,11 @@ async function workloadSession(
   const { profile } = input;
   const audience = workloadAudience(profile);
   const token = await fetchWorkloadToken(source, { profile, profileName: input.profileName, audience }, deps);
-  const settings = effective(profile);
-  const { exchangeIdToken } = await import('../exchange/cli-auth.js');
-  const exchanged = await exchangeIdToken(
-    {
-      profileName: input.profileName,
-      backendUrl: profile.backendUrl!,
-      exchangePath: settings.exchangePath,
-      encoding: settings.exchangeEncoding,
-      clientId: profile.clientId,
-      idToken: token,
-      cliName: input.cliName,
-      machine: hostname(),
-      workload: true,
-    },
-    deps.http,
-    deps.clock,
+  const { exchangeForSession } = await import('./complete.js');
+  const session = await exchangeForSession(
+    { profileName: input.profileName, profile, idToken: token, cliName: input.cliName, workload: true },
+    deps,
   );
-  const record: CredentialRecord = {
-    kind: 'session',
-    token: exchanged.token,
-    obtainedAt: deps.clock.now().toISOString(),
-    via: 'workload',
-    workloadSource: source,
-  };
-  if (exchanged.expiresAt) record.expiresAt = exchanged.expiresAt;
-  if (exchanged.subject) record.subject = exchanged.subject;
-  if (exchanged.email) record.email = exchanged.email;
+  const record: CredentialRecord = { ...session, obtainedAt: deps.clock.now().toISOString(), via: 'workload', workloadSource: source };
   return record;
-}
-
-/** A response body as text, read no further than `limit` bytes. */
-async function boundedText(response: Response, limit: number): Promise<string> {
-  if (Number(response.headers.get('content-length') ?? 0) > limit) {
-    await response.body?.cancel();
-    throw new Error(`answered more than ${limit / 1024} KiB, which no token needs`);
-  }
-  if (!response.body) return '';
-  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      throw new Error(`answered more than ${limit / 1024} KiB, which no token needs`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
